@@ -1,0 +1,212 @@
+"""Prepare a folder of audio for training: resample, f0 + voicing, loudness; cache per split.
+
+Usage::
+
+    python -m ddsp.data.prepare data/fillets_cs --sample-rate 16000 --hop-length 160
+
+Training runs this automatically (``SpeechDataModule.prepare_data``); results are cached under
+``cache_dir`` keyed by the file list and the settings, so a second run loads in a second.
+
+Splits: ``<root>/splits.csv`` (columns ``file,split`` with ``train``/``valid``/``test``) when it
+exists, otherwise a fixed pseudo-random split by the SHA-1 of each file's relative path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..spectral.loudness import a_weighted_loudness
+from ..synth.core import fill_unvoiced_f0
+from .audio import AUDIO_EXTENSIONS, AudioFileError, load_audio
+from .f0 import extract_f0
+
+__all__ = ["PrepConfig", "prepare", "find_audio_files", "assign_splits", "SPLITS"]
+
+SPLITS = ("train", "valid", "test")
+_VERSION = 1  # bump when the cached content changes
+
+
+@dataclass(frozen=True)
+class PrepConfig:
+    """Settings that determine the prepared features (and the cache key)."""
+
+    sample_rate: int = 16000
+    hop_length: int = 160
+    f0_min: float = 60.0
+    f0_max: float = 800.0
+    f0_method: str = "dio"
+    loudness_n_fft: int = 1024
+    valid_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+
+def find_audio_files(root: str | Path) -> list[Path]:
+    """All audio files under ``root`` (recursively), sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: audio folder does not exist")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not files:
+        raise FileNotFoundError(f"{root}: no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+    return files
+
+
+def assign_splits(root: Path, files: list[Path], cfg: PrepConfig) -> dict[str, list[Path]]:
+    """Split files into train/valid/test from ``splits.csv`` or by hash."""
+    out: dict[str, list[Path]] = {s: [] for s in SPLITS}
+    table = root / "splits.csv"
+    if table.is_file():
+        with open(table, newline="") as f:
+            rows = {r["file"]: r["split"] for r in csv.DictReader(f)}
+        for p in files:
+            rel = p.relative_to(root).as_posix()
+            split = rows.get(rel)
+            if split is None:
+                continue  # files not listed are not used
+            if split not in out:
+                raise ValueError(f"{table}: unknown split {split!r} for {rel}")
+            out[split].append(p)
+    else:
+        for p in files:
+            rel = p.relative_to(root).as_posix()
+            u = int(hashlib.sha1(rel.encode()).hexdigest()[:8], 16) / 2**32
+            split = (
+                "test"
+                if u < cfg.test_fraction
+                else ("valid" if u < cfg.test_fraction + cfg.valid_fraction else "train")
+            )
+            out[split].append(p)
+    for split in SPLITS:
+        if not out[split]:
+            raise ValueError(
+                f"{root}: no files in the '{split}' split ({len(files)} files in all); add a "
+                "splits.csv (columns file,split) or change valid_fraction/test_fraction"
+            )
+    return out
+
+
+def _cache_key(root: Path, files: list[Path], cfg: PrepConfig) -> str:
+    h = hashlib.sha1()
+    h.update(json.dumps({"cfg": asdict(cfg), "version": _VERSION}, sort_keys=True).encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.relative_to(root).as_posix()}:{st.st_size}:{st.st_mtime_ns}".encode())
+    table = root / "splits.csv"
+    if table.is_file():
+        h.update(table.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def analyse_file(path: Path, cfg: PrepConfig) -> dict:
+    """Load one file and compute its features.
+
+    Returns:
+        dict with ``audio (time,)``, ``f0 (frames,)`` (unvoiced frames filled by log-linear
+        interpolation), ``voiced (frames,)``, ``loudness (frames,)`` dB, ``name``;
+        ``frames = time // hop_length + 1``.
+    """
+    x, sr = load_audio(path, cfg.sample_rate)
+    f0, voiced = extract_f0(x, sr, cfg.hop_length, cfg.f0_min, cfg.f0_max, cfg.f0_method)
+    voiced_t = torch.from_numpy(voiced.astype(np.float32))
+    f0_filled = fill_unvoiced_f0(torch.from_numpy(f0), voiced_t).float()
+    loud = a_weighted_loudness(torch.from_numpy(x), sr, cfg.hop_length, cfg.loudness_n_fft)
+    return {
+        "name": path.name,
+        "audio": torch.from_numpy(x),
+        "f0": f0_filled,
+        "voiced": voiced_t,
+        "loudness": loud.float(),
+    }
+
+
+def prepare(
+    root: str | Path,
+    cfg: PrepConfig | None = None,
+    cache_dir: str | Path | None = None,
+    skip_bad_files: bool = False,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Analyse every file once and cache the features per split.
+
+    Args:
+        root: folder of audio files.
+        cfg: feature settings.
+        cache_dir: where caches live (default ``<root>/.cache``).
+        skip_bad_files: warn and skip unusable files instead of raising.
+
+    Returns:
+        ``{split: path to a torch file holding a list of analysed items}``.
+    """
+    root = Path(root)
+    cfg = cfg or PrepConfig()
+    files = find_audio_files(root)
+    splits = assign_splits(root, files, cfg)
+    out_dir = Path(cache_dir or root / ".cache") / _cache_key(root, files, cfg)
+    paths = {s: out_dir / f"{s}.pt" for s in SPLITS}
+    if all(p.is_file() for p in paths.values()):
+        return paths
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n = sum(len(v) for v in splits.values())
+    bar = tqdm(
+        total=n,
+        desc=f"Preparing {root.name} ({cfg.sample_rate} Hz, f0 {cfg.f0_method})",
+        disable=not progress,
+    )
+    for split, split_files in splits.items():
+        items = []
+        for p in split_files:
+            try:
+                items.append(analyse_file(p, cfg))
+            except AudioFileError as e:
+                if not skip_bad_files:
+                    raise
+                warnings.warn(f"skipped: {e}", stacklevel=2)
+            bar.update(1)
+        tmp = paths[split].with_suffix(".tmp")
+        torch.save({"config": asdict(cfg), "items": items}, tmp)
+        tmp.replace(paths[split])
+    bar.close()
+    with open(out_dir / "config.json", "w") as f:
+        json.dump(
+            {"root": str(root), **asdict(cfg), "files": {s: len(v) for s, v in splits.items()}},
+            f,
+            indent=1,
+        )
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("root", help="folder of audio files")
+    ap.add_argument("--sample-rate", type=int, default=16000)
+    ap.add_argument("--hop-length", type=int, default=160)
+    ap.add_argument("--f0-method", default="dio", choices=["dio", "harvest"])
+    ap.add_argument("--f0-min", type=float, default=60.0)
+    ap.add_argument("--f0-max", type=float, default=800.0)
+    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--skip-bad-files", action="store_true")
+    a = ap.parse_args(argv)
+    cfg = PrepConfig(a.sample_rate, a.hop_length, a.f0_min, a.f0_max, a.f0_method)
+    for split, path in prepare(a.root, cfg, a.cache_dir, a.skip_bad_files).items():
+        items = torch.load(path)["items"]
+        secs = sum(len(i["audio"]) for i in items) / cfg.sample_rate
+        voiced = torch.cat([i["voiced"] for i in items]).mean().item() if items else 0.0
+        print(
+            f"{split:5s}: {len(items):4d} files, {secs / 60:6.2f} min, {100 * voiced:4.1f} % voiced -> {path}"
+        )
+
+
+if __name__ == "__main__":
+    main()

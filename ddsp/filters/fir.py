@@ -1,0 +1,104 @@
+"""FIR filtering: FFT convolution and time-varying FIR by overlap-add (DDSP style)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["fft_convolve", "magnitudes_to_impulse_response", "ltv_fir"]
+
+
+def _next_fast_len(n: int) -> int:
+    """Smallest 2**a * 3**b * 5**c >= n (sizes pocketfft handles fastest)."""
+    best = 1 << (n - 1).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def fft_convolve(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Full linear convolution along the last dimension via the real FFT.
+
+    Args:
+        x: ``(..., n)`` signal.
+        h: ``(..., m)`` filter, broadcastable against ``x`` in the leading dimensions.
+
+    Returns:
+        ``(..., n + m - 1)``.
+    """
+    n = x.shape[-1] + h.shape[-1] - 1
+    size = _next_fast_len(n)
+    y = torch.fft.irfft(torch.fft.rfft(x, size) * torch.fft.rfft(h, size), size)
+    return y[..., :n]
+
+
+def magnitudes_to_impulse_response(
+    magnitudes: torch.Tensor, window_size: int | None = None
+) -> torch.Tensor:
+    """Zero-phase frequency responses -> windowed, causal linear-phase impulse responses.
+
+    The response of frame ``k`` is sampled at ``n_bins`` equally spaced frequencies from DC to
+    Nyquist. The impulse response is centred (delay ``window_size // 2``) and Hann-windowed,
+    as in DDSP's ``frequency_impulse_response``.
+
+    Args:
+        magnitudes: ``(..., frames, n_bins)`` non-negative amplitudes.
+        window_size: taps to keep, default ``2 * (n_bins - 1)``; at most that.
+
+    Returns:
+        ``(..., frames, window_size)`` impulse responses with delay ``window_size // 2``.
+    """
+    n_bins = magnitudes.shape[-1]
+    ir_size = 2 * (n_bins - 1)
+    window_size = ir_size if window_size is None else window_size
+    if not 0 < window_size <= ir_size:
+        raise ValueError(f"window_size must be in (0, {ir_size}], got {window_size}")
+    ir = torch.fft.irfft(magnitudes, n=ir_size)  # zero-phase: symmetric around index 0
+    ir = torch.roll(ir, ir_size // 2, dims=-1)
+    start = ir_size // 2 - window_size // 2
+    ir = ir[..., start : start + window_size]
+    win = torch.hann_window(window_size, periodic=False, dtype=ir.dtype, device=ir.device)
+    return ir * win
+
+
+def ltv_fir(x: torch.Tensor, h: torch.Tensor, hop_length: int, delay: int = 0) -> torch.Tensor:
+    """Linear time-varying FIR: block ``k`` of ``x`` is convolved with ``h[k]``, overlap-added.
+
+    Each block of ``hop_length`` samples is filtered by its own impulse response and the tails
+    are overlap-added, so the output is exactly ``sum_k conv(x * box_k, h_k)``. With ``delay``
+    (e.g. ``taps // 2`` for the centred responses of :func:`magnitudes_to_impulse_response`)
+    the output is advanced by that many samples, which makes a linear-phase filter zero-phase.
+
+    Args:
+        x: ``(..., time)`` with ``time == frames * hop_length``.
+        h: ``(..., frames, taps)`` impulse responses.
+        hop_length: block length in samples.
+        delay: samples to trim from the start of the output.
+
+    Returns:
+        ``(..., time)``.
+    """
+    frames, taps = h.shape[-2:]
+    t = x.shape[-1]
+    if t != frames * hop_length:
+        raise ValueError(
+            f"ltv_fir: signal has {t} samples but h has {frames} frames x hop {hop_length} = "
+            f"{frames * hop_length}"
+        )
+    blocks = x.reshape(*x.shape[:-1], frames, hop_length)
+    y = fft_convolve(blocks, h)  # (..., frames, hop + taps - 1)
+    batch = y.shape[:-2]
+    seg = hop_length + taps - 1
+    y = y.reshape(-1, frames, seg).transpose(1, 2)  # (B, seg, frames) for fold
+    out_len = (frames - 1) * hop_length + seg
+    y = F.fold(y, (1, out_len), kernel_size=(1, seg), stride=(1, hop_length))
+    y = y.reshape(*batch, out_len)
+    return y[..., delay : delay + t]

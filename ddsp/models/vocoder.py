@@ -1,0 +1,123 @@
+"""LightningModule for analysis-by-synthesis vocoders: encoder -> synthesiser -> spectral loss."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+from torch import nn
+
+from .media import log_examples
+
+__all__ = ["VocoderModule"]
+
+
+class VocoderModule(L.LightningModule):
+    """Trains ``encoder`` to drive ``synth`` so that its output matches the input audio.
+
+    Args:
+        synth: synthesiser module with a ``control_sizes`` property and
+            ``forward(f0 (B, frames), controls, generator=None) -> (B, frames * hop)``.
+        encoder: callable ``encoder(control_sizes=...) -> nn.Module`` (a Hydra partial), whose
+            module maps ``(audio, f0, voiced, loudness)`` to the controls.
+        loss: training loss ``loss(pred (B, 1, T), target (B, 1, T)) -> scalar``; any module,
+            auraloss's included.
+        metric: fixed validation metric with the same call (default: the GOLF MSS preset), so
+            that runs with different training losses stay comparable.
+        optimizer: ``optimizer(params) -> torch.optim.Optimizer`` (a Hydra partial).
+        scheduler: optional ``scheduler(optimizer) -> LRScheduler`` stepped every step.
+        sample_rate: Hz (for media logging).
+        n_audio_examples: validation examples logged as audio and spectrograms.
+    """
+
+    def __init__(
+        self,
+        synth: nn.Module,
+        encoder: Callable[..., nn.Module],
+        loss: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        metric: nn.Module | None = None,
+        scheduler: Callable | None = None,
+        sample_rate: int = 16000,
+        n_audio_examples: int = 4,
+    ) -> None:
+        super().__init__()
+        self.synth = synth
+        self.encoder = encoder(control_sizes=synth.control_sizes)
+        self.loss = loss
+        if metric is None:
+            from ..losses import MultiResolutionSTFTLoss
+
+            metric = MultiResolutionSTFTLoss(preset="golf")
+        self.metric = metric
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.sample_rate, self.n_audio_examples = sample_rate, n_audio_examples
+        self._examples: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(
+        self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``batch`` of ``audio (B, T)``, ``f0, voiced, loudness (B, frames)`` -> ``(B, T)``."""
+        controls = self.encoder(batch["audio"], batch["f0"], batch["voiced"], batch["loudness"])
+        return self.synth(batch["f0"], controls, generator=generator)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        y = self(batch)
+        loss = self.loss(y.unsqueeze(1), batch["audio"].unsqueeze(1))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss at step {self.global_step}")
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(y))
+        return loss
+
+    def _eval_step(self, batch: dict[str, torch.Tensor], batch_idx: int, prefix: str) -> None:
+        gen = torch.Generator(device=batch["audio"].device).manual_seed(batch_idx)
+        y = self(batch, generator=gen)
+        target = batch["audio"].unsqueeze(1)
+        kw = dict(on_epoch=True, sync_dist=True, batch_size=len(y))
+        self.log(f"{prefix}/loss", self.loss(y.unsqueeze(1), target), **kw)
+        self.log(f"{prefix}/mss", self.metric(y.unsqueeze(1), target), prog_bar=True, **kw)
+        room = self.n_audio_examples - len(self._examples)
+        if room > 0:
+            self._examples += [
+                (t.detach().cpu(), o.detach().cpu())
+                for t, o in zip(batch["audio"][:room], y[:room], strict=True)
+            ]
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, batch_idx, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, batch_idx, "test")
+
+    def on_validation_epoch_start(self) -> None:
+        self._examples = []
+
+    on_test_epoch_start = on_validation_epoch_start
+
+    def _log_media(self, prefix: str) -> None:
+        if self._examples and self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            log_examples(
+                self.loggers,
+                self._examples,
+                self.sample_rate,
+                self.global_step,
+                prefix,
+                self.trainer.default_root_dir,
+            )
+        self._examples = []
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_media("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_media("test")
+
+    def configure_optimizers(self):
+        opt = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return opt
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(opt), "interval": "step"},
+        }

@@ -1,0 +1,80 @@
+"""Matplotlib figures: spectrograms and side-by-side resynthesis comparisons.
+
+Uses the non-interactive Agg backend unless a backend is already chosen.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+    matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from .spectral import functional as SF  # noqa: E402
+
+__all__ = ["plot_spectrogram", "plot_resynthesis", "figure_to_array"]
+
+
+def plot_spectrogram(
+    audio: torch.Tensor,
+    sample_rate: int,
+    n_fft: int = 1024,
+    hop_length: int = 128,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    top_db: float = 80.0,
+    f0: torch.Tensor | None = None,
+    f0_hop: int | None = None,
+) -> plt.Axes:
+    """Log-magnitude spectrogram (dB re. peak) with time in seconds and frequency in Hz.
+
+    Args:
+        audio: ``(time,)`` signal.
+        f0: optional ``(frames,)`` f0 track in Hz (0 = unvoiced) drawn over it, with hop
+            ``f0_hop``.
+    """
+    ax = ax or plt.figure(figsize=(6, 3)).gca()
+    x = torch.as_tensor(audio).detach().float().cpu().reshape(-1)
+    spec = SF.magnitude(SF.stft(x, n_fft, hop_length), 2.0)
+    db = SF.power_to_db(spec, ref=float(spec.max().clamp_min(1e-10)), top_db=top_db).numpy()
+    extent = (0, len(x) / sample_rate, 0, sample_rate / 2)
+    im = ax.imshow(
+        db, origin="lower", aspect="auto", extent=extent, cmap="magma", vmin=-top_db, vmax=0
+    )
+    if f0 is not None:
+        f = torch.as_tensor(f0).detach().float().cpu().numpy()
+        t = np.arange(len(f)) * (f0_hop or hop_length) / sample_rate
+        ax.plot(t, np.where(f > 0, f, np.nan), color="cyan", lw=1.0, label="f0")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz)")
+    if title:
+        ax.set_title(title)
+    ax.figure.colorbar(im, ax=ax, label="dB")
+    return ax
+
+
+def plot_resynthesis(
+    target: torch.Tensor, output: torch.Tensor, sample_rate: int, title: str | None = None
+) -> plt.Figure:
+    """Spectrograms of the original (left) and the resynthesis (right) on the same scale.
+
+    Shape: ``target, output: (time,)``.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True, constrained_layout=True)
+    plot_spectrogram(target, sample_rate, ax=axes[0], title="original")
+    plot_spectrogram(output, sample_rate, ax=axes[1], title="resynthesis")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def figure_to_array(fig: plt.Figure) -> np.ndarray:
+    """Render a figure to an ``(height, width, 3)`` uint8 RGB array and close it."""
+    fig.canvas.draw()
+    arr = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return arr

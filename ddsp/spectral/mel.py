@@ -1,0 +1,87 @@
+"""Mel spectrogram and log-mel spectrogram modules."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import functional as SF
+from .spectrogram import Spectrogram
+
+
+class MelSpectrogram(nn.Module):
+    """Mel-scaled power (or magnitude) spectrogram, equal to ``librosa.feature.melspectrogram``.
+
+    Args:
+        sample_rate: input sampling rate in Hz.
+        n_fft, hop_length, win_length, window, center, pad_mode: STFT settings.
+        n_mels, f_min, f_max, mel_scale, norm: as :func:`ddsp.spectral.functional.mel_filterbank`.
+        power: exponent of the magnitude before the filterbank (2.0 as librosa).
+        trainable_mel: make the filterbank an ``nn.Parameter``.
+
+    Shape:
+        ``(..., time)`` -> ``(..., n_mels, frames)``.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        n_fft: int = 2048,
+        hop_length: int | None = None,
+        win_length: int | None = None,
+        n_mels: int = 128,
+        f_min: float = 0.0,
+        f_max: float | None = None,
+        window: str = "hann",
+        center: bool = True,
+        pad_mode: str = "constant",
+        power: float = 2.0,
+        mel_scale: str = "slaney",
+        norm: str | None = "slaney",
+        trainable_mel: bool = False,
+    ) -> None:
+        super().__init__()
+        self.spectrogram = Spectrogram(
+            n_fft, hop_length, win_length, window, center, pad_mode, power=power
+        )
+        fb = SF.mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm)
+        if trainable_mel:
+            self.mel_basis = nn.Parameter(fb)
+        else:
+            self.register_buffer("mel_basis", fb, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spec = self.spectrogram(x)
+        return torch.matmul(self.mel_basis.to(spec.dtype), spec)
+
+
+class LogMelSpectrogram(MelSpectrogram):
+    """``log(mel + offset)`` (tf.signal style) or, with ``top_db``/``db=True``, ``power_to_db``.
+
+    Args:
+        offset: added before the natural log (ignored when ``db=True``).
+        db: use :func:`ddsp.spectral.functional.power_to_db` instead (librosa), with
+            ``amin``/``top_db`` per example.
+        **kwargs: passed to :class:`MelSpectrogram`.
+
+    Shape:
+        ``(..., time)`` -> ``(..., n_mels, frames)``.
+    """
+
+    def __init__(
+        self,
+        *args,
+        offset: float = 1e-5,
+        db: bool = False,
+        amin: float = 1e-10,
+        top_db: float | None = 80.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.offset, self.db, self.amin, self.top_db = offset, db, amin, top_db
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mel = super().forward(x)
+        if self.db:
+            return SF.power_to_db(mel, amin=self.amin, top_db=self.top_db)
+        return torch.log(mel + self.offset)

@@ -1,0 +1,18 @@
+"""Synthesisers and their building blocks. Imports nothing but torch and ddsp's wings."""
+
+from .core import exp_sigmoid, fill_unvoiced_f0, upsample
+from .harmonic import harmonic_oscillator, remove_above_nyquist
+from .hpn import HarmonicPlusNoise
+from .noise import filtered_noise
+from .reverb import LearnableReverb
+
+__all__ = [
+    "exp_sigmoid",
+    "fill_unvoiced_f0",
+    "upsample",
+    "harmonic_oscillator",
+    "remove_above_nyquist",
+    "filtered_noise",
+    "LearnableReverb",
+    "HarmonicPlusNoise",
+]

@@ -1,0 +1,63 @@
+"""Small helpers shared by the synthesisers: control scaling and frame -> sample upsampling."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["exp_sigmoid", "upsample", "fill_unvoiced_f0"]
+
+
+def exp_sigmoid(
+    x: torch.Tensor, exponent: float = 10.0, max_value: float = 2.0, threshold: float = 1e-7
+) -> torch.Tensor:
+    """DDSP's positive output nonlinearity: ``max_value * sigmoid(x) ** ln(exponent) + threshold``.
+
+    Shape: any -> same.
+    """
+    return max_value * torch.sigmoid(x) ** math.log(exponent) + threshold
+
+
+def upsample(x: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """Linear interpolation of frame-rate controls to the sample rate.
+
+    Frame ``k`` sits at sample ``k * hop_length``; the last frame's value is held for its
+    ``hop_length`` samples, so ``frames`` frames give exactly ``frames * hop_length`` samples.
+
+    Shape:
+        ``(batch, frames, channels)`` -> ``(batch, frames * hop_length, channels)``.
+    """
+    if x.dim() != 3:
+        raise ValueError(f"upsample expects (batch, frames, channels), got {tuple(x.shape)}")
+    n = x.shape[1] * hop_length
+    xt = torch.cat([x, x[:, -1:]], dim=1).transpose(1, 2)  # (B, C, frames + 1)
+    # align_corners=True maps output sample i to input position i / hop_length exactly
+    y = F.interpolate(xt, size=n + 1, mode="linear", align_corners=True)
+    return y[..., :n].transpose(1, 2)
+
+
+def fill_unvoiced_f0(
+    f0: torch.Tensor, voiced: torch.Tensor, default: float = 150.0
+) -> torch.Tensor:
+    """Fill unvoiced frames by linear interpolation of log-f0 between voiced neighbours.
+
+    Edges take the nearest voiced value; a sequence with no voiced frame gets ``default`` Hz.
+
+    Shape:
+        ``f0, voiced: (frames,)`` -> ``(frames,)``. Works on CPU tensors (data preparation).
+    """
+    f0 = f0.to(torch.float64)
+    idx = torch.nonzero(voiced > 0.5).squeeze(-1)
+    if idx.numel() == 0:
+        return torch.full_like(f0, default)
+    t = torch.arange(f0.shape[0], dtype=torch.float64)
+    logf = torch.log(f0[idx].clamp_min(1e-3))
+    pos = torch.searchsorted(idx.to(torch.float64), t).clamp(1, max(idx.numel() - 1, 1))
+    if idx.numel() == 1:
+        return torch.full_like(f0, float(f0[idx[0]]))
+    x0, x1 = idx[pos - 1].to(torch.float64), idx[pos].to(torch.float64)
+    w = ((t - x0) / (x1 - x0)).clamp(0, 1)
+    out = torch.exp(logf[pos - 1] * (1 - w) + logf[pos] * w)
+    return torch.where(voiced > 0.5, f0, out)

@@ -1,0 +1,34 @@
+"""Learnable LTI reverb: a long FIR with a fixed unit direct path."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..filters.fir import fft_convolve
+
+
+class LearnableReverb(nn.Module):
+    """``y = x * [1, h_1, ..., h_{L-1}]``: the direct path is fixed to 1, the tail is learned.
+
+    The tail starts as exponentially decaying noise at -40 dB so training begins near dry.
+
+    Args:
+        length: impulse-response length in samples.
+        decay_s: initial decay time constant in seconds; with ``sample_rate``.
+
+    Shape:
+        ``(batch, time)`` -> ``(batch, time)``.
+    """
+
+    def __init__(self, length: int = 8000, sample_rate: int = 16000, decay_s: float = 0.05) -> None:
+        super().__init__()
+        t = torch.arange(1, length) / sample_rate
+        self.tail = nn.Parameter(0.01 * torch.randn(length - 1) * torch.exp(-t / decay_s))
+
+    def impulse_response(self) -> torch.Tensor:
+        """``(length,)`` impulse response."""
+        return torch.cat([self.tail.new_ones(1), self.tail])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return fft_convolve(x, self.impulse_response().to(x.dtype))[..., : x.shape[-1]]

@@ -1,0 +1,63 @@
+"""Build everything from a Hydra config and train (the body of ``train.py``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("DDSP_ROOT", str(ROOT))
+
+__all__ = ["train", "ROOT"]
+
+
+def _instantiate_dict(cfg: DictConfig | None) -> list:
+    """Instantiate every ``_target_`` entry of a ``{name: config}`` group (loggers, callbacks)."""
+    if not cfg:
+        return []
+    return [instantiate(c) for c in cfg.values() if isinstance(c, DictConfig) and "_target_" in c]
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train (and test) the configured model; returns the final logged metrics."""
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*pkg_resources is deprecated.*")
+    L.seed_everything(cfg.seed, workers=True)
+
+    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    model: L.LightningModule = instantiate(
+        cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric)
+    )
+    loggers = _instantiate_dict(cfg.get("logger"))
+    callbacks = _instantiate_dict(cfg.get("callbacks"))
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("model: %s, %.2f M parameters", type(model.synth).__name__, n_params / 1e6)
+    for lg in loggers:
+        lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), "n_parameters": n_params})
+
+    if cfg.get("validate_before_training") and not cfg.get("ckpt_path"):
+        trainer.validate(model, datamodule=datamodule, verbose=False)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+    if cfg.get("test"):
+        ckpt = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if not ckpt:
+            warnings.warn("no best checkpoint; testing the current weights", stacklevel=1)
+        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt or None)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    if trainer.is_global_zero:
+        log.info("run folder: %s", cfg.paths.output_dir)
+        for k in sorted(metrics):
+            log.info("%s = %.4f", k, metrics[k])
+    return metrics

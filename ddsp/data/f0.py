@@ -28,7 +28,9 @@ def extract_f0(
 
     Args:
         x: ``(time,)`` mono audio.
-        method: ``"dio"`` (fast; refined by stonemask) or ``"harvest"`` (slower, more robust).
+        method: ``"dio"`` (fast; refined by stonemask) or ``"harvest"`` (slower, more robust
+            on speech). Note: pyworld's harvest reports no voiced frame at all on perfectly
+            clean synthetic tones (it works once there is noise, e.g. -40 dB); dio does not.
 
     Returns:
         ``f0: (frames,)`` (0 where unvoiced) and ``voiced: (frames,)`` bool, with

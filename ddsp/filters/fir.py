@@ -65,7 +65,8 @@ def magnitudes_to_impulse_response(
     ir = torch.roll(ir, ir_size // 2, dims=-1)
     start = ir_size // 2 - window_size // 2
     ir = ir[..., start : start + window_size]
-    win = torch.hann_window(window_size, periodic=False, dtype=ir.dtype, device=ir.device)
+    # periodic Hann is symmetric around window_size // 2, the centre of the response
+    win = torch.hann_window(window_size, periodic=True, dtype=ir.dtype, device=ir.device)
     return ir * win
 
 

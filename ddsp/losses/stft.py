@@ -93,7 +93,7 @@ class STFTLoss(nn.Module):
         self.log_scale = _LOG[log_base]
         self.distance, self.pad_mode, self.reduction = distance, pad_mode, reduction
         self.sc_over_batch, self.eps = sc_over_batch, eps
-        self.register_buffer("window", SF.get_window(window, self.win_length), persistent=False)
+        self.window = window  # built in the input dtype on use (bit-equal to auraloss in float32)
 
     def magnitude(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, ..., time)`` -> ``(batch, -1, frames)`` magnitudes."""
@@ -102,7 +102,7 @@ class STFTLoss(nn.Module):
             self.fft_size,
             self.hop_size,
             self.win_length,
-            self.window.to(x.dtype),
+            self.window,
             center=True,
             pad_mode=self.pad_mode,
         )

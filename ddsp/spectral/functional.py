@@ -7,6 +7,7 @@ when ``win_length < n_fft``, ``center=True`` pads ``n_fft // 2`` on both sides w
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "get_window",
+    "cached_window",
     "stft",
     "magnitude",
     "hz_to_mel",
@@ -70,6 +72,17 @@ def get_window(
     return F.pad(w, (left, n_fft - win_length - left))
 
 
+@functools.lru_cache(maxsize=64)
+def cached_window(
+    window: str, win_length: int, n_fft: int, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """:func:`get_window` computed directly in ``dtype`` (exact in float32 and float64), cached.
+
+    The returned tensor is shared: do not modify it in place.
+    """
+    return get_window(window, win_length, n_fft, dtype=dtype, device=device)
+
+
 def stft(
     x: torch.Tensor,
     n_fft: int,
@@ -99,7 +112,10 @@ def stft(
         raise ValueError("stft: empty signal (time dimension has length 0)")
     win_length = n_fft if win_length is None else win_length
     hop_length = win_length // 4 if hop_length is None else hop_length
-    w = get_window(window, win_length, n_fft, dtype=x.dtype, device=x.device)
+    if isinstance(window, str):
+        w = cached_window(window, win_length, n_fft, x.dtype, x.device)
+    else:
+        w = get_window(window, win_length, n_fft, dtype=x.dtype, device=x.device)
     batch = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
     if center:

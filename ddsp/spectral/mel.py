@@ -44,10 +44,12 @@ class MelSpectrogram(nn.Module):
         self.spectrogram = Spectrogram(
             n_fft, hop_length, win_length, window, center, pad_mode, power=power
         )
-        fb = SF.mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm)
+        fb = SF.mel_filterbank(
+            sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm, torch.float64
+        )
         if trainable_mel:
-            self.mel_basis = nn.Parameter(fb)
-        else:
+            self.mel_basis = nn.Parameter(fb.to(torch.get_default_dtype()))
+        else:  # float64, cast to the input dtype on use
             self.register_buffer("mel_basis", fb, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

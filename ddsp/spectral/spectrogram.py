@@ -41,16 +41,15 @@ class Spectrogram(nn.Module):
             normalized,
             power,
         )
-        self.register_buffer("window", SF.get_window(window, self.win_length), persistent=False)
+        self.window = window  # built in the input's dtype on use (exact in float32 and float64)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        win = self.window[(self.n_fft - self.win_length) // 2 :][: self.win_length].to(x.dtype)
         spec = SF.stft(
             x,
             self.n_fft,
             self.hop_length,
             self.win_length,
-            win,
+            self.window,
             center=self.center,
             pad_mode=self.pad_mode,
             normalized=self.normalized,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .core import exp_sigmoid, upsample
+from .core import exp_sigmoid
 from .harmonic import harmonic_oscillator, remove_above_nyquist
 from .noise import filtered_noise
 from .reverb import LearnableReverb
@@ -55,13 +55,16 @@ class HarmonicPlusNoise(nn.Module):
         controls: dict[str, torch.Tensor],
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
+        for name, size in self.control_sizes.items():
+            c = controls.get(name)
+            if c is None or c.shape != (*f0.shape, size):
+                got = None if c is None else tuple(c.shape)
+                raise ValueError(f"control {name!r}: expected {(*f0.shape, size)}, got {got}")
         h = controls["harmonic"]
         amp = exp_sigmoid(h[..., :1])
         dist = remove_above_nyquist(exp_sigmoid(h[..., 1:]), f0, self.sample_rate)
         dist = dist / dist.sum(-1, keepdim=True).clamp_min(1e-7)
-        harm_amps = upsample(amp * dist, self.hop_length)
-        f0_up = upsample(f0.unsqueeze(-1), self.hop_length).squeeze(-1)
-        harmonic = harmonic_oscillator(f0_up, harm_amps, self.sample_rate)
+        harmonic = harmonic_oscillator(f0, amp * dist, self.sample_rate, self.hop_length)
         noise = filtered_noise(exp_sigmoid(controls["noise"] - 5.0), self.hop_length, generator)
         y = harmonic + noise
         if self.reverb is not None:

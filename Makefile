@@ -1,0 +1,47 @@
+# Two commands do all the set-up:  `make train`  and  `make test`.
+# TORCH_SPEC picks the torch build (default: the CPU wheel; e.g. TORCH_SPEC="torch==2.13.0+cu128").
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+TORCHLPC_SPEC ?= torchlpc==0.7.2
+EXPERIMENT ?= ddsp_hpn
+ARGS ?=
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: train test lint format install clean-venv
+
+install: $(STAMP)
+
+# (Re)build the environment when it is missing, broken, or older than pyproject.toml/Makefile,
+# or when TORCH_SPEC changed. torch goes first, pinned, so nothing can pull a CUDA build;
+# torchlpc compiles against it without build isolation.
+$(STAMP): pyproject.toml Makefile $(if $(shell grep -qxF '$(TORCH_SPEC)' $(STAMP) 2>/dev/null || echo stale),FORCE)
+	@$(PY) -c "import sys" 2>/dev/null || $(PYTHON) -m venv --clear $(VENV)
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q "setuptools<81" wheel
+	$(PY) -m pip install -q --no-build-isolation "$(TORCHLPC_SPEC)"
+	$(PY) -m pip install -q --no-build-isolation -e ".[dev]"
+	@echo "$(TORCH_SPEC)" > $(STAMP)
+
+.PHONY: FORCE
+FORCE:
+
+train: $(STAMP)
+	$(PY) train.py experiment=$(EXPERIMENT) $(ARGS)
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -q $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,157 @@
+"""Audio loading errors, f0 accuracy, preparation and segments."""
+
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from ddsp.data.audio import AudioFileError, load_audio
+from ddsp.data.dataset import SegmentDataset
+from ddsp.data.f0 import extract_f0
+from ddsp.data.prepare import PrepConfig, prepare
+
+
+def _tone(f0, sr=16000, seconds=1.0, channels=1):
+    t = np.arange(int(sr * seconds)) / sr
+    x = 0.5 * np.sin(2 * np.pi * f0 * t) + 0.2 * np.sin(2 * np.pi * 2 * f0 * t)
+    return np.stack([x] * channels, 1) if channels > 1 else x
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.wav"):
+        load_audio(tmp_path / "nope.wav")
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "empty.wav"
+    p.write_bytes(b"")
+    with pytest.raises(AudioFileError, match=r"empty.wav: empty file"):
+        load_audio(p)
+
+
+def test_audio_without_samples(tmp_path):
+    p = tmp_path / "zero.wav"
+    sf.write(p, np.zeros(0), 16000)
+    with pytest.raises(AudioFileError, match=r"zero.wav: audio has no samples"):
+        load_audio(p)
+
+
+@pytest.mark.parametrize("content", [b"this is not audio at all\n" * 50, bytes(range(256)) * 20])
+def test_non_audio_file(tmp_path, content):
+    p = tmp_path / "text.wav"
+    p.write_bytes(content)
+    with pytest.raises(AudioFileError, match=r"text.wav: not a readable audio file"):
+        load_audio(p)
+
+
+def test_nan_samples(tmp_path):
+    x = np.zeros(1000, dtype=np.float32)
+    x[500] = np.nan
+    p = tmp_path / "nan.wav"
+    sf.write(p, x, 16000, subtype="FLOAT")
+    with pytest.raises(AudioFileError, match=r"nan.wav: 1 NaN/Inf samples \(first at sample 500"):
+        load_audio(p)
+
+
+def test_multichannel_is_mixed_down_with_warning(tmp_path):
+    p = tmp_path / "stereo.wav"
+    sf.write(p, _tone(200, channels=2), 16000)
+    with pytest.warns(UserWarning, match="stereo.wav: 2 channels mixed down to mono"):
+        x, sr = load_audio(p)
+    assert x.ndim == 1 and sr == 16000
+
+
+def test_resampling(tmp_path):
+    p = tmp_path / "a.wav"
+    sf.write(p, _tone(200, sr=22050), 22050)
+    x, sr = load_audio(p, 16000)
+    assert sr == 16000 and len(x) == 16000
+
+
+@pytest.mark.parametrize(
+    "method,noise", [("dio", 0.0), ("dio", 0.01), ("harvest", 0.01)]
+)  # harvest finds nothing in a noiseless synthetic tone (documented in extract_f0)
+@pytest.mark.parametrize("f0", [110.0, 220.0, 330.0])
+def test_f0_of_a_tone_within_one_percent(f0, method, noise):
+    x = _tone(f0)
+    x = x + noise * x.std() * np.random.default_rng(0).standard_normal(len(x))
+    est, voiced = extract_f0(x, 16000, 160, method=method)
+    assert est.shape == (101,) and voiced.shape == (101,)
+    assert voiced[10:-10].all()
+    assert abs(np.median(est[voiced]) / f0 - 1) < 0.01
+
+
+def test_f0_of_silence_is_unvoiced():
+    f0, voiced = extract_f0(np.zeros(8000), 16000, 160)
+    assert not voiced.any() and (f0 == 0).all()
+
+
+def _folder(tmp_path, n=12):
+    tmp_path.mkdir(parents=True)
+    for i in range(n):
+        sf.write(tmp_path / f"clip{i:02d}.wav", _tone(100 + 20 * i, seconds=0.6), 16000)
+    return tmp_path
+
+
+def test_prepare_user_folder_with_hash_split(tmp_path):
+    root = _folder(tmp_path / "audio")
+    paths = prepare(
+        root, PrepConfig(valid_fraction=0.3, test_fraction=0.3), tmp_path / "cache", progress=False
+    )
+    counts = {s: len(torch.load(p)["items"]) for s, p in paths.items()}
+    assert sum(counts.values()) == 12 and all(counts.values())
+    item = torch.load(paths["train"])["items"][0]
+    frames = len(item["audio"]) // 160 + 1
+    assert item["f0"].shape == item["voiced"].shape == item["loudness"].shape == (frames,)
+    # cached: a second call returns the same files without recomputing
+    assert (
+        prepare(
+            root,
+            PrepConfig(valid_fraction=0.3, test_fraction=0.3),
+            tmp_path / "cache",
+            progress=False,
+        )
+        == paths
+    )
+
+
+def test_prepare_names_the_bad_file(tmp_path):
+    root = _folder(tmp_path / "audio", n=4)
+    (root / "broken.wav").write_bytes(b"garbage" * 100)
+    (root / "splits.csv").write_text(
+        "file,split\nclip00.wav,train\nclip01.wav,valid\nclip02.wav,test\nbroken.wav,train\n"
+    )
+    with pytest.raises(AudioFileError, match="broken.wav"):
+        prepare(root, cache_dir=tmp_path / "cache", progress=False)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        paths = prepare(root, cache_dir=tmp_path / "cache2", skip_bad_files=True, progress=False)
+    assert any("broken.wav" in str(x.message) for x in w)
+    assert len(torch.load(paths["train"])["items"]) == 1
+
+
+def test_prepare_empty_split_is_explained(tmp_path):
+    root = _folder(tmp_path / "audio", n=2)
+    with pytest.raises(ValueError, match="no files in the"):
+        prepare(root, cache_dir=tmp_path / "cache", progress=False)
+
+
+def test_segments_are_frame_aligned_and_padded():
+    item = {
+        "audio": torch.arange(1000.0),
+        "f0": torch.full((11,), 200.0),
+        "voiced": torch.ones(11),
+        "loudness": torch.full((11,), -20.0),
+    }
+    ds = SegmentDataset([item], segment_frames=4, hop_length=100)
+    assert len(ds) == 3
+    last = ds[2]
+    assert last["audio"].shape == (400,) and last["audio"][:200].tolist() == list(range(800, 1000))
+    assert last["audio"][200:].abs().max() == 0 and last["voiced"][3] == 0
+    crop = SegmentDataset([item], 4, 100, random_crop=True)[0]
+    start = int(crop["audio"][0]) // 100
+    assert crop["audio"][0] % 100 == 0 and crop["audio"].tolist() == list(
+        range(start * 100, start * 100 + 400)
+    )

@@ -1,0 +1,115 @@
+"""Parity of the spectral core with librosa (float64), gradients, silence."""
+
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from ddsp.spectral import LogMelSpectrogram, MelSpectrogram, Spectrogram, a_weighted_loudness
+from ddsp.spectral import functional as SF
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize(
+    "n_fft,win_length,hop,center,pad_mode",
+    [
+        (512, None, 128, True, "constant"),
+        (511, 300, 100, True, "reflect"),
+        (1024, 600, 160, False, "constant"),
+        (255, 255, 64, True, "reflect"),
+    ],
+)
+@pytest.mark.parametrize("real", [False, True])
+def test_stft_matches_librosa(n_fft, win_length, hop, center, pad_mode, real, speech):
+    x = speech[0][:8000] if real else RNG.standard_normal((2, 6000))
+    ref = librosa.stft(
+        x, n_fft=n_fft, hop_length=hop, win_length=win_length, center=center, pad_mode=pad_mode
+    )
+    ours = SF.stft(
+        torch.from_numpy(x), n_fft, hop, win_length, center=center, pad_mode=pad_mode
+    ).numpy()
+    assert ours.shape == ref.shape
+    # tolerance: 1e-9 of the peak in float64, 1e-5 in float32
+    assert np.abs(ours - ref).max() <= 1e-9 * np.abs(ref).max()
+    ours32 = SF.stft(
+        torch.from_numpy(x).float(), n_fft, hop, win_length, center=center, pad_mode=pad_mode
+    )
+    assert np.abs(ours32.numpy() - ref).max() <= 1e-5 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize(
+    "htk,norm", [(False, "slaney"), (True, None), (True, "slaney"), (False, None)]
+)
+def test_mel_filterbank_matches_librosa(htk, norm):
+    ref = librosa.filters.mel(
+        sr=22050, n_fft=1024, n_mels=80, fmin=30, fmax=8000, htk=htk, norm=norm, dtype=np.float64
+    )
+    ours = SF.mel_filterbank(
+        22050, 1024, 80, 30, 8000, "htk" if htk else "slaney", norm, torch.float64
+    )
+    assert np.abs(ours.numpy() - ref).max() <= 1e-12
+
+
+def test_melspectrogram_and_db_match_librosa(speech):
+    x = speech[0][:10000]
+    ref = librosa.feature.melspectrogram(
+        y=x, sr=22050, n_fft=1024, hop_length=256, n_mels=64, dtype=np.float64
+    )
+    ours = MelSpectrogram(22050, 1024, 256, n_mels=64)(torch.from_numpy(x)).numpy()
+    assert np.abs(ours - ref).max() <= 1e-6 * np.abs(ref).max()
+    db = LogMelSpectrogram(22050, 1024, 256, n_mels=64, db=True, top_db=80.0)(
+        torch.from_numpy(x)
+    ).numpy()
+    assert np.allclose(db, librosa.power_to_db(ref, top_db=80.0), atol=1e-6)
+
+
+def test_power_to_db_floor_is_per_example():
+    s = torch.stack([torch.full((4, 5), 1.0), torch.full((4, 5), 1e-6)])
+    s[1, 0, 0] = 1e-12
+    db = SF.power_to_db(s, top_db=20.0)
+    assert db[1].min() == pytest.approx(-80.0)  # floor relative to example 1's own peak (-60 dB)
+    assert db[0].min() == pytest.approx(0.0)
+
+
+def test_a_weighting_matches_librosa():
+    f = np.linspace(10, 11025, 200)
+    assert np.allclose(
+        SF.a_weighting_db(torch.from_numpy(f)).numpy(),
+        librosa.A_weighting(f, min_db=-80),
+        atol=1e-9,
+    )
+
+
+def test_loudness_of_full_scale_sine_is_near_zero_db():
+    t = torch.arange(16000) / 16000
+    loud = a_weighted_loudness(torch.sin(2 * torch.pi * 1000 * t), 16000, 160)
+    assert loud.shape == (101,)
+    # 1 kHz has 0 dB A-weighting; the frame-mean over 513 bins lowers it by ~10 log10(513 / ~3)
+    assert -30 < loud[50].item() < 0
+    assert a_weighted_loudness(torch.zeros(1600), 16000, 160).max() == -100.0
+
+
+def test_spectrogram_gradcheck_and_silence():
+    x = torch.randn(2, 300, dtype=torch.float64, requires_grad=True)
+    spec = Spectrogram(64, 16, power=1.0)
+    assert torch.autograd.gradcheck(lambda v: spec(v), (x,))
+    mel = MelSpectrogram(8000, 64, 16, n_mels=8)
+    assert torch.autograd.gradcheck(lambda v: mel(v), (x,))
+    z = torch.zeros(1, 300, requires_grad=True)
+    spec(z).sum().backward()
+    assert torch.isfinite(z.grad).all()
+
+
+def test_any_batch_rank():
+    x = torch.randn(2, 3, 4, 1000)
+    assert MelSpectrogram(16000, 256, 64, n_mels=20)(x).shape == (2, 3, 4, 20, 16)
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="shorter than n_fft"):
+        SF.stft(torch.randn(100), 512, center=False)
+    with pytest.raises(ValueError, match="empty"):
+        SF.stft(torch.randn(0), 512)
+    with pytest.raises(ValueError, match="f_min"):
+        SF.mel_filterbank(16000, 512, 40, 100, 9000)

@@ -1,0 +1,119 @@
+"""Oscillators, noise, reverb and the harmonic-plus-noise synthesiser."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ddsp.synth import (
+    HarmonicPlusNoise,
+    LearnableReverb,
+    fill_unvoiced_f0,
+    filtered_noise,
+    harmonic_oscillator,
+    remove_above_nyquist,
+    upsample,
+)
+
+
+def test_upsample_is_linear_between_frame_centres():
+    x = torch.tensor([[[0.0], [4.0], [2.0]]])
+    y = upsample(x, 4)[0, :, 0]
+    assert torch.allclose(y, torch.tensor([0, 1, 2, 3, 4, 3.5, 3, 2.5, 2, 2, 2, 2.0]))
+
+
+def test_single_harmonic_is_a_sine_at_f0():
+    sr, f0 = 16000, 220.0
+    y = harmonic_oscillator(torch.full((1, 16000), f0), torch.ones(1, 16000, 1), sr)[0].numpy()
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    assert abs(np.argmax(spec) * sr / len(y) - f0) <= 1.0
+    ref = np.sin(2 * np.pi * f0 * (np.arange(1, 16001) / sr))
+    assert np.abs(y - ref).max() < 1e-3
+
+
+def test_frame_rate_path_equals_sample_rate_path():
+    f0 = torch.rand(2, 10, dtype=torch.float64) * 300 + 100
+    amps = torch.rand(2, 10, 12, dtype=torch.float64)
+    y = harmonic_oscillator(f0, amps, 16000, hop_length=160)
+    f0n = torch.maximum(f0, torch.cat([f0[:, 1:], f0[:, -1:]], 1))
+    ref = harmonic_oscillator(
+        upsample(f0[..., None], 160)[..., 0],
+        upsample(remove_above_nyquist(amps, f0n, 16000), 160),
+        16000,
+    )
+    assert (y - ref).abs().max() < 1e-12
+
+
+def test_no_harmonic_above_nyquist():
+    amps = remove_above_nyquist(torch.ones(1, 10), torch.tensor([1000.0]), 16000)
+    assert amps.tolist() == [[1.0] * 7 + [0.0] * 3]
+
+
+def test_streaming_phase_continuity():
+    f0 = torch.full((1, 3200), 310.0)
+    amps = torch.rand(1, 3200, 4)
+    whole = harmonic_oscillator(f0, amps, 16000)
+    a, ph = harmonic_oscillator(f0[:, :1000], amps[:, :1000], 16000, return_phase=True)
+    b = harmonic_oscillator(f0[:, 1000:], amps[:, 1000:], 16000, initial_phase=ph)
+    assert (torch.cat([a, b], 1) - whole).abs().max() < 1e-4
+
+
+def test_fill_unvoiced_f0():
+    f0 = torch.tensor([0, 100.0, 0, 0, 400, 0])
+    out = fill_unvoiced_f0(f0, (f0 > 0).float())
+    assert torch.allclose(
+        out,
+        torch.tensor(
+            [100, 100, 100 * 4 ** (1 / 3), 100 * 4 ** (2 / 3), 400, 400.0], dtype=torch.float64
+        ),
+    )
+    assert (fill_unvoiced_f0(torch.zeros(4), torch.zeros(4)) == 150).all()
+
+
+def test_filtered_noise_follows_magnitudes():
+    mags = torch.zeros(1, 50, 65)
+    mags[..., :16] = 1.0  # low-pass at a quarter of Nyquist
+    y = filtered_noise(mags, 160, torch.Generator().manual_seed(0))
+    spec = np.abs(np.fft.rfft(y[0].numpy())) ** 2
+    n = len(spec)
+    assert spec[: n // 5].mean() > 100 * spec[n // 2 :].mean()
+
+
+def test_reverb_starts_dry_with_unit_direct_path():
+    rev = LearnableReverb(400, 16000)
+    x = torch.zeros(1, 1000)
+    x[0, 0] = 1.0
+    y = rev(x)
+    assert y[0, 0] == 1.0 and y[0, 1:].abs().max() < 0.05
+
+
+def test_hpn_shapes_gradients_and_silence():
+    synth = HarmonicPlusNoise(
+        8000, 40, n_harmonics=8, n_noise_bands=9, reverb=True, reverb_length=64
+    ).double()
+    f0 = torch.full((2, 5), 200.0, dtype=torch.float64)
+    ctrl = {
+        k: torch.randn(2, 5, n, dtype=torch.float64, requires_grad=True)
+        for k, n in synth.control_sizes.items()
+    }
+
+    def run(h, n):
+        return synth(f0, {"harmonic": h, "noise": n}, generator=torch.Generator().manual_seed(1))
+
+    assert run(ctrl["harmonic"], ctrl["noise"]).shape == (2, 200)
+    assert torch.autograd.gradcheck(run, (ctrl["harmonic"], ctrl["noise"]))
+    quiet = {
+        k: torch.full((2, 5, n), -30.0, dtype=torch.float64) for k, n in synth.control_sizes.items()
+    }
+    assert run(quiet["harmonic"], quiet["noise"]).abs().max() < 1e-4
+
+
+def test_hpn_rejects_bad_control_shapes():
+    synth = HarmonicPlusNoise(8000, 40, n_harmonics=8)
+    with pytest.raises(ValueError):
+        synth(
+            torch.full((1, 5), 100.0),
+            {"harmonic": torch.zeros(1, 4, 9), "noise": torch.zeros(1, 5, 65)},
+        )
+    assert math.isfinite(1.0)

@@ -1,5 +1,8 @@
 """Parity of the spectral core with librosa (float64), gradients, silence."""
 
+import subprocess
+import sys
+
 import librosa
 import numpy as np
 import pytest
@@ -113,3 +116,15 @@ def test_clear_errors():
         SF.stft(torch.randn(0), 512)
     with pytest.raises(ValueError, match="f_min"):
         SF.mel_filterbank(16000, 512, 40, 100, 9000)
+
+
+def test_window_first_built_in_inference_mode_still_backpropagates():
+    # fresh process: the window cache must be empty when inference mode builds the window
+    code = (
+        "import torch; from ddsp.spectral import functional as SF\n"
+        "with torch.inference_mode():\n    SF.stft(torch.randn(1, 1000), 256)\n"
+        "x = torch.randn(1, 1000, requires_grad=True)\n"
+        "SF.magnitude(SF.stft(x, 256)).sum().backward()\nprint('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -78,9 +78,12 @@ def cached_window(
 ) -> torch.Tensor:
     """:func:`get_window` computed directly in ``dtype`` (exact in float32 and float64), cached.
 
-    The returned tensor is shared: do not modify it in place.
+    The returned tensor is shared: do not modify it in place. It is built outside inference
+    mode, so a window first requested under ``torch.inference_mode()`` (e.g. Lightning's
+    validation) can later take part in autograd.
     """
-    return get_window(window, win_length, n_fft, dtype=dtype, device=device)
+    with torch.inference_mode(False):
+        return get_window(window, win_length, n_fft, dtype=dtype, device=device)
 
 
 def stft(

@@ -46,7 +46,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), "n_parameters": n_params})
 
     if cfg.get("validate_before_training") and not cfg.get("ckpt_path"):
-        trainer.validate(model, datamodule=datamodule, verbose=False)
+        before = trainer.validate(model, datamodule=datamodule, verbose=False)
+        if trainer.is_global_zero and before:
+            log.info(
+                "before training: %s", ", ".join(f"{k} = {v:.4f}" for k, v in before[0].items())
+            )
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 

@@ -1,0 +1,91 @@
+"""Time one training step (forward + backward + Adam) of a configured vocoder on CPU.
+
+    python experiments/train_step_speed.py                      # ddsp_hpn, 1 and 2 threads
+    python experiments/train_step_speed.py --experiment ddsp_hpn --repeats 30
+
+Uses a real batch from the shipped data (batch and segment length from the config) and the
+experiment's own model, loss and optimiser, without Lightning's loop. Writes
+experiments/results/train_step_speed.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from ddsp.training import ROOT
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def measure(experiment: str, threads: int, repeats: int, warmup: int = 3) -> dict:
+    torch.set_num_threads(threads)
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}", "paths.output_dir=/tmp"])
+    torch.manual_seed(0)
+    dm = instantiate(cfg.data)
+    dm.prepare_data()
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    model = instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))
+    opt = model.optimizer_factory(model.parameters())
+    times = []
+    for i in range(warmup + repeats):
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        loss = model.loss(model(batch).unsqueeze(1), batch["audio"].unsqueeze(1))
+        loss.backward()
+        opt.step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return {
+        "experiment": experiment,
+        "threads": threads,
+        "batch": list(batch["audio"].shape),
+        "median_ms": 1000 * statistics.median(times),
+        "min_ms": 1000 * min(times),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--experiment", default="ddsp_hpn")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    a = ap.parse_args()
+    rows = [measure(a.experiment, t, a.repeats) for t in a.threads]
+    lines = [
+        f"# Training step time: `{a.experiment}`",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads max, "
+        f"torch {torch.__version__}, Python {platform.python_version()}.",
+        f"One step = forward + backward + Adam on a real batch, median of {a.repeats} after 3 warm-up steps.",
+        "",
+        "| experiment | threads | batch (B, T) | parameters | median ms | min ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['experiment']} | {r['threads']} | {tuple(r['batch'])} | {r['parameters'] / 1e6:.2f} M "
+            f"| {r['median_ms']:.0f} | {r['min_ms']:.0f} |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "train_step_speed.md").write_text(text)
+    (RESULTS / "train_step_speed.json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

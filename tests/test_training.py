@@ -31,6 +31,13 @@ def _cfg(tmp_path: Path, *overrides: str):
     return cfg
 
 
+def test_slurm_launcher_config_composes():
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert cfg.hydra.launcher.gpus_per_node == 1
+
+
 def test_there_are_experiments():
     assert "ddsp_hpn" in EXPERIMENTS
 

@@ -1,5 +1,21 @@
-"""Spectral losses. Imports nothing heavier than torch and :mod:`ddsp.spectral`."""
+"""Spectral losses. Imports nothing heavier than torch and :mod:`ddsp.spectral`.
 
-from .stft import PRESETS, MultiResolutionSTFTLoss, STFTLoss
+Time-domain losses (auraloss's) are in :mod:`ddsp.losses.time`, imported on demand.
+"""
 
-__all__ = ["STFTLoss", "MultiResolutionSTFTLoss", "PRESETS"]
+from .multi_resolution import (
+    PRESETS,
+    MultiResolutionSTFTLoss,
+    RandomResolutionSTFTLoss,
+    SumAndDifferenceSTFTLoss,
+)
+from .stft import MelSTFTLoss, STFTLoss
+
+__all__ = [
+    "STFTLoss",
+    "MelSTFTLoss",
+    "MultiResolutionSTFTLoss",
+    "RandomResolutionSTFTLoss",
+    "SumAndDifferenceSTFTLoss",
+    "PRESETS",
+]

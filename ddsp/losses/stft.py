@@ -1,63 +1,50 @@
-"""Single- and multi-resolution STFT losses (auraloss-compatible terms, per-example reduction)."""
+"""Single-resolution STFT losses (auraloss-compatible terms, per-example reduction, silence-safe)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from ..spectral import functional as SF
 
-__all__ = ["STFTLoss", "MultiResolutionSTFTLoss", "PRESETS"]
+__all__ = ["STFTLoss", "MelSTFTLoss", "check_pair", "reduce"]
 
 _LOG = {"e": 1.0, 2: 1.0 / math.log(2.0), 10: 1.0 / math.log(10.0)}
-
-PRESETS: dict[str, dict] = {
-    # auraloss.freq.MultiResolutionSTFTLoss defaults (0.4.0)
-    "auraloss": dict(
-        fft_sizes=(1024, 2048, 512), hop_sizes=(120, 240, 50), win_lengths=(600, 1200, 240)
-    ),
-    # DDSP (Engel et al. 2020): 2048 ... 64, 75 % overlap, L1 on linear and natural-log magnitude
-    "ddsp": dict(
-        fft_sizes=(2048, 1024, 512, 256, 128, 64),
-        hop_sizes=(512, 256, 128, 64, 32, 16),
-        win_lengths=(2048, 1024, 512, 256, 128, 64),
-        w_sc=0.0,
-        w_log_mag=1.0,
-        w_lin_mag=1.0,
-        aggregate="sum",
-    ),
-    # GOLF (Interspeech 2024): primes 509/1021/2053, hop n/4, L1 linear + L1 log2
-    "golf": dict(
-        fft_sizes=(509, 1021, 2053),
-        hop_sizes=(127, 255, 513),
-        win_lengths=(509, 1021, 2053),
-        w_sc=0.0,
-        w_log_mag=1.0,
-        w_lin_mag=1.0,
-        log_base=2,
-        aggregate="sum",
-    ),
-}
 
 
 class STFTLoss(nn.Module):
     """Spectral loss at one resolution.
 
-    ``loss = w_sc * SC + w_log_mag * mean|log Y_hat - log Y| + w_lin_mag * mean|Y_hat - Y|``
-    with magnitudes ``sqrt(clamp(re**2 + im**2, eps))`` (as auraloss, finite at silence).
+    ``loss = w_sc * SC + w_log_mag * D(log Y_hat, log Y) + w_lin_mag * D(Y_hat, Y)
+    + w_phs * mean (angle_hat - angle)^2 + w_complex * D(X_hat, X)`` with ``D`` the mean L1 or L2
+    distance and magnitudes ``sqrt(clamp(re**2 + im**2, eps))`` (as auraloss, finite at silence).
+
+    Differences from ``auraloss.freq.STFTLoss`` (all optional; the defaults match it exactly,
+    apart from ``sc_over_batch``):
+      * spectral convergence per example (auraloss computes it over the whole batch tensor, so
+        one example's value depends on the others; ``sc_over_batch=True`` restores that);
+      * ``reduction="none"`` gives one value per example (first dimension);
+      * the phase term has finite gradients at silence (auraloss's ``torch.angle`` gives NaN);
+      * ``perceptual_weighting`` weights each STFT bin by the A-weighting curve exactly,
+        instead of auraloss's 101-tap least-squares FIR pre-filter (no scipy needed);
+      * ``scale`` takes ``"mel"`` or any module/callable on magnitudes ``(B, F, frames)``;
+      * ``log_base`` 2 or 10 and a complex-spectrum term.
 
     Args:
         fft_size, hop_size, win_length, window: STFT settings (``center=True``).
-        w_sc, w_log_mag, w_lin_mag: term weights (auraloss defaults 1, 1, 0).
+        w_sc, w_log_mag, w_lin_mag, w_phs, w_complex: term weights (auraloss: 1, 1, 0, 0, -).
         log_base: ``"e"`` (auraloss), ``2`` (GOLF) or ``10``.
-        distance: ``"L1"`` or ``"L2"`` for the magnitude terms.
+        distance: ``"L1"`` or ``"L2"`` for the magnitude and complex terms.
+        scale: ``None``, ``"mel"`` (needs ``sample_rate``; ``n_bins`` mel bands, librosa's
+            Slaney filterbank as auraloss) or a callable ``(B, F, frames) -> (B, F', frames)``.
+        perceptual_weighting: multiply magnitudes by the A-weighting gain (needs ``sample_rate``).
+        scale_invariance: scale the target's magnitudes by the least-squares gain per example.
         pad_mode: ``"reflect"`` (auraloss / torch.stft default) or ``"constant"``.
-        reduction: ``"mean"`` over examples, ``"sum"``, or ``"none"``: one value per example.
-        sc_over_batch: compute spectral convergence over the whole batch tensor as auraloss
-            does (then it is the same number for every example); default per example.
+        reduction: ``"mean"`` over examples, ``"sum"``, or ``"none"``: ``(batch,)``.
+        sc_over_batch: spectral convergence over the whole batch tensor, as auraloss.
         eps: power floor.
 
     Shape:
@@ -73,8 +60,15 @@ class STFTLoss(nn.Module):
         w_sc: float = 1.0,
         w_log_mag: float = 1.0,
         w_lin_mag: float = 0.0,
+        w_phs: float = 0.0,
+        w_complex: float = 0.0,
         log_base: str | int = "e",
         distance: str = "L1",
+        scale: str | Callable[[torch.Tensor], torch.Tensor] | None = None,
+        n_bins: int | None = None,
+        sample_rate: int | None = None,
+        perceptual_weighting: bool = False,
+        scale_invariance: bool = False,
         pad_mode: str = "reflect",
         reduction: str = "mean",
         sc_over_batch: bool = False,
@@ -89,15 +83,32 @@ class STFTLoss(nn.Module):
             raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         self.fft_size, self.hop_size = fft_size, hop_size
         self.win_length = fft_size if win_length is None else win_length
+        self.window = window  # built in the input dtype on use (bit-equal to auraloss in float32)
         self.w_sc, self.w_log_mag, self.w_lin_mag = w_sc, w_log_mag, w_lin_mag
+        self.w_phs, self.w_complex = w_phs, w_complex
         self.log_scale = _LOG[log_base]
         self.distance, self.pad_mode, self.reduction = distance, pad_mode, reduction
-        self.sc_over_batch, self.eps = sc_over_batch, eps
-        self.window = window  # built in the input dtype on use (bit-equal to auraloss in float32)
+        self.scale_invariance, self.sc_over_batch, self.eps = scale_invariance, sc_over_batch, eps
+        self.scale_fn: Callable | None = None
+        if scale == "mel":
+            if sample_rate is None or n_bins is None:
+                raise ValueError("scale='mel' needs sample_rate and n_bins")
+            fb = SF.mel_filterbank(sample_rate, fft_size, n_bins, dtype=torch.float64)
+            self.register_buffer("filterbank", fb, persistent=False)
+        elif callable(scale):
+            self.scale_fn = scale
+        elif scale is not None:
+            raise ValueError(f"scale must be None, 'mel' or a callable, got {scale!r}")
+        if perceptual_weighting:
+            if sample_rate is None:
+                raise ValueError("perceptual_weighting needs sample_rate")
+            freqs = torch.linspace(0, sample_rate / 2, fft_size // 2 + 1, dtype=torch.float64)
+            gain = 10.0 ** (SF.a_weighting_db(freqs) / 20.0)
+            self.register_buffer("a_weight", gain[:, None], persistent=False)
 
-    def magnitude(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, ..., time)`` -> ``(batch, -1, frames)`` magnitudes."""
-        spec = SF.stft(
+    def spectrum(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, ..., time)`` -> complex ``(batch, channels, n_fft // 2 + 1, frames)``."""
+        return SF.stft(
             x.reshape(x.shape[0], -1, x.shape[-1]),
             self.fft_size,
             self.hop_size,
@@ -106,7 +117,17 @@ class STFTLoss(nn.Module):
             center=True,
             pad_mode=self.pad_mode,
         )
-        return SF.magnitude(spec, 1.0, self.eps).flatten(1, 2)
+
+    def magnitude(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex spectrum -> (weighted, scaled) magnitudes ``(batch, -1, frames)``."""
+        mag = SF.magnitude(spec, 1.0, self.eps)
+        if hasattr(self, "a_weight"):
+            mag = mag * self.a_weight.to(mag.dtype)
+        if hasattr(self, "filterbank"):
+            mag = torch.matmul(self.filterbank.to(mag.dtype), mag)
+        elif self.scale_fn is not None:
+            mag = self.scale_fn(mag)
+        return mag.flatten(1, -2)
 
     def _dist(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         d = (a - b).abs() if self.distance == "L1" else (a - b).square()
@@ -114,12 +135,18 @@ class STFTLoss(nn.Module):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.fft_size)
-        x_mag = self.magnitude(input)
-        if target.requires_grad:
-            y_mag = self.magnitude(target)
-        else:
-            with torch.no_grad():
-                y_mag = self.magnitude(target)
+        return self.compute(input, target)
+
+    def compute(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` without the input checks (for callers that checked already)."""
+        x_spec = self.spectrum(input)
+        with torch.set_grad_enabled(target.requires_grad and torch.is_grad_enabled()):
+            y_spec = self.spectrum(target)
+            y_mag = self.magnitude(y_spec)
+        x_mag = self.magnitude(x_spec)
+        if self.scale_invariance:
+            alpha = (x_mag * y_mag).sum((-2, -1)) / y_mag.square().sum((-2, -1))
+            y_mag = y_mag * alpha[:, None, None]
         loss = x_mag.new_zeros(x_mag.shape[0])
         if self.w_sc:
             if self.sc_over_batch:
@@ -129,23 +156,22 @@ class STFTLoss(nn.Module):
                 sc = sc / torch.linalg.vector_norm(y_mag.flatten(1), dim=1)
             loss = loss + self.w_sc * sc
         if self.w_log_mag:
-            loss = loss + self.w_log_mag * self._dist(
-                torch.log(x_mag) * self.log_scale, torch.log(y_mag) * self.log_scale
-            )
+            log_x, log_y = torch.log(x_mag), torch.log(y_mag)
+            loss = loss + self.w_log_mag * self.log_scale * self._dist(log_x, log_y)
         if self.w_lin_mag:
             loss = loss + self.w_lin_mag * self._dist(x_mag, y_mag)
-        return _reduce(loss, self.reduction)
+        if self.w_phs:
+            d = _safe_angle(x_spec, self.eps) - _safe_angle(y_spec, self.eps)
+            loss = loss + self.w_phs * d.square().flatten(1).mean(1)
+        if self.w_complex:
+            loss = loss + self.w_complex * self._dist(
+                torch.view_as_real(x_spec), torch.view_as_real(y_spec)
+            )
+        return reduce(loss, self.reduction)
 
 
-class MultiResolutionSTFTLoss(nn.Module):
-    """Sum or mean of :class:`STFTLoss` over several resolutions.
-
-    Args:
-        fft_sizes, hop_sizes, win_lengths: one entry per resolution (auraloss defaults).
-        aggregate: ``"mean"`` over resolutions (auraloss) or ``"sum"`` (DDSP, GOLF).
-        preset: ``"auraloss"``, ``"ddsp"`` or ``"golf"`` (see :data:`PRESETS`); explicit
-            arguments given alongside a preset override it.
-        **kwargs: passed to every :class:`STFTLoss` (weights, ``log_base``, ``reduction``...).
+class MelSTFTLoss(STFTLoss):
+    """:class:`STFTLoss` on a mel-scaled magnitude spectrogram (as ``auraloss.freq.MelSTFTLoss``).
 
     Shape:
         ``input, target: (batch, ..., time)`` -> scalar, or ``(batch,)`` for ``"none"``.
@@ -153,41 +179,30 @@ class MultiResolutionSTFTLoss(nn.Module):
 
     def __init__(
         self,
-        fft_sizes: Sequence[int] | None = None,
-        hop_sizes: Sequence[int] | None = None,
-        win_lengths: Sequence[int] | None = None,
-        aggregate: str | None = None,
-        preset: str | None = None,
+        sample_rate: int,
+        fft_size: int = 2048,
+        hop_size: int = 512,
+        win_length: int | None = None,
+        n_mels: int = 128,
         **kwargs,
     ) -> None:
-        super().__init__()
-        cfg = dict(PRESETS["auraloss"], aggregate="mean")
-        if preset is not None:
-            if preset not in PRESETS:
-                raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-            cfg.update(PRESETS[preset])
-        for key, val in dict(
-            fft_sizes=fft_sizes, hop_sizes=hop_sizes, win_lengths=win_lengths, aggregate=aggregate
-        ).items():
-            if val is not None:
-                cfg[key] = val
-        ffts, hops, wins = cfg.pop("fft_sizes"), cfg.pop("hop_sizes"), cfg.pop("win_lengths")
-        if not len(ffts) == len(hops) == len(wins):
-            raise ValueError("fft_sizes, hop_sizes and win_lengths must have equal lengths")
-        self.aggregate = cfg.pop("aggregate")
-        if self.aggregate not in ("mean", "sum"):
-            raise ValueError(f"aggregate must be 'mean' or 'sum', got {self.aggregate!r}")
-        cfg.update(kwargs)
-        self.max_fft = max(ffts)
-        self.losses = nn.ModuleList(
-            STFTLoss(int(n), int(h), int(w), **cfg)
-            for n, h, w in zip(ffts, hops, wins, strict=True)
+        super().__init__(
+            fft_size,
+            hop_size,
+            win_length,
+            scale="mel",
+            n_bins=n_mels,
+            sample_rate=sample_rate,
+            **kwargs,
         )
 
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        check_pair(input, target, self.max_fft)
-        total = sum(loss(input, target) for loss in self.losses)
-        return total / len(self.losses) if self.aggregate == "mean" else total
+
+def _safe_angle(spec: torch.Tensor, eps: float) -> torch.Tensor:
+    """``angle(spec)``, 0 with a zero (not NaN) gradient where ``|spec|**2 <= eps``."""
+    live = spec.real.square() + spec.imag.square() > eps
+    re = torch.where(live, spec.real, torch.ones_like(spec.real))
+    im = torch.where(live, spec.imag, torch.zeros_like(spec.imag))
+    return torch.where(live, torch.atan2(im, re), torch.zeros_like(re))
 
 
 def check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int) -> None:
@@ -205,7 +220,8 @@ def check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int) -> No
             raise ValueError(f"{name} contains NaN or Inf")
 
 
-def _reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
+def reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
+    """``"mean"``, ``"sum"`` or ``"none"`` over the per-example values ``(batch,)``."""
     if reduction == "mean":
         return x.mean()
     if reduction == "sum":

@@ -37,7 +37,7 @@ def get_window(
     """A periodic analysis window, zero-padded (centred) to ``n_fft``.
 
     Args:
-        window: ``"hann"``, ``"hamming"``, ``"blackman"``, ``"rectangular"`` or a tensor of
+        window: ``"hann"``, ``"hamming"``, ``"blackman"``, ``"bartlett"``, ``"rectangular"`` or a tensor of
             shape ``(win_length,)``.
         win_length: window length in samples.
         n_fft: total length; the window is centred inside it (as librosa). Defaults to
@@ -61,6 +61,7 @@ def get_window(
             "hann": torch.hann_window,
             "hamming": torch.hamming_window,
             "blackman": torch.blackman_window,
+            "bartlett": torch.bartlett_window,
         }
         if window in makers:
             w = makers[window](win_length, **kw)

@@ -5,7 +5,18 @@ import sys
 
 import pytest
 
-HEAVY = ("lightning", "pytorch_lightning", "hydra", "wandb", "omegaconf")
+HEAVY = (
+    "lightning",
+    "pytorch_lightning",
+    "hydra",
+    "wandb",
+    "omegaconf",
+    "auraloss",
+    "scipy",
+    "librosa",
+    "matplotlib",
+    "soundfile",
+)
 
 
 @pytest.mark.parametrize("module", ["ddsp.spectral", "ddsp.filters", "ddsp.losses", "ddsp.synth"])

@@ -1,8 +1,63 @@
-"""Filters: FIR (FFT convolution, time-varying FIR by overlap-add).
+"""Filters: time-varying all-pole (torchlpc), stable parameterisations, LPC analysis,
+pole-zero filters, FIR, the papers' baselines and frequency responses.
 
-Imports nothing but torch.
+Imports nothing heavier than torch, torchlpc and :mod:`ddsp.spectral`.
 """
 
-from .fir import fft_convolve, ltv_fir, magnitudes_to_impulse_response
+from .allpole import allpole, allpole_sos
+from .analysis import autocorrelation, levinson_durbin, lpc_analysis
+from .baselines import allpole_framewise_ola, allpole_frequency_sampling
+from .fir import (
+    fft_convolve,
+    ltv_fir,
+    magnitudes_to_impulse_response,
+    magnitudes_to_minimum_phase_ir,
+)
+from .iir import lfilter, ltv_iir
+from .interpolate import interpolate_lpc, upsample
+from .lpc import (
+    UnstableFilterError,
+    lar_to_reflection,
+    logits_to_biquads,
+    logits_to_lsf,
+    logits_to_reflection,
+    lpc_to_lsf,
+    lpc_to_reflection,
+    lsf_to_lpc,
+    poles_to_lpc,
+    reflection_to_lar,
+    reflection_to_lpc,
+    sos_to_lpc,
+)
+from .response import freqz
 
-__all__ = ["fft_convolve", "ltv_fir", "magnitudes_to_impulse_response"]
+__all__ = [
+    "allpole",
+    "allpole_sos",
+    "autocorrelation",
+    "levinson_durbin",
+    "lpc_analysis",
+    "allpole_framewise_ola",
+    "allpole_frequency_sampling",
+    "fft_convolve",
+    "ltv_fir",
+    "magnitudes_to_impulse_response",
+    "magnitudes_to_minimum_phase_ir",
+    "lfilter",
+    "ltv_iir",
+    "interpolate_lpc",
+    "upsample",
+    "UnstableFilterError",
+    "logits_to_reflection",
+    "reflection_to_lpc",
+    "lpc_to_reflection",
+    "reflection_to_lar",
+    "lar_to_reflection",
+    "logits_to_lsf",
+    "lsf_to_lpc",
+    "lpc_to_lsf",
+    "poles_to_lpc",
+    "logits_to_biquads",
+    "sos_to_lpc",
+    "freqz",
+]

@@ -5,7 +5,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["fft_convolve", "magnitudes_to_impulse_response", "ltv_fir"]
+__all__ = [
+    "fft_convolve",
+    "magnitudes_to_impulse_response",
+    "magnitudes_to_minimum_phase_ir",
+    "ltv_fir",
+]
 
 
 def _next_fast_len(n: int) -> int:
@@ -103,3 +108,36 @@ def ltv_fir(x: torch.Tensor, h: torch.Tensor, hop_length: int, delay: int = 0) -
     y = F.fold(y, (1, out_len), kernel_size=(1, seg), stride=(1, hop_length))
     y = y.reshape(*batch, out_len)
     return y[..., delay : delay + t]
+
+
+def magnitudes_to_minimum_phase_ir(
+    magnitudes: torch.Tensor, n_fft: int | None = None, eps: float = 1e-7
+) -> torch.Tensor:
+    """Frequency responses -> minimum-phase impulse responses (folded real cepstrum).
+
+    Args:
+        magnitudes: ``(..., n_bins)`` non-negative amplitudes from DC to Nyquist.
+        n_fft: cepstrum FFT size (default ``2 (n_bins - 1)``); larger reduces time aliasing.
+
+    Returns:
+        ``(..., n_fft)`` causal impulse responses whose magnitude response matches
+        ``magnitudes`` (up to cepstral aliasing) with all energy as early as possible.
+    """
+    n_bins = magnitudes.shape[-1]
+    n_fft = 2 * (n_bins - 1) if n_fft is None else n_fft
+    if n_fft != 2 * (n_bins - 1):  # resample the response onto the finer grid
+        mags = F.interpolate(
+            magnitudes.reshape(-1, 1, n_bins),
+            size=n_fft // 2 + 1,
+            mode="linear",
+            align_corners=True,
+        ).reshape(*magnitudes.shape[:-1], n_fft // 2 + 1)
+    else:
+        mags = magnitudes
+    cep = torch.fft.irfft(torch.log(mags.clamp_min(eps)), n=n_fft)
+    fold = torch.zeros(n_fft, dtype=cep.dtype, device=cep.device)
+    fold[0] = 1.0
+    fold[1 : (n_fft + 1) // 2] = 2.0
+    if n_fft % 2 == 0:
+        fold[n_fft // 2] = 1.0
+    return torch.fft.irfft(torch.exp(torch.fft.rfft(cep * fold)), n=n_fft)

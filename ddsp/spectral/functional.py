@@ -17,6 +17,7 @@ __all__ = [
     "get_window",
     "cached_window",
     "stft",
+    "istft",
     "magnitude",
     "hz_to_mel",
     "mel_to_hz",
@@ -135,6 +136,63 @@ def stft(
     if normalized:
         spec = spec / w.pow(2).sum().sqrt()
     return spec.reshape(*batch, *spec.shape[-2:])
+
+
+def istft(
+    spec: torch.Tensor,
+    n_fft: int,
+    hop_length: int | None = None,
+    win_length: int | None = None,
+    window: str | torch.Tensor = "hann",
+    center: bool = True,
+    length: int | None = None,
+    normalized: bool = False,
+) -> torch.Tensor:
+    """Inverse of :func:`stft` by weighted overlap-add with exact window-sum normalisation.
+
+    ``x[n] = sum_t w[n - t hop] irfft(X_t)[n - t hop] / sum_t w[n - t hop]^2``; samples whose
+    window sum is below ``1e-11`` of its peak are set to 0 instead of being divided.
+
+    Args:
+        spec: ``(..., n_fft // 2 + 1, frames)`` complex.
+        length: output length (default: what the frames cover, minus the centre padding).
+
+    Returns:
+        ``(..., time)`` real.
+    """
+    win_length = n_fft if win_length is None else win_length
+    hop_length = win_length // 4 if hop_length is None else hop_length
+    real_dtype = spec.real.dtype
+    if isinstance(window, str):
+        w = cached_window(window, win_length, n_fft, real_dtype, spec.device)
+    else:
+        w = get_window(window, win_length, n_fft, dtype=real_dtype, device=spec.device)
+    if normalized:
+        spec = spec * w.pow(2).sum().sqrt()
+    batch = spec.shape[:-2]
+    frames = torch.fft.irfft(spec.reshape(-1, *spec.shape[-2:]).transpose(-1, -2), n=n_fft) * w
+    n_frames = frames.shape[-2]
+    total = n_fft + hop_length * (n_frames - 1)
+    y = F.fold(frames.transpose(-1, -2), (1, total), (1, n_fft), stride=(1, hop_length)).reshape(
+        -1, total
+    )
+    wsum = F.fold(
+        w.square().expand(1, n_frames, n_fft).transpose(-1, -2),
+        (1, total),
+        (1, n_fft),
+        stride=(1, hop_length),
+    ).reshape(total)
+    start = n_fft // 2 if center else 0
+    end = total - n_fft // 2 if center else total
+    if length is not None:
+        end = start + length
+    y, wsum = y[:, start:end], wsum[start:end]
+    if y.shape[-1] < (end - start):  # requested length beyond the frames: zero-pad
+        y = F.pad(y, (0, end - start - y.shape[-1]))
+        wsum = F.pad(wsum, (0, end - start - wsum.shape[-1]))
+    ok = wsum > 1e-11 * wsum.max()
+    y = torch.where(ok, y / torch.where(ok, wsum, torch.ones_like(wsum)), torch.zeros_like(y))
+    return y.reshape(*batch, y.shape[-1])
 
 
 def magnitude(spec: torch.Tensor, power: float = 1.0, eps: float = 1e-10) -> torch.Tensor:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
+
+from ..filters.interpolate import upsample
 
 __all__ = ["exp_sigmoid", "upsample", "fill_unvoiced_f0"]
 
@@ -18,24 +19,6 @@ def exp_sigmoid(
     Shape: any -> same.
     """
     return max_value * torch.sigmoid(x) ** math.log(exponent) + threshold
-
-
-def upsample(x: torch.Tensor, hop_length: int) -> torch.Tensor:
-    """Linear interpolation of frame-rate controls to the sample rate.
-
-    Frame ``k`` sits at sample ``k * hop_length``; the last frame's value is held for its
-    ``hop_length`` samples, so ``frames`` frames give exactly ``frames * hop_length`` samples.
-
-    Shape:
-        ``(batch, frames, channels)`` -> ``(batch, frames * hop_length, channels)``.
-    """
-    if x.dim() != 3:
-        raise ValueError(f"upsample expects (batch, frames, channels), got {tuple(x.shape)}")
-    n = x.shape[1] * hop_length
-    xt = torch.cat([x, x[:, -1:]], dim=1).transpose(1, 2)  # (B, C, frames + 1)
-    # align_corners=True maps output sample i to input position i / hop_length exactly
-    y = F.interpolate(xt, size=n + 1, mode="linear", align_corners=True)
-    return y[..., :n].transpose(1, 2)
 
 
 def fill_unvoiced_f0(

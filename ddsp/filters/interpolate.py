@@ -1,0 +1,64 @@
+"""Frame-rate controls -> sample rate, and filter coefficients interpolated in stable domains."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .lpc import lar_to_reflection, lsf_to_lpc, reflection_to_lar, reflection_to_lpc
+
+__all__ = ["upsample", "interpolate_lpc"]
+
+DOMAINS = ("reflection", "lar", "lsf", "direct", "hold")
+
+
+def upsample(x: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """Linear interpolation of frame-rate controls to the sample rate.
+
+    Frame ``k`` sits at sample ``k * hop_length``; the last frame's value is held for its
+    ``hop_length`` samples, so ``frames`` frames give exactly ``frames * hop_length`` samples.
+
+    Shape:
+        ``(batch, frames, channels)`` -> ``(batch, frames * hop_length, channels)``.
+    """
+    if x.dim() != 3:
+        raise ValueError(f"upsample expects (batch, frames, channels), got {tuple(x.shape)}")
+    n = x.shape[1] * hop_length
+    xt = torch.cat([x, x[:, -1:]], dim=1).transpose(1, 2)  # (B, C, frames + 1)
+    # align_corners=True maps output sample i to input position i / hop_length exactly
+    y = F.interpolate(xt, size=n + 1, mode="linear", align_corners=True)
+    return y[..., :n].transpose(1, 2)
+
+
+def interpolate_lpc(
+    params: torch.Tensor, hop_length: int, domain: str = "reflection"
+) -> torch.Tensor:
+    """Bring per-frame filter parameters to per-sample direct-form LPC coefficients.
+
+    ``domain`` says what ``params`` are and where the linear interpolation happens:
+
+    - ``"reflection"``: reflection coefficients (``|k| < 1``); interpolated, then stepped up at
+      every sample. Convex domain: every sample's filter is stable.
+    - ``"lar"``: reflection coefficients, interpolated as log-area ratios. Stable likewise.
+    - ``"lsf"``: sorted line spectral frequencies; interpolation keeps them sorted, so stable.
+    - ``"direct"``: LPC interpolated directly (GOLF-ss). **Not** guaranteed stable.
+    - ``"hold"``: LPC held for the frame (stable when every frame is).
+
+    The per-sample step-up / LSF conversion costs O(order^2) per sample; for a fast path with
+    the same guarantee use biquad cascades (:func:`ddsp.filters.allpole_sos`), whose
+    coefficients interpolate linearly at O(order) per sample.
+
+    Shape:
+        ``(batch, frames, order)`` -> ``(batch, frames * hop_length, order)``.
+    """
+    if domain not in DOMAINS:
+        raise ValueError(f"domain must be one of {DOMAINS}, got {domain!r}")
+    if domain == "hold":
+        return params.repeat_interleave(hop_length, dim=1)
+    if domain == "direct":
+        return upsample(params, hop_length)
+    if domain == "reflection":
+        return reflection_to_lpc(upsample(params, hop_length))
+    if domain == "lar":
+        return reflection_to_lpc(lar_to_reflection(upsample(reflection_to_lar(params), hop_length)))
+    return lsf_to_lpc(upsample(params, hop_length))

@@ -1,9 +1,11 @@
-"""Time-varying all-pole filtering on torchlpc's compiled recursion (DiffAPF gradients)."""
+"""Time-varying all-pole filtering on torchlpc's compiled recursion (DiffAPF gradients),
+through the lean autograd function of :mod:`ddsp.filters.lpc_function`."""
 
 from __future__ import annotations
 
 import torch
-from torchlpc import sample_wise_lpc
+
+from .lpc_function import lpc_filter
 
 __all__ = ["allpole", "allpole_sos"]
 
@@ -43,6 +45,11 @@ def allpole(
     _check_finite("x", x)
     _check_finite("a", a)
     _check_finite("zi", zi)
+    return _allpole(x, a, zi, return_zf, hop_length)
+
+
+def _allpole(x, a, zi, return_zf, hop_length):
+    """:func:`allpole` without the finiteness checks (callers that checked already)."""
     t = x.shape[-1]
     if a.dim() <= x.dim():  # time-invariant (..., order)
         a = a.unsqueeze(-2).expand(*a.shape[:-1], t, a.shape[-1])
@@ -65,11 +72,15 @@ def allpole(
     xb = x.expand(*batch, t).reshape(-1, t)
     ab = a.to(x.dtype).expand(*batch, t, order).reshape(-1, t, order)
     zib = None if zi is None else zi.to(x.dtype).expand(*batch, order).reshape(-1, order)
-    if order == 1 and zib is None:
-        zib = x.new_zeros(xb.shape[0], 1)  # torchlpc's order-1 path needs an explicit zi
-    y, zf = sample_wise_lpc(xb.contiguous(), ab.contiguous(), zib, return_zf=True)
-    y = y.reshape(*batch, t)
-    return (y, zf.reshape(*batch, order)) if return_zf else y
+    y = lpc_filter(xb.contiguous(), ab.contiguous(), zib)
+    if not return_zf:
+        return y.reshape(*batch, t)
+    if t >= order:
+        zf = y[:, -order:].flip(1)
+    else:  # fewer samples than the order: the oldest state comes from zi
+        prev = zib if zib is not None else y.new_zeros(y.shape[0], order)
+        zf = torch.cat([y.flip(1), prev], dim=1)[:, :order]
+    return y.reshape(*batch, t), zf.reshape(*batch, order)
 
 
 def allpole_sos(
@@ -104,15 +115,24 @@ def allpole_sos(
     Returns:
         ``(..., time)`` (and ``zf``).
     """
+    _check_finite("x", x)
+    _check_finite("sos", sos)
+    _check_finite("zi", zi)
+    lead, sections = sos.shape[:-3], sos.shape[-2]
+    # section-major layout: one copy, then every section's coefficients are contiguous and
+    # unbind's backward stacks the gradients once (slicing one big tensor per section made
+    # autograd zero-fill a full-size gradient for every section)
+    per_section = sos.movedim(-2, 0).reshape(sections, -1, sos.shape[-3], 2)
     if hop_length is not None:
-        lead, (frames, sections, _) = sos.shape[:-3], sos.shape[-3:]
-        flat = sos.reshape(-1, frames, sections * 2)
         from .interpolate import upsample
 
-        sos = upsample(flat, hop_length).reshape(*lead, frames * hop_length, sections, 2)
+        n = per_section.shape[2]
+        per_section = upsample(per_section.reshape(-1, n, 2), hop_length)
+        per_section = per_section.reshape(sections, -1, n * hop_length, 2)
+    per_section = per_section.contiguous().reshape(sections, *lead, -1, 2).unbind(0)
     zfs = []
     y = x
-    for s in range(sos.shape[-2]):
-        y, zf = allpole(y, sos[..., s, :], None if zi is None else zi[..., s, :], return_zf=True)
+    for s, coeffs in enumerate(per_section):
+        y, zf = _allpole(y, coeffs, None if zi is None else zi[..., s, :], True, None)
         zfs.append(zf)
     return (y, torch.stack(zfs, dim=-2)) if return_zf else y

@@ -1,0 +1,92 @@
+"""A lean autograd function around torchlpc's compiled all-pole kernel.
+
+Forward and backward both call ``torch.ops.torchlpc.lpc`` (the kernel behind
+``torchlpc.sample_wise_lpc``). The gradient (DiffAPF, DAFx 2024) is the same filter run backwards:
+
+    dL/dx[t] = dL/dy[t] - sum_i A[t+i, i] dL/dx[t+i]          (time reversed: an all-pole filter)
+    dL/dA[t, i] = -dL/dx[t] y[t-i]
+    dL/dzi[k-1] = -sum_{i>=k} A[i-k, i] dL/dx[i-k]            (the reversed filter run N more steps)
+
+What differs from torchlpc's own backward is how few passes over ``(B, T, N)`` memory it makes:
+the time-shifted coefficients ``A[t+i, i]`` are one ``as_strided`` view of a zero-padded copy of
+A (stride ``N + 1`` along the order axis), reversed in time by one copy; ``dL/dA`` is one multiply
+against an ``unfold`` view of the padded output and one flip. torchlpc's backward pads, reshapes,
+transposes and flips the coefficients several times. The backward is itself differentiable (it
+is written with this function and differentiable views), so second derivatives work.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import torchlpc
+
+__all__ = ["lpc_filter", "HAS_KERNEL"]
+
+HAS_KERNEL = bool(getattr(torchlpc, "EXTENSION_LOADED", False)) and hasattr(
+    torch.ops.torchlpc, "lpc"
+)
+
+
+def _kernel(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
+    return torch.ops.torchlpc.lpc(x.contiguous(), a.contiguous(), zi.contiguous())
+
+
+def _shifted_reversed(a: torch.Tensor, extra: int) -> torch.Tensor:
+    """Coefficients of the time-reversed adjoint filter.
+
+    Column ``j`` holds lag ``j + 1`` (the kernel's layout), so the reversed filter needs
+    ``R[:, s, j] = A[:, T - s + j, j]`` (0 outside ``[0, T)``) for ``s < T + extra``.
+
+    Shape: ``(B, T, N)`` -> ``(B, T + extra, N)`` contiguous.
+    """
+    b, t, n = a.shape
+    padded = F.pad(a, (0, 0, extra, n))  # padded[p] = A[p - extra], (B, extra + T + N, N)
+    # V[u, j] = padded[u + 1 + j, j] = A[u + 1 + j - extra, j]: one strided view, no copy
+    v = padded.as_strided(
+        (b, t + extra, n), (padded.stride(0), n, n + 1), padded.storage_offset() + n
+    )
+    return v.flip(1)  # R[s] = V[T + extra - 1 - s]: the one copy
+
+
+class _LPC(torch.autograd.Function):
+    @staticmethod
+    def forward(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
+        return _kernel(x, a, zi)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        _, a, zi = inputs
+        ctx.save_for_backward(a, zi, output)
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):
+        a, zi, y = ctx.saved_tensors
+        n = a.shape[-1]
+        t = y.shape[-1]
+        need_zi = ctx.needs_input_grad[2]
+        extra = n if need_zi else 0
+        shifted = _shifted_reversed(a, extra)
+        g_rev = F.pad(grad_y.flip(1), (0, extra))
+        gx_rev = _LPC.apply(g_rev, shifted, torch.zeros_like(zi))  # reversed time, T + extra
+        grad_zi = gx_rev[:, t:] if need_zi else None  # [dL/dy[-1], dL/dy[-2], ...]
+        gx = gx_rev[:, :t].flip(1)
+        grad_a = None
+        if ctx.needs_input_grad[1]:
+            y_pad = torch.cat([zi.flip(1), y[:, :-1]], dim=1)  # y[t - N] ... y[t - 1] windows
+            windows = y_pad.unfold(1, n, 1)  # (B, T, N): [y[t-N], ..., y[t-1]]
+            grad_a = (windows * -gx.unsqueeze(-1)).flip(-1)  # column i-1 <-> y[t - i]
+        return gx, grad_a, grad_zi
+
+
+def lpc_filter(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor | None = None) -> torch.Tensor:
+    """``y[t] = x[t] - sum_i a[t, i] y[t - i]`` with the lean gradient (torchlpc's when its
+    compiled kernel is unavailable, e.g. a build without the extension or a device it lacks).
+
+    Shape: ``x (B, T)``, ``a (B, T, N)``, ``zi (B, N)`` -> ``(B, T)``.
+    """
+    if zi is None:
+        zi = a.new_zeros(a.shape[0], a.shape[-1])
+    if HAS_KERNEL:
+        return _LPC.apply(x, a, zi)
+    return torchlpc.sample_wise_lpc(x, a, zi)

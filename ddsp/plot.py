@@ -16,7 +16,7 @@ import torch  # noqa: E402
 
 from .spectral import functional as SF  # noqa: E402
 
-__all__ = ["plot_spectrogram", "plot_resynthesis", "figure_to_array"]
+__all__ = ["plot_spectrogram", "plot_resynthesis", "plot_filter_response", "figure_to_array"]
 
 
 def plot_spectrogram(
@@ -69,6 +69,58 @@ def plot_resynthesis(
     plot_spectrogram(output, sample_rate, ax=axes[1], title="resynthesis")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def plot_filter_response(
+    a: torch.Tensor,
+    b: torch.Tensor | None = None,
+    sample_rate: float = 2.0,
+    n_freqs: int = 512,
+    labels: list[str] | None = None,
+    title: str | None = None,
+) -> plt.Figure:
+    """Magnitude responses in dB (left) and poles on the unit circle (right) of a few filters.
+
+    Args:
+        a: ``(n_filters, order)`` LPC coefficients without the leading 1 (``A = 1 + sum a z^-i``),
+            or ``(order,)`` for one filter.
+        b: optional ``(n_filters, nb)`` numerators (zeros drawn as circles).
+        sample_rate: Hz for the frequency axis (default 2: normalised, Nyquist = 1).
+    """
+    from .filters.response import freqz
+
+    a = torch.as_tensor(a).detach().double().cpu().reshape(-1, torch.as_tensor(a).shape[-1])
+    den = torch.nn.functional.pad(a, (1, 0), value=1.0)
+    num = None if b is None else torch.as_tensor(b).detach().double().cpu().reshape(len(a), -1)
+    freqs, h = freqz(num, den, n_freqs, sample_rate)
+    fig, (ax_mag, ax_pz) = plt.subplots(
+        1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2, 1]}
+    )
+    theta = np.linspace(0, 2 * np.pi, 400)
+    ax_pz.plot(np.cos(theta), np.sin(theta), color="0.6", lw=0.8)
+    for i in range(len(a)):
+        label = labels[i] if labels else f"filter {i}"
+        db = 20 * np.log10(np.maximum(h[i].abs().numpy(), 1e-12))
+        (line,) = ax_mag.plot(freqs.numpy(), db, label=label)
+        poles = np.roots(den[i].numpy())
+        ax_pz.plot(poles.real, poles.imag, "x", color=line.get_color())
+        if num is not None:
+            zeros = np.roots(num[i].numpy())
+            ax_pz.plot(zeros.real, zeros.imag, "o", mfc="none", color=line.get_color())
+    ax_mag.set_xlabel(
+        "frequency (Hz)" if sample_rate != 2.0 else "normalised frequency (x pi rad/sample)"
+    )
+    ax_mag.set_ylabel("magnitude (dB)")
+    ax_mag.grid(alpha=0.3)
+    ax_mag.legend(fontsize="small")
+    ax_pz.set_aspect("equal")
+    ax_pz.set_title("poles (x), zeros (o)")
+    ax_pz.set_xlim(-1.15, 1.15)
+    ax_pz.set_ylim(-1.15, 1.15)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 

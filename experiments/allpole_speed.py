@@ -24,9 +24,9 @@ import json
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from _results import write_results
 from torchlpc import sample_wise_lpc
 
 from ddsp.filters import (
@@ -37,8 +37,6 @@ from ddsp.filters import (
     logits_to_biquads,
     logits_to_reflection,
 )
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def naive(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -194,10 +192,7 @@ def main() -> None:
             + f" | {r['ours-sos'] / r['torchlpc']:.2f} |"
         )
     text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "allpole_speed.md").write_text(text)
-    (RESULTS / "allpole_speed.json").write_text(json.dumps(rows, indent=1))
+    write_results("allpole_speed", text, rows)
 
 
 if __name__ == "__main__":

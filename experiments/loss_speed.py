@@ -12,18 +12,15 @@ experiments/results/loss_speed.md and .json.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import auraloss
 import torch
+from _results import write_results
 
 from ddsp.losses import PRESETS, MultiResolutionSTFTLoss
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def contenders(preset: str) -> dict[str, torch.nn.Module]:
@@ -96,12 +93,7 @@ def main() -> None:
             f"| {r['threads']} | {r['preset']} | {r['auraloss_ms']:.1f} | {r['ours_ms']:.1f} | {r['auraloss_ms'] / r['ours_ms']:.2f} |"
         )
     text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "loss_speed.md").write_text(text)
-    (RESULTS / "loss_speed.json").write_text(
-        json.dumps({"batch": a.batch, "length": a.length, "rows": rows}, indent=1)
-    )
+    write_results("loss_speed", text, {"batch": a.batch, "length": a.length, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -11,19 +11,16 @@ experiments/results/train_step_speed.md and .json.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from _results import write_results
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from ddsp.training import ROOT
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def measure(experiment: str, threads: int, repeats: int, warmup: int = 3) -> dict:
@@ -81,10 +78,7 @@ def main() -> None:
             f"| {r['median_ms']:.0f} | {r['min_ms']:.0f} |"
         )
     text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "train_step_speed.md").write_text(text)
-    (RESULTS / "train_step_speed.json").write_text(json.dumps(rows, indent=1))
+    write_results("train_step_speed", text, rows)
 
 
 if __name__ == "__main__":

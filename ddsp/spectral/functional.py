@@ -88,6 +88,13 @@ def cached_window(
         return get_window(window, win_length, n_fft, dtype=dtype, device=device)
 
 
+def _window(window, win_length, n_fft, dtype, device) -> torch.Tensor:
+    """A named window from the cache, or a given tensor padded and cast."""
+    if isinstance(window, str):
+        return cached_window(window, win_length, n_fft, dtype, device)
+    return get_window(window, win_length, n_fft, dtype=dtype, device=device)
+
+
 def stft(
     x: torch.Tensor,
     n_fft: int,
@@ -117,10 +124,7 @@ def stft(
         raise ValueError("stft: empty signal (time dimension has length 0)")
     win_length = n_fft if win_length is None else win_length
     hop_length = win_length // 4 if hop_length is None else hop_length
-    if isinstance(window, str):
-        w = cached_window(window, win_length, n_fft, x.dtype, x.device)
-    else:
-        w = get_window(window, win_length, n_fft, dtype=x.dtype, device=x.device)
+    w = _window(window, win_length, n_fft, x.dtype, x.device)
     batch = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
     if center:
@@ -163,10 +167,7 @@ def istft(
     win_length = n_fft if win_length is None else win_length
     hop_length = win_length // 4 if hop_length is None else hop_length
     real_dtype = spec.real.dtype
-    if isinstance(window, str):
-        w = cached_window(window, win_length, n_fft, real_dtype, spec.device)
-    else:
-        w = get_window(window, win_length, n_fft, dtype=real_dtype, device=spec.device)
+    w = _window(window, win_length, n_fft, real_dtype, spec.device)
     if normalized:
         spec = spec * w.pow(2).sum().sqrt()
     batch = spec.shape[:-2]

@@ -17,6 +17,9 @@ is written with this function and differentiable views), so second derivatives w
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import torch
 import torch.nn.functional as F
 import torchlpc
@@ -26,6 +29,52 @@ __all__ = ["lpc_filter", "HAS_KERNEL"]
 HAS_KERNEL = bool(getattr(torchlpc, "EXTENSION_LOADED", False)) and hasattr(
     torch.ops.torchlpc, "lpc"
 )
+
+
+def _skew_gather(a: torch.Tensor, extra: int) -> torch.Tensor:
+    """:func:`_shifted_reversed` as one masked gather (what ``torch.compile`` fuses into a single
+    loop: 70 ms vs 134 ms eager at 16 x 64,000 x 20 on one thread; a plain copy takes 36 ms)."""
+    b, t, n = a.shape
+    s = torch.arange(t + extra, device=a.device)[:, None]
+    j = torch.arange(n, device=a.device)[None, :]
+    src = t - s + j
+    valid = (src >= 0) & (src < t)
+    idx = src.clamp(0, t - 1).unsqueeze(0).expand(b, -1, -1)
+    return torch.where(valid, a.gather(1, idx), torch.zeros((), dtype=a.dtype, device=a.device))
+
+
+def _grad_coefficients(y: torch.Tensor, zi: torch.Tensor, gx: torch.Tensor) -> torch.Tensor:
+    """``dL/dA[t, j] = -dL/dx[t] y[t - 1 - j]`` (past outputs from ``zi`` before t = 0)."""
+    n = zi.shape[-1]
+    y_pad = torch.cat([zi.flip(1), y[:, :-1]], dim=1)  # y[t - N] ... y[t - 1] windows
+    return (y_pad.unfold(1, n, 1) * -gx.unsqueeze(-1)).flip(-1)  # column j <-> y[t - 1 - j]
+
+
+_FAST: dict[str, object] = {}
+
+
+def _fast(name: str, eager):
+    """``torch.compile``d version of a helper for first-order backward passes; eager when
+    ``DDSP_COMPILE=0`` or when compiling fails (warned once)."""
+    if os.environ.get("DDSP_COMPILE", "1") == "0" or _FAST.get("broken"):
+        return eager
+    if name not in _FAST:
+        _FAST[name] = torch.compile(eager, dynamic=True)
+    compiled = _FAST[name]
+
+    def run(*args):
+        try:
+            return compiled(*args)
+        except Exception as e:  # no C++ compiler, unsupported device, ...
+            _FAST["broken"] = True
+            warnings.warn(
+                f"ddsp.filters: torch.compile unavailable ({type(e).__name__}: {e}); "
+                "using the eager all-pole backward",
+                stacklevel=3,
+            )
+            return eager(*args)
+
+    return run
 
 
 def _kernel(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
@@ -66,16 +115,20 @@ class _LPC(torch.autograd.Function):
         t = y.shape[-1]
         need_zi = ctx.needs_input_grad[2]
         extra = n if need_zi else 0
-        shifted = _shifted_reversed(a, extra)
+        # first order and order >= 8: compiled helpers (their per-call overhead outweighs the
+        # saving on the small tensors of low orders, e.g. the biquads of a cascade); second
+        # order (create_graph): differentiable eager ops
+        fast = not torch.is_grad_enabled() and n >= 8
+        shifted = _fast("skew", _skew_gather)(a, extra) if fast else _shifted_reversed(a, extra)
         g_rev = F.pad(grad_y.flip(1), (0, extra))
         gx_rev = _LPC.apply(g_rev, shifted, torch.zeros_like(zi))  # reversed time, T + extra
         grad_zi = gx_rev[:, t:] if need_zi else None  # [dL/dy[-1], dL/dy[-2], ...]
         gx = gx_rev[:, :t].flip(1)
         grad_a = None
         if ctx.needs_input_grad[1]:
-            y_pad = torch.cat([zi.flip(1), y[:, :-1]], dim=1)  # y[t - N] ... y[t - 1] windows
-            windows = y_pad.unfold(1, n, 1)  # (B, T, N): [y[t-N], ..., y[t-1]]
-            grad_a = (windows * -gx.unsqueeze(-1)).flip(-1)  # column i-1 <-> y[t - i]
+            grad_a = (_fast("grad_a", _grad_coefficients) if fast else _grad_coefficients)(
+                y, zi, gx
+            )
         return gx, grad_a, grad_zi
 
 

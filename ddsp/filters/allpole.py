@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from .interpolate import upsample
 from .lpc_function import lpc_filter
 
 __all__ = ["allpole", "allpole_sos"]
@@ -124,8 +125,6 @@ def allpole_sos(
     # autograd zero-fill a full-size gradient for every section)
     per_section = sos.movedim(-2, 0).reshape(sections, -1, sos.shape[-3], 2)
     if hop_length is not None:
-        from .interpolate import upsample
-
         n = per_section.shape[2]
         per_section = upsample(per_section.reshape(-1, n, 2), hop_length)
         per_section = per_section.reshape(sections, -1, n * hop_length, 2)

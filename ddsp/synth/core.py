@@ -35,11 +35,12 @@ def fill_unvoiced_f0(
     idx = torch.nonzero(voiced > 0.5).squeeze(-1)
     if idx.numel() == 0:
         return torch.full_like(f0, default)
-    t = torch.arange(f0.shape[0], dtype=torch.float64)
-    logf = torch.log(f0[idx].clamp_min(1e-3))
-    pos = torch.searchsorted(idx.to(torch.float64), t).clamp(1, max(idx.numel() - 1, 1))
     if idx.numel() == 1:
         return torch.full_like(f0, float(f0[idx[0]]))
+    t = torch.arange(f0.shape[0], dtype=torch.float64)
+    logf = torch.log(f0[idx].clamp_min(1e-3))
+    # neighbours idx[pos - 1] <= t <= idx[pos]; outside the voiced span the weight clamps
+    pos = torch.searchsorted(idx.to(torch.float64), t).clamp(1, idx.numel() - 1)
     x0, x1 = idx[pos - 1].to(torch.float64), idx[pos].to(torch.float64)
     w = ((t - x0) / (x1 - x0)).clamp(0, 1)
     out = torch.exp(logf[pos - 1] * (1 - w) + logf[pos] * w)

@@ -1,6 +1,7 @@
 """Synthesisers and their building blocks. Imports nothing but torch and ddsp's wings."""
 
 from .core import exp_sigmoid, fill_unvoiced_f0, upsample
+from .glottal import glottal_oscillator, glottal_wavetables, lf_waveform, rd_to_lf
 from .harmonic import harmonic_oscillator, remove_above_nyquist
 from .hpn import HarmonicPlusNoise
 from .noise import filtered_noise
@@ -15,4 +16,8 @@ __all__ = [
     "filtered_noise",
     "LearnableReverb",
     "HarmonicPlusNoise",
+    "glottal_wavetables",
+    "glottal_oscillator",
+    "lf_waveform",
+    "rd_to_lf",
 ]

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 TORCHLPC_SPEC ?= torchlpc==0.7.2
-EXPERIMENT ?= ddsp_hpn
+EXPERIMENT ?= lpc_vocoder
 ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed

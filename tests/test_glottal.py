@@ -91,3 +91,72 @@ def test_oscillator_gradients():
     assert torch.autograd.gradcheck(
         lambda p: glottal_oscillator(f0, p, tables.double(), 8000, 20, oversample=2), (pos,)
     )
+
+
+@pytest.mark.parametrize("mode", ["sample", "frame"])
+def test_golf_synth_shapes_gradients_and_stability(mode):
+    from ddsp.synth import GlottalFlowLPC
+
+    synth = GlottalFlowLPC(
+        8000,
+        40,
+        lpc_order=6,
+        n_noise_bands=9,
+        n_tables=6,
+        table_size=128,
+        oversample=2,
+        mode=mode,
+        room_length=16,
+    ).double()
+    f0 = torch.full((2, 5), 180.0, dtype=torch.float64)
+
+    def run(src, noise, vt):
+        return synth(
+            f0,
+            {"source": src, "noise": noise, "vocal_tract": vt},
+            generator=torch.Generator().manual_seed(0),
+        )
+
+    ctrl = [
+        torch.randn(2, 5, n, dtype=torch.float64, requires_grad=True)
+        for n in synth.control_sizes.values()
+    ]
+    assert run(*ctrl).shape == (2, 200)
+    assert torch.autograd.gradcheck(run, tuple(c.detach().mul(0.3).requires_grad_() for c in ctrl))
+    # random (even extreme) encoder outputs: every sample's vocal tract stays in the triangle
+    for scale in (1.0, 30.0):
+        sos = synth.biquads(torch.randn(2, 5, 7, dtype=torch.float64) * scale)
+        a1, a2 = sos[..., 0], sos[..., 1]
+        assert (a2 < 1).all() and (a2 > a1.abs() - 1).all()
+        assert torch.isfinite(
+            run(
+                *(
+                    torch.randn(2, 5, n, dtype=torch.float64) * scale
+                    for n in synth.control_sizes.values()
+                )
+            )
+        ).all()
+
+
+def test_golf_silent_and_unvoiced_input_is_finite():
+    from ddsp.synth import GlottalFlowLPC
+
+    synth = GlottalFlowLPC(16000, 160)
+    f0 = torch.full((1, 20), 150.0)  # unvoiced frames carry a filled f0 (data pipeline)
+    quiet = {k: torch.full((1, 20, n), -30.0) for k, n in synth.control_sizes.items()}
+    y = synth(f0, quiet)
+    assert torch.isfinite(y).all() and y.abs().max() < 1e-3
+    with pytest.raises(ValueError, match="vocal_tract"):
+        synth(f0, {**quiet, "vocal_tract": torch.zeros(1, 20, 5)})
+
+
+def test_vocal_tract_is_normalised_to_unit_power_gain():
+    from ddsp.filters import allpole_sos, logits_to_biquads
+    from ddsp.synth import GlottalFlowLPC
+
+    sos = logits_to_biquads(torch.randn(3, 11, 2, dtype=torch.float64) * 2)
+    gain = torch.exp(-GlottalFlowLPC.log_rms_gain(sos, n_freqs=4096))
+    x = torch.randn(3, 200_000, dtype=torch.float64)
+    y = allpole_sos(x * gain[:, None], sos.unsqueeze(1).expand(3, 200_000, 11, 2))
+    ratio = y[:, 20_000:].square().mean(-1) / x.square().mean(-1)
+    assert torch.allclose(ratio, torch.ones(3, dtype=torch.float64), rtol=0.1)

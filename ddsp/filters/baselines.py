@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..spectral.functional import get_window, istft, stft
-from .allpole import allpole
+from .allpole import allpole, allpole_sos
 
 __all__ = ["allpole_framewise_ola", "allpole_frequency_sampling"]
 
@@ -29,13 +29,14 @@ def allpole_framewise_ola(
 
     Args:
         x: ``(batch, time)`` with ``time == frames * hop_length``.
-        a: ``(batch, frames, order)`` per-frame LPC.
+        a: ``(batch, frames, order)`` per-frame LPC, or ``(batch, frames, sections, 2)``
+            biquad denominators filtered as a cascade (stable in float32 at high orders).
         window_length: default ``4 * hop_length`` (GOLF: 960 for hop 240).
 
     Returns:
         ``(batch, time)``.
     """
-    b, frames, order = a.shape
+    b, frames = a.shape[:2]
     t = x.shape[-1]
     if frames * hop_length != t:
         raise ValueError(f"a has {frames} frames x hop {hop_length} != {t} samples")
@@ -43,7 +44,10 @@ def allpole_framewise_ola(
     pad = win // 2
     xp = F.pad(x.unsqueeze(1), (pad, pad + hop_length)).squeeze(1)
     segs = xp.unfold(-1, win, hop_length)[:, :frames]  # (B, frames, win)
-    y = allpole(segs, a)  # LTI per frame: a (B, frames, order) broadcasts as (..., order)
+    if a.dim() == 4:  # biquad cascade, time-invariant within each frame
+        y = allpole_sos(segs, a.unsqueeze(2).expand(b, frames, win, *a.shape[2:]))
+    else:
+        y = allpole(segs, a)  # LTI per frame: a (B, frames, order) broadcasts as (..., order)
     w = get_window("hann", win, dtype=x.dtype, device=x.device)
     total = (frames - 1) * hop_length + win
     out = F.fold((y * w).transpose(1, 2), (1, total), (1, win), stride=(1, hop_length)).reshape(

@@ -2,6 +2,7 @@
 
 from .core import exp_sigmoid, fill_unvoiced_f0, upsample
 from .glottal import glottal_oscillator, glottal_wavetables, lf_waveform, rd_to_lf
+from .golf import GlottalFlowLPC
 from .harmonic import harmonic_oscillator, remove_above_nyquist
 from .hpn import HarmonicPlusNoise
 from .noise import filtered_noise
@@ -16,6 +17,7 @@ __all__ = [
     "filtered_noise",
     "LearnableReverb",
     "HarmonicPlusNoise",
+    "GlottalFlowLPC",
     "glottal_wavetables",
     "glottal_oscillator",
     "lf_waveform",

@@ -36,6 +36,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model: L.LightningModule = instantiate(
         cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric)
     )
+    model.config = OmegaConf.to_container(cfg, resolve=True)  # rebuilds the model from a .ckpt
     loggers = _instantiate_dict(cfg.get("logger"))
     callbacks = _instantiate_dict(cfg.get("callbacks"))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -154,3 +155,25 @@ def test_ddp_on_cpu_runs_five_steps(tmp_path):
     assert "Starting with 2 processes" in out.stdout + out.stderr
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["global_step"] == 5
+
+
+def test_checkpoint_rebuilds_the_model_and_resynthesises(tmp_path):
+    from ddsp.models import load_vocoder
+    from ddsp.resynth import main as resynth
+
+    train(_short(tmp_path, "none", "experiment=lpc_vocoder"))
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    model, cfg = load_vocoder(ckpt)
+    assert type(model.synth).__name__ == "GlottalFlowLPC" and cfg.data.sample_rate == 16000
+    wav = sorted((ROOT / "data" / "fillets_cs").glob("*.ogg"))[0]
+    out, png = tmp_path / "out.wav", tmp_path / "out.png"
+    resynth([str(wav), str(out), f"ckpt={ckpt}", "--f0-scale", "1.2", "--plot", str(png)])
+    import soundfile as sf
+
+    y, sr = sf.read(out)
+    assert sr == 16000 and len(y) > 16000 and np.isfinite(y).all()
+    assert png.stat().st_size > 10_000
+    with pytest.raises(ValueError, match="not a ddsp-lpc checkpoint"):
+        bad = tmp_path / "bad.ckpt"
+        torch.save({"state_dict": {}}, bad)
+        load_vocoder(bad)

@@ -54,6 +54,14 @@ class VocoderModule(L.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.sample_rate, self.n_audio_examples = sample_rate, n_audio_examples
         self._examples: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.config: dict | None = None  # the resolved run config, saved in checkpoints
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.config is not None:
+            checkpoint["ddsp_config"] = self.config
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.config = checkpoint.get("ddsp_config", self.config)
 
     def forward(
         self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None

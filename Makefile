@@ -1,5 +1,6 @@
 # Two commands do all the set-up:  `make train`  and  `make test`.
-# TORCH_SPEC picks the torch build (default: the CPU wheel; e.g. TORCH_SPEC="torch==2.13.0+cu128").
+# TORCH_SPEC picks the torch build (default: the CPU wheel); it is passed to pip as it is, so it
+# may carry pip options for a CUDA build.
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
@@ -18,7 +19,7 @@ install: $(STAMP)
 # torchlpc compiles against it without build isolation.
 $(STAMP): pyproject.toml Makefile $(if $(shell grep -qxF '$(TORCH_SPEC)' $(STAMP) 2>/dev/null || echo stale),FORCE)
 	@$(PY) -c "import sys" 2>/dev/null || $(PYTHON) -m venv --clear $(VENV)
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q $(TORCH_SPEC)
 	$(PY) -m pip install -q "setuptools<81" wheel
 	$(PY) -m pip install -q --no-build-isolation "$(TORCHLPC_SPEC)"
 	$(PY) -m pip install -q --no-build-isolation -e ".[dev]"

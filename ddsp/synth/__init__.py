@@ -1,5 +1,6 @@
 """Synthesisers and their building blocks. Imports nothing but torch and ddsp's wings."""
 
+from .baselines import PulseTrainLPC, SawtoothFIR, classical_lpc_vocoder
 from .core import exp_sigmoid, fill_unvoiced_f0, upsample
 from .glottal import glottal_oscillator, glottal_wavetables, lf_waveform, rd_to_lf
 from .golf import GlottalFlowLPC
@@ -18,6 +19,9 @@ __all__ = [
     "LearnableReverb",
     "HarmonicPlusNoise",
     "GlottalFlowLPC",
+    "PulseTrainLPC",
+    "SawtoothFIR",
+    "classical_lpc_vocoder",
     "glottal_wavetables",
     "glottal_oscillator",
     "lf_waveform",

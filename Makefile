@@ -16,13 +16,15 @@ install: $(STAMP)
 
 # (Re)build the environment when it is missing, broken, or older than pyproject.toml/Makefile,
 # or when TORCH_SPEC changed. torch goes first, pinned, so nothing can pull a CUDA build;
-# torchlpc compiles against it without build isolation.
+# torchlpc compiles against it without build isolation. The last step keeps build isolation
+# (pysptk needs Cython to build); torch and torchlpc are satisfied by then, so nothing new of
+# them is fetched.
 $(STAMP): pyproject.toml Makefile $(if $(shell grep -qxF '$(TORCH_SPEC)' $(STAMP) 2>/dev/null || echo stale),FORCE)
 	@$(PY) -c "import sys" 2>/dev/null || $(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install -q $(TORCH_SPEC)
 	$(PY) -m pip install -q "setuptools<81" wheel
 	$(PY) -m pip install -q --no-build-isolation "$(TORCHLPC_SPEC)"
-	$(PY) -m pip install -q --no-build-isolation -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev]"
 	@echo "$(TORCH_SPEC)" > $(STAMP)
 
 .PHONY: FORCE

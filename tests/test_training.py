@@ -177,3 +177,17 @@ def test_checkpoint_rebuilds_the_model_and_resynthesises(tmp_path):
         bad = tmp_path / "bad.ckpt"
         torch.save({"state_dict": {}}, bad)
         load_vocoder(bad)
+
+
+def test_test_split_gets_the_evaluation_metrics(tmp_path):
+    metrics = train(
+        _cfg(
+            tmp_path,
+            "trainer.max_steps=2",
+            "trainer.val_check_interval=2",
+            "logger=none",
+            "validate_before_training=false",
+        )
+    )
+    for key in ("test/mss", "test/mcd_db", "test/loudness_db", "test/voicing_error"):
+        assert np.isfinite(metrics[key]), key

@@ -78,7 +78,9 @@ class VocoderModule(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=len(y))
         return loss
 
-    def _eval_step(self, batch: dict[str, torch.Tensor], batch_idx: int, prefix: str) -> None:
+    def _eval_step(
+        self, batch: dict[str, torch.Tensor], batch_idx: int, prefix: str
+    ) -> torch.Tensor:
         gen = torch.Generator(device=batch["audio"].device).manual_seed(batch_idx)
         y = self(batch, generator=gen)
         target = batch["audio"].unsqueeze(1)
@@ -91,12 +93,26 @@ class VocoderModule(L.LightningModule):
                 (t.detach().cpu(), o.detach().cpu())
                 for t, o in zip(batch["audio"][:room], y[:room], strict=True)
             ]
+        return y.detach()
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._eval_step(batch, batch_idx, "val")
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, batch_idx, "test")
+        y = self._eval_step(batch, batch_idx, "test")
+        from ..metrics import ALPHA, f0_errors, loudness_error, mel_cepstral_distortion
+
+        sr, hop = self.sample_rate, self.synth.hop_length
+        x, kw = batch["audio"], dict(on_epoch=True, sync_dist=True, batch_size=len(y))
+        mcd = mel_cepstral_distortion(
+            y, x, alpha=ALPHA.get(sr, 0.46), n_fft=512, hop_length=round(0.005 * sr)
+        )
+        self.log("test/mcd_db", mcd.mean(), **kw)
+        self.log("test/loudness_db", loudness_error(y, x, sr, hop).mean(), **kw)
+        cents, voicing = f0_errors(y, batch["f0"], batch["voiced"], sr, hop)
+        self.log("test/voicing_error", voicing.mean(), **kw)
+        if torch.isfinite(cents).any():
+            self.log("test/f0_cents", cents[torch.isfinite(cents)].mean(), **kw)
 
     def on_validation_epoch_start(self) -> None:
         self._examples = []

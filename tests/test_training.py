@@ -173,6 +173,12 @@ def test_checkpoint_rebuilds_the_model_and_resynthesises(tmp_path):
     y, sr = sf.read(out)
     assert sr == 16000 and len(y) > 16000 and np.isfinite(y).all()
     assert png.stat().st_size > 10_000
+    from ddsp.evaluate import main as evaluate
+
+    results = evaluate([f"ckpt={ckpt}", "--out", str(tmp_path / "eval.json")])
+    for key in ("test/mss", "test/mcd_db", "rtf/encoder_1thr", "rtf/decoder_1thr", "parameters"):
+        assert np.isfinite(results[key]) and results[key] > 0, key
+    assert (tmp_path / "eval.json").is_file()
     with pytest.raises(ValueError, match="not a ddsp-lpc checkpoint"):
         bad = tmp_path / "bad.ckpt"
         torch.save({"state_dict": {}}, bad)

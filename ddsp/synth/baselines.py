@@ -19,20 +19,12 @@ from ..filters.analysis import lpc_analysis
 from ..filters.fir import ltv_fir, magnitudes_to_impulse_response
 from ..filters.interpolate import interpolate_lpc, upsample
 from ..filters.lpc import logits_to_biquads
-from .core import exp_sigmoid
+from .core import check_controls, exp_sigmoid
 from .golf import GlottalFlowLPC
 from .harmonic import harmonic_oscillator
 from .noise import filtered_noise
 
 __all__ = ["PulseTrainLPC", "SawtoothFIR", "classical_lpc_vocoder"]
-
-
-def _check(controls: dict[str, torch.Tensor], sizes: dict[str, int], f0: torch.Tensor) -> None:
-    for name, size in sizes.items():
-        c = controls.get(name)
-        if c is None or c.shape != (*f0.shape, size):
-            got = None if c is None else tuple(c.shape)
-            raise ValueError(f"control {name!r}: expected {(*f0.shape, size)}, got {got}")
 
 
 def _pulse_train(
@@ -91,7 +83,7 @@ class PulseTrainLPC(nn.Module):
         controls: dict[str, torch.Tensor],
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        _check(controls, self.control_sizes, f0)
+        check_controls(controls, self.control_sizes, f0)
         pulses = _pulse_train(f0, self.sample_rate, self.hop_length, self.n_harmonics, 0.0)
         noise = (
             torch.rand(pulses.shape, generator=generator, dtype=pulses.dtype, device=pulses.device)
@@ -136,7 +128,7 @@ class SawtoothFIR(nn.Module):
         controls: dict[str, torch.Tensor],
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        _check(controls, self.control_sizes, f0)
+        check_controls(controls, self.control_sizes, f0)
         saw = _pulse_train(f0, self.sample_rate, self.hop_length, self.n_harmonics, 1.0)
         ir = magnitudes_to_impulse_response(exp_sigmoid(controls["filter"]))
         voiced = ltv_fir(saw, ir, self.hop_length, delay=ir.shape[-1] // 2)

@@ -8,7 +8,7 @@ import torch
 
 from ..filters.interpolate import upsample
 
-__all__ = ["exp_sigmoid", "upsample", "fill_unvoiced_f0"]
+__all__ = ["exp_sigmoid", "upsample", "fill_unvoiced_f0", "check_controls"]
 
 
 def exp_sigmoid(
@@ -45,3 +45,17 @@ def fill_unvoiced_f0(
     w = ((t - x0) / (x1 - x0)).clamp(0, 1)
     out = torch.exp(logf[pos - 1] * (1 - w) + logf[pos] * w)
     return torch.where(voiced > 0.5, f0, out)
+
+
+def check_controls(
+    controls: dict[str, torch.Tensor], sizes: dict[str, int], f0: torch.Tensor
+) -> None:
+    """Raise a clear error unless every control ``name`` is ``(*f0.shape, sizes[name])``.
+
+    Shape: ``f0 (batch, frames)``, ``controls {name: (batch, frames, channels)}``.
+    """
+    for name, size in sizes.items():
+        c = controls.get(name)
+        if c is None or c.shape != (*f0.shape, size):
+            got = None if c is None else tuple(c.shape)
+            raise ValueError(f"control {name!r}: expected {(*f0.shape, size)}, got {got}")

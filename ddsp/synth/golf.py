@@ -12,7 +12,7 @@ from ..filters.allpole import allpole_sos
 from ..filters.baselines import allpole_framewise_ola
 from ..filters.interpolate import upsample
 from ..filters.lpc import logits_to_biquads
-from .core import exp_sigmoid
+from .core import check_controls, exp_sigmoid
 from .glottal import glottal_oscillator, glottal_wavetables
 from .noise import filtered_noise
 from .reverb import LearnableReverb
@@ -105,11 +105,7 @@ class GlottalFlowLPC(nn.Module):
         controls: dict[str, torch.Tensor],
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        for name, size in self.control_sizes.items():
-            c = controls.get(name)
-            if c is None or c.shape != (*f0.shape, size):
-                got = None if c is None else tuple(c.shape)
-                raise ValueError(f"control {name!r}: expected {(*f0.shape, size)}, got {got}")
+        check_controls(controls, self.control_sizes, f0)
         src, vt = controls["source"], controls["vocal_tract"]
         position = torch.sigmoid(src[..., 0])
         glottal = glottal_oscillator(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .core import exp_sigmoid
+from .core import check_controls, exp_sigmoid
 from .harmonic import harmonic_oscillator, remove_above_nyquist
 from .noise import filtered_noise
 from .reverb import LearnableReverb
@@ -55,11 +55,7 @@ class HarmonicPlusNoise(nn.Module):
         controls: dict[str, torch.Tensor],
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        for name, size in self.control_sizes.items():
-            c = controls.get(name)
-            if c is None or c.shape != (*f0.shape, size):
-                got = None if c is None else tuple(c.shape)
-                raise ValueError(f"control {name!r}: expected {(*f0.shape, size)}, got {got}")
+        check_controls(controls, self.control_sizes, f0)
         h = controls["harmonic"]
         amp = exp_sigmoid(h[..., :1])
         dist = remove_above_nyquist(exp_sigmoid(h[..., 1:]), f0, self.sample_rate)

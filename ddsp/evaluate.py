@@ -72,7 +72,7 @@ def evaluate(
                 seconds,
             )
             results[f"rtf/decoder_{label}"] = real_time_factor(
-                lambda: model.synth(clip["f0"], controls), seconds
+                lambda: model.render(clip, controls), seconds
             )
     torch.set_num_threads(default_threads)
     results["parameters"] = float(sum(p.numel() for p in model.parameters()))

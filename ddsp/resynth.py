@@ -47,7 +47,7 @@ def resynthesize(model, cfg, path: str | Path, f0_scale: float = 1.0) -> dict[st
     }
     with torch.no_grad():
         controls = model.encoder(batch["audio"], batch["f0"], batch["voiced"], batch["loudness"])
-        out = model.synth(batch["f0"], controls, generator=torch.Generator().manual_seed(0))
+        out = model.render(batch, controls, generator=torch.Generator().manual_seed(0))
     return {
         "audio": batch["audio"][0],
         "output": out[0],

@@ -5,7 +5,13 @@ import torch
 
 from ddsp.filters import allpole, reflection_to_lpc
 from ddsp.losses import MultiResolutionSTFTLoss
-from ddsp.synth import PulseTrainLPC, SawtoothFIR, classical_lpc_vocoder
+from ddsp.synth import (
+    GlottalFlowLPC,
+    HarmonicPlusNoise,
+    PulseTrainLPC,
+    SawtoothFIR,
+    classical_lpc_vocoder,
+)
 
 
 @pytest.mark.parametrize(
@@ -52,3 +58,33 @@ def test_classical_lpc_vocoder_recovers_an_ar_voice():
         torch.zeros(1, 1600), torch.full((1, 10), 100.0), torch.zeros(1, 10), sr, hop
     )
     assert torch.isfinite(silent).all() and silent.abs().max() < 1e-6
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: PulseTrainLPC(8000, 40, harmonic_order=4, noise_order=2, n_harmonics=8),
+        lambda: SawtoothFIR(8000, 40, n_magnitudes=9, n_noise_bands=5, n_harmonics=8),
+        lambda: HarmonicPlusNoise(8000, 40, n_harmonics=8, n_noise_bands=5, reverb=False),
+        lambda: GlottalFlowLPC(8000, 40, lpc_order=4, n_noise_bands=5, n_tables=4, table_size=64),
+    ],
+)
+def test_voicing_gate_mutes_the_periodic_source_and_ramps(make):
+    """voiced=0 leaves only the noise path; a 0 -> 1 step ramps over one hop (no click)."""
+    synth = make().double()
+    f0 = torch.full((1, 6), 210.0, dtype=torch.float64)
+    ctrl = {k: torch.zeros(1, 6, n, dtype=torch.float64) for k, n in synth.control_sizes.items()}
+    silent_noise = torch.zeros(1, 240, dtype=torch.float64)
+    with torch.no_grad():
+        kw = {"noise": silent_noise} if isinstance(synth, GlottalFlowLPC) else {}
+        if isinstance(synth, (PulseTrainLPC, HarmonicPlusNoise, SawtoothFIR)):
+            for k in ctrl:
+                if k.startswith("noise"):
+                    ctrl[k] -= 30.0  # noise magnitudes / gain at their floor
+        on = synth(f0, ctrl, voiced=torch.ones(1, 6, dtype=torch.float64), **kw)
+        off = synth(f0, ctrl, voiced=torch.zeros(1, 6, dtype=torch.float64), **kw)
+        step = synth(f0, ctrl, voiced=torch.tensor([[0.0, 0, 0, 1, 1, 1]]).double(), **kw)
+    assert on.abs().max() > 1e-3
+    assert off.abs().max() < 1e-4 * on.abs().max()
+    # before the ramp (frames 0-1, minus the filters' look-ahead) the output is silent
+    assert step[0, :60].abs().max() < 1e-4 * on.abs().max()

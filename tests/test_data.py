@@ -138,7 +138,7 @@ def test_prepare_empty_split_is_explained(tmp_path):
         prepare(root, cache_dir=tmp_path / "cache", progress=False)
 
 
-def test_segments_are_frame_aligned_and_padded():
+def test_segments_are_frame_aligned_and_end_at_the_file_end():
     item = {
         "audio": torch.arange(1000.0),
         "f0": torch.full((11,), 200.0),
@@ -147,9 +147,14 @@ def test_segments_are_frame_aligned_and_padded():
     }
     ds = SegmentDataset([item], segment_frames=4, hop_length=100)
     assert len(ds) == 3
+    # the last segment ends at the last full frame (overlapping the previous one), no padding
     last = ds[2]
-    assert last["audio"].shape == (400,) and last["audio"][:200].tolist() == list(range(800, 1000))
-    assert last["audio"][200:].abs().max() == 0 and last["voiced"][3] == 0
+    assert last["audio"].tolist() == list(range(600, 1000)) and last["voiced"].min() == 1
+    # an item shorter than a segment is padded with unvoiced silence at floor loudness
+    short = {k: v[: 3 if k != "audio" else 250] for k, v in item.items()}
+    (pad,) = SegmentDataset([short], 4, 100)
+    assert pad["audio"][:250].tolist() == list(range(250)) and pad["audio"][250:].abs().max() == 0
+    assert pad["voiced"][3] == 0 and pad["loudness"][3] == -20.0
     crop = SegmentDataset([item], 4, 100, random_crop=True)[0]
     start = int(crop["audio"][0]) // 100
     assert crop["audio"][0] % 100 == 0 and crop["audio"].tolist() == list(

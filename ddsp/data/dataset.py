@@ -13,7 +13,10 @@ class SegmentDataset(Dataset):
 
     Every file contributes ``ceil(frames / segment_frames)`` segments. With ``random_crop`` each
     segment starts at a random frame of its file (training); otherwise segments tile the file
-    (evaluation). Items shorter than a segment are padded with silence (unvoiced, floor loudness).
+    (evaluation), the last one ending at the file's end (overlapping its neighbour) rather than
+    running into padding: digital silence that no training crop ever contains would dominate the
+    log-magnitude terms of the metrics and measure nothing about the vocoder. Only items shorter
+    than a segment are padded with silence (unvoiced, floor loudness).
 
     Items (from :func:`ddsp.data.prepare.analyse_file`): ``audio (time,)``, ``f0``, ``voiced``,
     ``loudness`` ``(time // hop + 1,)``.
@@ -32,8 +35,9 @@ class SegmentDataset(Dataset):
         self.index: list[tuple[int, int]] = []
         for i, item in enumerate(items):
             frames = len(item["audio"]) // hop_length
+            last = max(0, frames - segment_frames)
             for s in range(max(1, -(-frames // segment_frames))):
-                self.index.append((i, s * segment_frames))
+                self.index.append((i, min(s * segment_frames, last)))
 
     def __len__(self) -> int:
         return len(self.index)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .lpc import lar_to_reflection, lsf_to_lpc, reflection_to_lar, reflection_to_lpc
 
@@ -23,11 +22,14 @@ def upsample(x: torch.Tensor, hop_length: int) -> torch.Tensor:
     """
     if x.dim() != 3:
         raise ValueError(f"upsample expects (batch, frames, channels), got {tuple(x.shape)}")
-    n = x.shape[1] * hop_length
-    xt = torch.cat([x, x[:, -1:]], dim=1).transpose(1, 2)  # (B, C, frames + 1)
-    # align_corners=True maps output sample i to input position i / hop_length exactly
-    y = F.interpolate(xt, size=n + 1, mode="linear", align_corners=True)
-    return y[..., :n].transpose(1, 2)
+    b, frames, c = x.shape
+    # explicit weights, the same for every frame: a segment of frames upsampled alone gives
+    # bit-identical samples to the same frames inside a longer sequence (streaming relies on
+    # it; F.interpolate's position = index * scale rounds differently for every length)
+    w = torch.arange(hop_length, dtype=x.dtype, device=x.device) / hop_length
+    nxt = torch.cat([x[:, 1:], x[:, -1:]], dim=1)
+    y = x.unsqueeze(2) + (nxt - x).unsqueeze(2) * w[:, None]  # (B, frames, hop, C)
+    return y.reshape(b, frames * hop_length, c)
 
 
 def interpolate_lpc(

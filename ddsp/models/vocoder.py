@@ -29,6 +29,8 @@ class VocoderModule(L.LightningModule):
         scheduler: optional ``scheduler(optimizer) -> LRScheduler`` stepped every step.
         sample_rate: Hz (for media logging).
         n_audio_examples: validation examples logged as audio and spectrograms.
+        voicing_gate: pass the data's voicing flags to the synthesiser, which mutes its periodic
+            source in unvoiced frames (ramped over a hop); ``False``: the encoder must learn it.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class VocoderModule(L.LightningModule):
         scheduler: Callable | None = None,
         sample_rate: int = 16000,
         n_audio_examples: int = 4,
+        voicing_gate: bool = True,
     ) -> None:
         super().__init__()
         self.synth = synth
@@ -53,6 +56,7 @@ class VocoderModule(L.LightningModule):
         self.metric = metric
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.sample_rate, self.n_audio_examples = sample_rate, n_audio_examples
+        self.voicing_gate = voicing_gate
         self._examples: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.config: dict | None = None  # the resolved run config, saved in checkpoints
 
@@ -68,7 +72,18 @@ class VocoderModule(L.LightningModule):
     ) -> torch.Tensor:
         """``batch`` of ``audio (B, T)``, ``f0, voiced, loudness (B, frames)`` -> ``(B, T)``."""
         controls = self.encoder(batch["audio"], batch["f0"], batch["voiced"], batch["loudness"])
-        return self.synth(batch["f0"], controls, generator=generator)
+        return self.render(batch, controls, generator)
+
+    def render(
+        self,
+        batch: dict[str, torch.Tensor],
+        controls: dict[str, torch.Tensor],
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Synthesise from encoder ``controls`` and the batch's ``f0`` (and ``voiced`` when the
+        voicing gate is on) -> ``(B, T)``."""
+        voiced = batch["voiced"] if self.voicing_gate else None
+        return self.synth(batch["f0"], controls, generator=generator, voiced=voiced)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         y = self(batch)

@@ -8,6 +8,7 @@ from .harmonic import harmonic_oscillator, remove_above_nyquist
 from .hpn import HarmonicPlusNoise
 from .noise import filtered_noise
 from .reverb import LearnableReverb
+from .streaming import StreamingGOLF
 
 __all__ = [
     "exp_sigmoid",
@@ -19,6 +20,7 @@ __all__ = [
     "LearnableReverb",
     "HarmonicPlusNoise",
     "GlottalFlowLPC",
+    "StreamingGOLF",
     "PulseTrainLPC",
     "SawtoothFIR",
     "classical_lpc_vocoder",

@@ -19,7 +19,7 @@ from ..filters.analysis import lpc_analysis
 from ..filters.fir import ltv_fir, magnitudes_to_impulse_response
 from ..filters.interpolate import interpolate_lpc, upsample
 from ..filters.lpc import logits_to_biquads
-from .core import check_controls, exp_sigmoid
+from .core import check_controls, exp_sigmoid, gate_voiced
 from .golf import GlottalFlowLPC
 from .harmonic import harmonic_oscillator
 from .noise import filtered_noise
@@ -82,7 +82,9 @@ class PulseTrainLPC(nn.Module):
         f0: torch.Tensor,
         controls: dict[str, torch.Tensor],
         generator: torch.Generator | None = None,
+        voiced: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """``voiced (batch, frames)`` gates the pulse train (:func:`gate_voiced`)."""
         check_controls(controls, self.control_sizes, f0)
         pulses = _pulse_train(f0, self.sample_rate, self.hop_length, self.n_harmonics, 0.0)
         noise = (
@@ -90,6 +92,7 @@ class PulseTrainLPC(nn.Module):
             * 2
             - 1
         )
+        pulses = gate_voiced(pulses, voiced, self.hop_length)
         return self._filter(pulses, controls["harmonic"], self.orders["harmonic"]) + self._filter(
             noise, controls["noise"], self.orders["noise"]
         )
@@ -127,9 +130,15 @@ class SawtoothFIR(nn.Module):
         f0: torch.Tensor,
         controls: dict[str, torch.Tensor],
         generator: torch.Generator | None = None,
+        voiced: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """``voiced (batch, frames)`` gates the sawtooth (:func:`gate_voiced`)."""
         check_controls(controls, self.control_sizes, f0)
-        saw = _pulse_train(f0, self.sample_rate, self.hop_length, self.n_harmonics, 1.0)
+        saw = gate_voiced(
+            _pulse_train(f0, self.sample_rate, self.hop_length, self.n_harmonics, 1.0),
+            voiced,
+            self.hop_length,
+        )
         ir = magnitudes_to_impulse_response(exp_sigmoid(controls["filter"]))
         voiced = ltv_fir(saw, ir, self.hop_length, delay=ir.shape[-1] // 2)
         return voiced + filtered_noise(

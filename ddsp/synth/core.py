@@ -8,7 +8,7 @@ import torch
 
 from ..filters.interpolate import upsample
 
-__all__ = ["exp_sigmoid", "upsample", "fill_unvoiced_f0", "check_controls"]
+__all__ = ["exp_sigmoid", "upsample", "fill_unvoiced_f0", "check_controls", "gate_voiced"]
 
 
 def exp_sigmoid(
@@ -59,3 +59,16 @@ def check_controls(
         if c is None or c.shape != (*f0.shape, size):
             got = None if c is None else tuple(c.shape)
             raise ValueError(f"control {name!r}: expected {(*f0.shape, size)}, got {got}")
+
+
+def gate_voiced(x: torch.Tensor, voiced: torch.Tensor | None, hop_length: int) -> torch.Tensor:
+    """Multiply a periodic source by the voicing flag, interpolated linearly to the sample rate.
+
+    On- and offsets ramp over one hop (no clicks). ``voiced=None`` returns ``x`` unchanged (the
+    encoder then has to learn to mute the source in unvoiced frames by itself).
+
+    Shape: ``x (batch, frames * hop_length)``, ``voiced (batch, frames)`` in ``[0, 1]`` -> as ``x``.
+    """
+    if voiced is None:
+        return x
+    return x * upsample(voiced.to(x.dtype).unsqueeze(-1), hop_length)[..., 0]

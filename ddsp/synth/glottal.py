@@ -25,7 +25,16 @@ import torch
 from ..filters.fir import fft_convolve
 from ..filters.interpolate import upsample
 
-__all__ = ["rd_to_lf", "lf_waveform", "glottal_wavetables", "glottal_oscillator"]
+__all__ = [
+    "rd_to_lf",
+    "lf_waveform",
+    "glottal_wavetables",
+    "oscillator_phase",
+    "glottal_oscillator",
+    "DECIMATION_TAPS_PER_PHASE",
+]
+
+DECIMATION_TAPS_PER_PHASE = 16
 
 
 def rd_to_lf(rd: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -126,7 +135,7 @@ def glottal_wavetables(
 
 
 def _lowpass_taps(
-    factor: int, taps_per_phase: int = 16, dtype=torch.float32, device=None
+    factor: int, taps_per_phase: int = DECIMATION_TAPS_PER_PHASE, dtype=torch.float32, device=None
 ) -> torch.Tensor:
     """Kaiser-windowed sinc low-pass for decimation by ``factor`` (cut-off 0.9 x the new Nyquist)."""
     n = factor * taps_per_phase * 2 + 1
@@ -138,6 +147,29 @@ def _lowpass_taps(
         * torch.kaiser_window(n, periodic=False, beta=8.0, dtype=torch.float64)
     )
     return (h / h.sum()).to(dtype=dtype, device=device)
+
+
+def oscillator_phase(
+    f0: torch.Tensor,
+    sample_rate: int,
+    hop_length: int,
+    oversample: int = 4,
+    initial_phase: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Phase in periods (float64, not wrapped) at every oversampled sample.
+
+    ``phase[n] = initial_phase + sum_{m <= n} f0_up[m] / (oversample * sample_rate)`` with f0
+    interpolated linearly between frames: the phase after sample ``n`` is where a block that
+    starts at ``n + 1`` continues from.
+
+    Shape: ``f0 (batch, frames)`` Hz, ``initial_phase (batch,)`` ->
+    ``(batch, frames * hop_length * oversample)``.
+    """
+    f0_up = upsample(f0.unsqueeze(-1), hop_length * oversample).squeeze(-1)
+    phase = torch.cumsum(f0_up.double() / (sample_rate * oversample), dim=-1)
+    if initial_phase is not None:
+        phase = phase + initial_phase.double().unsqueeze(-1)
+    return phase
 
 
 def glottal_oscillator(
@@ -169,11 +201,8 @@ def glottal_oscillator(
     """
     n_tables, size = tables.shape
     hop = hop_length * oversample
-    f0_up = upsample(f0.unsqueeze(-1), hop).squeeze(-1)
     pos_up = upsample(position.clamp(0, 1).unsqueeze(-1), hop).squeeze(-1) * (n_tables - 1)
-    phase = torch.cumsum(f0_up.double() / (sample_rate * oversample), dim=-1)
-    if initial_phase is not None:
-        phase = phase + initial_phase.double().unsqueeze(-1)
+    phase = oscillator_phase(f0, sample_rate, hop_length, oversample, initial_phase)
     idx = torch.remainder(phase, 1.0).to(f0.dtype) * size
     i0 = idx.floor().long().clamp(0, size - 1)
     fr_i = idx - i0

@@ -12,7 +12,7 @@ from ..filters.allpole import allpole_sos
 from ..filters.baselines import allpole_framewise_ola
 from ..filters.interpolate import upsample
 from ..filters.lpc import logits_to_biquads
-from .core import check_controls, exp_sigmoid
+from .core import check_controls, exp_sigmoid, gate_voiced
 from .glottal import glottal_oscillator, glottal_wavetables
 from .noise import filtered_noise
 from .reverb import LearnableReverb
@@ -99,23 +99,58 @@ class GlottalFlowLPC(nn.Module):
         log_power = -torch.log(re.square() + im.square()).sum(-2)  # (..., n_freqs)
         return 0.5 * (torch.logsumexp(log_power, dim=-1) - math.log(n_freqs))
 
+    def excitation(
+        self,
+        f0: torch.Tensor,
+        controls: dict[str, torch.Tensor],
+        generator: torch.Generator | None = None,
+        voiced: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+        initial_phase: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gain-scaled source (glottal + noise) and the vocal tract's per-frame biquads.
+
+        Every output sample depends only on nearby frames (the oscillator's decimation filter
+        and the zero-phase noise FIR look at most ``max_lookahead`` samples ahead and back),
+        which :class:`ddsp.synth.StreamingGOLF` relies on.
+
+        Shape: as :meth:`forward` -> ``excitation (batch, frames * hop_length)``,
+        ``sos (batch, frames, order / 2, 2)``.
+        """
+        check_controls(controls, self.control_sizes, f0)
+        src, vt = controls["source"], controls["vocal_tract"]
+        position = torch.sigmoid(src[..., 0])
+        glottal = glottal_oscillator(
+            f0,
+            position,
+            self.tables,
+            self.sample_rate,
+            self.hop_length,
+            self.oversample,
+            initial_phase=initial_phase,
+        )
+        glottal = glottal * upsample(exp_sigmoid(src[..., 1:2]), self.hop_length)[..., 0]
+        glottal = gate_voiced(glottal, voiced, self.hop_length)
+        noise = filtered_noise(
+            exp_sigmoid(controls["noise"] - 5.0), self.hop_length, generator, noise
+        )
+        sos = self.biquads(vt)
+        gain = exp_sigmoid(vt[..., -1]) * torch.exp(-self.log_rms_gain(sos))  # (B, frames)
+        excitation = (glottal + noise) * upsample(gain.unsqueeze(-1), self.hop_length)[..., 0]
+        return excitation, sos
+
     def forward(
         self,
         f0: torch.Tensor,
         controls: dict[str, torch.Tensor],
         generator: torch.Generator | None = None,
+        voiced: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        check_controls(controls, self.control_sizes, f0)
-        src, vt = controls["source"], controls["vocal_tract"]
-        position = torch.sigmoid(src[..., 0])
-        glottal = glottal_oscillator(
-            f0, position, self.tables, self.sample_rate, self.hop_length, self.oversample
-        )
-        glottal = glottal * upsample(exp_sigmoid(src[..., 1:2]), self.hop_length)[..., 0]
-        noise = filtered_noise(exp_sigmoid(controls["noise"] - 5.0), self.hop_length, generator)
-        sos = self.biquads(vt)
-        gain = exp_sigmoid(vt[..., -1]) * torch.exp(-self.log_rms_gain(sos))  # (B, frames)
-        excitation = (glottal + noise) * upsample(gain.unsqueeze(-1), self.hop_length)[..., 0]
+        """Render audio; ``voiced (batch, frames)`` gates the glottal source (see
+        :func:`ddsp.synth.core.gate_voiced`), ``noise (batch, time)`` replaces the drawn white
+        noise."""
+        excitation, sos = self.excitation(f0, controls, generator, voiced, noise)
         if self.mode == "sample":
             y = allpole_sos(excitation, sos, hop_length=self.hop_length)
         else:

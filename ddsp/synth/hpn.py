@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .core import check_controls, exp_sigmoid
+from .core import check_controls, exp_sigmoid, gate_voiced
 from .harmonic import harmonic_oscillator, remove_above_nyquist
 from .noise import filtered_noise
 from .reverb import LearnableReverb
@@ -54,13 +54,16 @@ class HarmonicPlusNoise(nn.Module):
         f0: torch.Tensor,
         controls: dict[str, torch.Tensor],
         generator: torch.Generator | None = None,
+        voiced: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """``voiced (batch, frames)`` gates the harmonic source (:func:`gate_voiced`)."""
         check_controls(controls, self.control_sizes, f0)
         h = controls["harmonic"]
         amp = exp_sigmoid(h[..., :1])
         dist = remove_above_nyquist(exp_sigmoid(h[..., 1:]), f0, self.sample_rate)
         dist = dist / dist.sum(-1, keepdim=True).clamp_min(1e-7)
         harmonic = harmonic_oscillator(f0, amp * dist, self.sample_rate, self.hop_length)
+        harmonic = gate_voiced(harmonic, voiced, self.hop_length)
         noise = filtered_noise(exp_sigmoid(controls["noise"] - 5.0), self.hop_length, generator)
         y = harmonic + noise
         if self.reverb is not None:

@@ -2,11 +2,14 @@
 
     python -m ddsp.resynth input.wav output.wav ckpt=logs/lpc_vocoder/runs/<run>/checkpoints/last.ckpt
     python -m ddsp.resynth input.wav output.wav ckpt=... --f0-scale 1.5 --plot resynth.png
+    python -m ddsp.resynth input.wav output.wav ckpt=... --block-frames 4   # streaming decoder
 
 The input is resampled to the model's rate and analysed exactly as in training (f0, voicing,
 loudness); ``--f0-scale`` multiplies f0 (pitch shift); ``--plot`` draws the waveforms, input and
 output spectrograms with f0, and, for the GOLF vocoder, the Rd track and the vocal-tract response
-over time.
+over time. ``--block-frames N`` renders the GOLF decoder block by block (N frames a call, the
+state carried between calls, as a real-time host would; :class:`ddsp.synth.StreamingGOLF`) and
+reports its latency and the worst block's real-time factor.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from .models.checkpoint import load_vocoder
 __all__ = ["resynthesize", "main"]
 
 
-def resynthesize(model, cfg, path: str | Path, f0_scale: float = 1.0) -> dict[str, torch.Tensor]:
+def resynthesize(
+    model, cfg, path: str | Path, f0_scale: float = 1.0, block_frames: int | None = None
+) -> dict[str, torch.Tensor]:
     """Analyse ``path`` and resynthesise it.
 
     Returns:
@@ -47,7 +52,10 @@ def resynthesize(model, cfg, path: str | Path, f0_scale: float = 1.0) -> dict[st
     }
     with torch.no_grad():
         controls = model.encoder(batch["audio"], batch["f0"], batch["voiced"], batch["loudness"])
-        out = model.render(batch, controls, generator=torch.Generator().manual_seed(0))
+        if block_frames:
+            out = _stream(model, batch, controls, block_frames, d.sample_rate)
+        else:
+            out = model.render(batch, controls, generator=torch.Generator().manual_seed(0))
     return {
         "audio": batch["audio"][0],
         "output": out[0],
@@ -55,6 +63,38 @@ def resynthesize(model, cfg, path: str | Path, f0_scale: float = 1.0) -> dict[st
         "voiced": batch["voiced"][0],
         "controls": {k: v[0] for k, v in controls.items()},
     }
+
+
+def _stream(model, batch, controls, block_frames: int, sample_rate: int) -> torch.Tensor:
+    """Render with :class:`ddsp.synth.StreamingGOLF`, ``block_frames`` frames per call."""
+    import time
+
+    from .synth import GlottalFlowLPC, StreamingGOLF
+
+    if not isinstance(model.synth, GlottalFlowLPC):
+        raise ValueError(f"--block-frames needs a GOLF model, not {type(model.synth).__name__}")
+    stream = StreamingGOLF(model.synth, generator=torch.Generator().manual_seed(0))
+    frames, hop = batch["f0"].shape[-1], model.synth.hop_length
+    voiced = batch["voiced"] if getattr(model, "voicing_gate", False) else None
+    outs, worst = [], 0.0
+    for i in range(0, frames, block_frames):
+        sl = slice(i, i + block_frames)
+        t0 = time.perf_counter()
+        outs.append(
+            stream(
+                batch["f0"][:, sl],
+                {k: c[:, sl] for k, c in controls.items()},
+                None if voiced is None else voiced[:, sl],
+            )
+        )
+        n = batch["f0"][:, sl].shape[-1] * hop
+        worst = max(worst, (time.perf_counter() - t0) * sample_rate / n)
+    outs.append(stream.flush())
+    print(
+        f"streaming: {block_frames} frames a block, latency {stream.latency} samples "
+        f"({1000 * stream.latency / sample_rate:.0f} ms), worst block real-time factor {worst:.2f}"
+    )
+    return torch.cat(outs, -1)
 
 
 def plot(result: dict, model, cfg, path: str | Path) -> None:
@@ -117,10 +157,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("ckpt", help="ckpt=PATH (or just PATH) of a checkpoint written by train.py")
     ap.add_argument("--f0-scale", type=float, default=1.0, help="multiply f0 (pitch shift)")
     ap.add_argument("--plot", default=None, help="write a PNG of the analysis and resynthesis")
+    ap.add_argument(
+        "--block-frames", type=int, default=None, help="stream the GOLF decoder, N frames a call"
+    )
     a = ap.parse_args(argv)
     ckpt = a.ckpt.split("=", 1)[1] if a.ckpt.startswith("ckpt=") else a.ckpt
     model, cfg = load_vocoder(ckpt)
-    result = resynthesize(model, cfg, a.input, a.f0_scale)
+    result = resynthesize(model, cfg, a.input, a.f0_scale, a.block_frames)
     out = result["output"].numpy()
     peak = float(np.abs(out).max())
     if peak > 1.0:

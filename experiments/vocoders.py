@@ -1,7 +1,7 @@
 """Vocoder comparison at equal budget (GOLF, ISMIR 2023 Table 2; Interspeech 2024 ss vs ff).
 
-    python experiments/vocoders.py                 # 300 steps each (~15 min here)
-    python experiments/vocoders.py --steps 3000    # the default training budget of make train
+    python experiments/vocoders.py                 # the default budget of make train: 2000 steps
+    python experiments/vocoders.py --steps 300     # a quick look (~15 min here)
 
 Trains every model on the shipped data with the same batch, segment length, optimiser, seed and
 number of steps (`python train.py experiment=<name> trainer.max_steps=<steps> logger=csv`), then
@@ -71,7 +71,7 @@ def train_and_evaluate(name: str, overrides: list[str], steps: int, work: Path) 
     return res
 
 
-def classical_lpc(steps_dir: Path) -> dict:
+def classical_lpc() -> dict:
     """The untrained analysis-synthesis LPC vocoder on the same test segments and metrics."""
     import torch
     from hydra import compose, initialize_config_dir
@@ -105,29 +105,60 @@ def classical_lpc(steps_dir: Path) -> dict:
     return res
 
 
+def untrained_golf() -> dict:
+    """GOLF-ss with its initial weights (seed 1234), on the same test split and metrics."""
+    import warnings
+
+    import lightning as L
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=lpc_vocoder"])
+    L.seed_everything(1234, verbose=False)
+    dm = instantiate(cfg.data)
+    model = instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False)
+        res = dict(trainer.test(model, datamodule=dm, verbose=False)[0])
+    res["parameters"] = float(sum(p.numel() for p in model.parameters()))
+    return {k: float(v) for k, v in res.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--models", nargs="*", default=list(MODELS), help="subset of the names")
     a = ap.parse_args()
-    results = {}
+    results = {
+        "classical LPC (no training)": classical_lpc(),
+        "GOLF-ss untrained": untrained_golf(),
+    }
+    for name in list(results):
+        print(name, results[name], flush=True)
     with tempfile.TemporaryDirectory(prefix="vocoders-") as tmp:
         work = Path(tmp)
         for name in a.models:
             results[name] = train_and_evaluate(name, MODELS[name], a.steps, work)
             print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in results[name].items()}, flush=True)  # fmt: skip
-        results["classical LPC (no training)"] = classical_lpc(work)
-        print(results["classical LPC (no training)"], flush=True)
+            write_table(results, a.steps)  # after every model: a partial table survives a stop
+
+
+def write_table(results: dict, steps: int) -> None:
+    """experiments/results/vocoders.md and .json from ``{row name: metrics}``."""
     head = (
         "| model | " + " | ".join(label for _, label in KEYS) + " | train time | train peak RSS |"
     )
     lines = [
-        f"# Vocoders at equal budget: {a.steps} steps each",
+        f"# Vocoders at equal budget: {steps} steps each",
         "",
-        "Shipped data (`data/fillets_cs`, 22.05 kHz Czech speech, two speakers), the test split "
-        "(89 s); same batch, segments, optimiser, seed (1234) and steps for every model; metrics "
-        "of the best validation checkpoint. MSS: GOLF's multi-scale STFT metric. Command: `python experiments/vocoders.py "
-        f"--steps {a.steps}`; 2 CPU threads.",
+        "Shipped data (`data/fillets_cs`, Czech speech of two speakers, used at 16 kHz), the test "
+        "split (89 s, 1 s segments tiling each file, the last one ending at the file's end); same "
+        "batch, segments, optimiser, seed (1234) and steps for every model, the data's voicing "
+        "flag gating every periodic source; metrics of the best validation checkpoint. MSS: "
+        "GOLF's multi-scale STFT metric. Command: `python experiments/vocoders.py "
+        f"--steps {steps}`; 2 CPU threads, other work running beside it (times are indicative).",
         "",
         head,
         "|" + "---|" * (len(KEYS) + 3),
@@ -144,12 +175,12 @@ def main() -> None:
         "76.90 / 0.75 | 3.35 / 54.60 / 1.11. GOLF, Interspeech 2024 (VCTK, 24 kHz), validation MSS "
         "of the released checkpoints: DDSP 3.024, GOLF-ss 3.064, GOLF-ff 3.073 (its MSS is the "
         "metric we use: 3 prime-sized scales, L1 linear + L1 log2 magnitude, summed). Our set-up differs: Czech speech instead of singing, "
-        "14 minutes of data, a few hundred CPU steps instead of a long GPU run, our encoder; the "
+        f"14 minutes of data, {steps} CPU steps instead of a long GPU run, our encoder; the "
         "ISMIR MSSTFT column's exact definition is not in FACTS.md, so its values are not on our scale; "
         "compare the ordering and the gaps, not the values.",
         "",
     ]
-    write_results("vocoders", "\n".join(lines), {"steps": a.steps, "results": results})
+    write_results("vocoders", "\n".join(lines), {"steps": steps, "results": results})
 
 
 if __name__ == "__main__":

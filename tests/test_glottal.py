@@ -146,6 +146,13 @@ def test_golf_silent_and_unvoiced_input_is_finite():
     quiet = {k: torch.full((1, 20, n), -30.0) for k, n in synth.control_sizes.items()}
     y = synth(f0, quiet)
     assert torch.isfinite(y).all() and y.abs().max() < 1e-3
+    # unvoiced only, through the voicing gate, with random controls: finite output and gradients
+    ctrl = {k: torch.randn(1, 20, n, requires_grad=True) for k, n in synth.control_sizes.items()}
+    y = synth(f0, ctrl, voiced=torch.zeros(1, 20))
+    y.square().mean().backward()
+    assert torch.isfinite(y).all()
+    assert all(torch.isfinite(c.grad).all() for c in ctrl.values())
+    assert ctrl["source"].grad.abs().max() == 0  # the gated glottal source has no say
     with pytest.raises(ValueError, match="vocal_tract"):
         synth(f0, {**quiet, "vocal_tract": torch.zeros(1, 20, 5)})
 

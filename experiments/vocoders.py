@@ -130,16 +130,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--models", nargs="*", default=list(MODELS), help="subset of the names")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the rows of results/vocoders.json (same steps)"
+    )
     a = ap.parse_args()
-    results = {
-        "classical LPC (no training)": classical_lpc(),
-        "GOLF-ss untrained": untrained_golf(),
-    }
+    saved = ROOT / "experiments" / "results" / "vocoders.json"
+    results = {}
+    if a.keep and saved.is_file() and json.loads(saved.read_text())["steps"] == a.steps:
+        results = json.loads(saved.read_text())["results"]
+    if "classical LPC (no training)" not in results:
+        results["classical LPC (no training)"] = classical_lpc()
+    if "GOLF-ss untrained" not in results:
+        results["GOLF-ss untrained"] = untrained_golf()
     for name in list(results):
         print(name, results[name], flush=True)
     with tempfile.TemporaryDirectory(prefix="vocoders-") as tmp:
         work = Path(tmp)
-        for name in a.models:
+        for name in (m for m in a.models if m not in results):
             results[name] = train_and_evaluate(name, MODELS[name], a.steps, work)
             print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in results[name].items()}, flush=True)  # fmt: skip
             write_table(results, a.steps)  # after every model: a partial table survives a stop

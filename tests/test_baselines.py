@@ -29,7 +29,10 @@ def test_shapes_and_gradients(synth):
 
     def run(*c):
         return synth(
-            f0, dict(zip(names, c, strict=True)), generator=torch.Generator().manual_seed(0)
+            f0,
+            dict(zip(names, c, strict=True)),
+            generator=torch.Generator().manual_seed(0),
+            voiced=torch.tensor([[1.0, 0, 1, 1], [0, 1, 1, 0]], dtype=torch.float64),
         )
 
     assert run(*ctrl).shape == (2, 160)

@@ -109,12 +109,14 @@ def test_golf_synth_shapes_gradients_and_stability(mode):
         room_length=16,
     ).double()
     f0 = torch.full((2, 5), 180.0, dtype=torch.float64)
+    voiced = torch.tensor([[1.0, 1, 0, 0, 1], [0, 1, 1, 1, 1]], dtype=torch.float64)
 
     def run(src, noise, vt):
         return synth(
             f0,
             {"source": src, "noise": noise, "vocal_tract": vt},
             generator=torch.Generator().manual_seed(0),
+            voiced=voiced,  # a voicing step inside the clip: the gate's ramp is in the check
         )
 
     ctrl = [

@@ -75,7 +75,7 @@ def _stream(model, batch, controls, block_frames: int, sample_rate: int) -> torc
         raise ValueError(f"--block-frames needs a GOLF model, not {type(model.synth).__name__}")
     stream = StreamingGOLF(model.synth, generator=torch.Generator().manual_seed(0))
     frames, hop = batch["f0"].shape[-1], model.synth.hop_length
-    voiced = batch["voiced"] if getattr(model, "voicing_gate", False) else None
+    voiced = batch["voiced"] if model.voicing_gate else None
     outs, worst = [], 0.0
     for i in range(0, frames, block_frames):
         sl = slice(i, i + block_frames)

@@ -140,8 +140,8 @@ class SawtoothFIR(nn.Module):
             self.hop_length,
         )
         ir = magnitudes_to_impulse_response(exp_sigmoid(controls["filter"]))
-        voiced = ltv_fir(saw, ir, self.hop_length, delay=ir.shape[-1] // 2)
-        return voiced + filtered_noise(
+        harmonic = ltv_fir(saw, ir, self.hop_length, delay=ir.shape[-1] // 2)
+        return harmonic + filtered_noise(
             exp_sigmoid(controls["noise"] - 5.0), self.hop_length, generator
         )
 

@@ -111,8 +111,8 @@ class GlottalFlowLPC(nn.Module):
         """Gain-scaled source (glottal + noise) and the vocal tract's per-frame biquads.
 
         Every output sample depends only on nearby frames (the oscillator's decimation filter
-        and the zero-phase noise FIR look at most ``max_lookahead`` samples ahead and back),
-        which :class:`ddsp.synth.StreamingGOLF` relies on.
+        and the zero-phase noise FIR reach a few hundred samples ahead and back), which
+        :class:`ddsp.synth.StreamingGOLF` relies on.
 
         Shape: as :meth:`forward` -> ``excitation (batch, frames * hop_length)``,
         ``sos (batch, frames, order / 2, 2)``.

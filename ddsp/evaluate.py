@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import warnings
 
 import lightning as L
@@ -46,9 +47,15 @@ def _clip(dm, seconds: float = 6.0) -> dict[str, torch.Tensor]:
 
 
 def evaluate(
-    ckpt: str, data_root: str | None = None, threads: tuple[int, ...] = (1, 0)
+    ckpt: str,
+    data_root: str | None = None,
+    threads: tuple[int, ...] = (1, 0),
+    media_dir: str | None = None,
 ) -> dict[str, float]:
-    """Test-split metrics and real-time factors of a checkpoint (``threads`` 0 = all)."""
+    """Test-split metrics and real-time factors of a checkpoint (``threads`` 0 = all).
+
+    Test media (WAV and spectrogram PNGs) go to ``media_dir/media/test/``, by default a new
+    temporary folder (never the current one)."""
     model, cfg = load_vocoder(ckpt)
     if data_root is not None:
         cfg.data.root = data_root
@@ -57,7 +64,14 @@ def evaluate(
     dm.setup("test")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False)
+        media_dir = media_dir or tempfile.mkdtemp(prefix="ddsp-evaluate-")
+        trainer = L.Trainer(
+            accelerator="cpu",
+            devices=1,
+            logger=False,
+            enable_checkpointing=False,
+            default_root_dir=media_dir,
+        )
         results = dict(trainer.test(model, datamodule=dm, verbose=False)[0])
     clip = _clip(dm)
     seconds = clip["audio"].shape[-1] / dm.sample_rate
@@ -88,9 +102,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "--data-root", default=None, help="evaluate on another folder (or a moved copy)"
     )
     ap.add_argument("--out", default=None, help="also write the results as JSON")
+    ap.add_argument(
+        "--media-dir", default=None, help="where test media go (default: a temporary folder)"
+    )
     a = ap.parse_args(argv)
     ckpt = a.ckpt.split("=", 1)[1] if a.ckpt.startswith("ckpt=") else a.ckpt
-    results = evaluate(ckpt, a.data_root)
+    results = evaluate(ckpt, a.data_root, media_dir=a.media_dir)
     width = max(map(len, results))
     for k in sorted(results):
         print(f"{k:<{width}}  {results[k]:.4f}")

@@ -281,7 +281,7 @@ def main() -> None:
             lines.append(f"| 16x64000 | {order} | {m['torchlpc']:.0f} | {m['ours']:.0f} |")
     lines += ["", PUBLISHED]
     text = "\n".join(lines) + "\n"
-    write_results("allpole_speed", text, {"rows": rows, "peak_memory_mb": mem})
+    write_results("allpole_speed", text, {"rows": rows, "peak_memory_mb": mem}, a.quick)
 
 
 def peak_rss_mb(which: str, batch: int, length: int, order: int) -> float:

@@ -103,7 +103,7 @@ def main() -> None:
         "FS 163.4 / 320.8 / 663.8 ms for 30 / 60 / 120 s, FS about 2.5-2.8x TD.",
         "",
     ]
-    write_results("compressor_speed", "\n".join(lines), rows)
+    write_results("compressor_speed", "\n".join(lines), rows, a.quick)
 
 
 if __name__ == "__main__":

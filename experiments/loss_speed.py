@@ -93,7 +93,7 @@ def main() -> None:
             f"| {r['threads']} | {r['preset']} | {r['auraloss_ms']:.1f} | {r['ours_ms']:.1f} | {r['auraloss_ms'] / r['ours_ms']:.2f} |"
         )
     text = "\n".join(lines) + "\n"
-    write_results("loss_speed", text, {"batch": a.batch, "length": a.length, "rows": rows})
+    write_results("loss_speed", text, {"batch": a.batch, "length": a.length, "rows": rows}, a.quick)
 
 
 if __name__ == "__main__":

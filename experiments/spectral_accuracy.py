@@ -1,6 +1,7 @@
 """Accuracy of spectral front-ends against librosa on sine sweeps (nnAudio paper, Figs. 6-8).
 
     python experiments/spectral_accuracy.py     # about a minute
+    python experiments/spectral_accuracy.py --quick   # 1 s signals, temporary output
 
 Inputs (float32 in, as the modules run in training; 22,050 Hz, 5 s): a linear sweep 20 Hz -> 11 kHz
 and a logarithmic sweep 20 Hz -> 11 kHz (scipy.signal.chirp), plus white noise. For STFT magnitude
@@ -20,15 +21,15 @@ import librosa
 import numpy as np
 import scipy.signal
 import torch
-from _results import RESULTS, write_results
+from _results import results_dir, write_results
 
 from ddsp.spectral import CQT, MelSpectrogram, Spectrogram
 
 SR, N_FFT, HOP, N_MELS, N_BINS = 22050, 2048, 512, 128, 84
 
 
-def signals() -> dict[str, np.ndarray]:
-    t = np.arange(5 * SR) / SR
+def signals(seconds: float = 5.0) -> dict[str, np.ndarray]:
+    t = np.arange(int(seconds * SR)) / SR
     return {
         "linear sweep": scipy.signal.chirp(t, 20, t[-1], 11000, method="linear"),
         "log sweep": scipy.signal.chirp(t, 20, t[-1], 11000, method="logarithmic"),
@@ -47,7 +48,13 @@ def rel_errors(ours: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
 
 
 def main() -> None:
+    import argparse
+
     from nnAudio import features as nnf
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="1 s signals, temporary output")
+    quick = ap.parse_args().quick
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -80,7 +87,7 @@ def main() -> None:
         "CQT": CQT(SR, HOP, n_bins=N_BINS),
     }
     rows, maps = [], {}
-    for name, x in signals().items():
+    for name, x in signals(1.0 if quick else 5.0).items():
         refs = {
             "STFT": np.abs(librosa.stft(x, n_fft=N_FFT, hop_length=HOP)),
             "mel": librosa.feature.melspectrogram(
@@ -139,8 +146,8 @@ def main() -> None:
         "resampler difference (see ddsp/spectral/_cqt.py).",
         "",
     ]
-    write_results("spectral_accuracy", "\n".join(lines), rows)
-    figure(maps, RESULTS / "spectral_accuracy.png")
+    write_results("spectral_accuracy", "\n".join(lines), rows, quick)
+    figure(maps, results_dir(quick) / "spectral_accuracy.png")
 
 
 def figure(maps: dict[str, np.ndarray], path) -> None:

@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 import torch
-from _results import RESULTS, write_results
+from _results import results_dir, write_results
 
 from ddsp.spectral import CQT, MFCC, MelSpectrogram, Spectrogram
 from ddsp.spectral import functional as SF
@@ -180,8 +180,10 @@ def main() -> None:
         summary.append(f"- {name}: ours {row['ours']:.3f} s; fastest other: {best} {others[best]:.3f} s ({others[best] / row['ours']:.2f}x).")  # fmt: skip
     md = "\n".join(lines + ["", *summary, "", PUBLISHED, ""])
     suffix = "" if args.device == "cpu" else f"_{args.device}"
-    write_results(f"spectral_speed{suffix}", md, {"n": n, "chunk": chunk, "device": args.device, "device_name": device_name, "threads": torch.get_num_threads(), "times_s": times})  # fmt: skip
-    plot(times, RESULTS / f"spectral_speed{suffix}.png", f"{n} clips, {args.device}")
+    write_results(f"spectral_speed{suffix}", md, {"n": n, "chunk": chunk, "device": args.device, "device_name": device_name, "threads": torch.get_num_threads(), "times_s": times}, args.quick)  # fmt: skip
+    plot(
+        times, results_dir(args.quick) / f"spectral_speed{suffix}.png", f"{n} clips, {args.device}"
+    )
 
 
 def plot(times: dict[str, dict[str, float]], path, title: str) -> None:

@@ -24,7 +24,7 @@ import math
 import time
 
 import torch
-from _results import RESULTS, write_results
+from _results import results_dir, write_results
 
 from ddsp.filters import allpole, allpole_frequency_sampling
 from ddsp.losses import MultiResolutionSTFTLoss
@@ -127,8 +127,8 @@ def main() -> None:
         "is measured too), and our MSS is our multi-resolution STFT loss (auraloss defaults).",
         "",
     ]
-    write_results("system_identification", "\n".join(lines), [{k: v for k, v in r.items() if k != "fc"} for r in rows])  # fmt: skip
-    figure(t, fc_true, init["fc"], rows, RESULTS / "system_identification.png")
+    write_results("system_identification", "\n".join(lines), [{k: v for k, v in r.items() if k != "fc"} for r in rows], a.quick)  # fmt: skip
+    figure(t, fc_true, init["fc"], rows, results_dir(a.quick) / "system_identification.png")
 
 
 def figure(t, fc_true, fc_init, rows, path) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 import torch
-from _results import RESULTS, write_results
+from _results import results_dir, write_results
 
 from ddsp.spectral import MFCC
 
@@ -134,7 +134,7 @@ def main() -> None:
     errors = {k: float(np.abs(ours[k] - ref[k]).max() / np.abs(ref[k]).max()) for k in ref}
     xs = torch.randn(1, FRAME + 2 * STEP, dtype=torch.float64, requires_grad=True)
     grad_ok = bool(torch.autograd.gradcheck(module, (xs,), eps=1e-6, atol=1e-5))
-    figure(x, ours, RESULTS / "tfsignal_pipeline.png")
+    figure(x, ours, results_dir(args.quick) / "tfsignal_pipeline.png")
     reps = 3 if args.quick else 10
     times = {"cpu": timing(pipeline(), "cpu", reps)}
     if torch.cuda.is_available():
@@ -168,7 +168,7 @@ def main() -> None:
         "transcription of its formulas, not tensorflow's output.",
         "",
     ]
-    write_results("tfsignal_pipeline", "\n".join(lines), {"errors": errors, "gradcheck": grad_ok, "ms": times})  # fmt: skip
+    write_results("tfsignal_pipeline", "\n".join(lines), {"errors": errors, "gradcheck": grad_ok, "ms": times}, args.quick)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -60,7 +60,10 @@ def main() -> None:
     ap.add_argument("--experiment", default="ddsp_hpn")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--quick", action="store_true", help="3 repeats, 1 thread, temporary output")
     a = ap.parse_args()
+    if a.quick:
+        a.repeats, a.threads = 3, [1]
     rows = [measure(a.experiment, t, a.repeats) for t in a.threads]
     lines = [
         f"# Training step time: `{a.experiment}`",
@@ -78,7 +81,7 @@ def main() -> None:
             f"| {r['median_ms']:.0f} | {r['min_ms']:.0f} |"
         )
     text = "\n".join(lines) + "\n"
-    write_results("train_step_speed", text, rows)
+    write_results("train_step_speed", text, rows, a.quick)
 
 
 if __name__ == "__main__":

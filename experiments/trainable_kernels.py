@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 import torch
-from _results import RESULTS, write_results
+from _results import results_dir, write_results
 from torch import nn
 
 from ddsp.spectral import STFT, MelSpectrogram
@@ -126,8 +126,8 @@ def main() -> None:
         "(`trainable_kernels.png`: kernel responses before and after training).",
         "",
     ]
-    write_results("trainable_kernels", "\n".join(lines), rows)
-    figure(before, after, RESULTS / "trainable_kernels.png")
+    write_results("trainable_kernels", "\n".join(lines), rows, args.quick)
+    figure(before, after, results_dir(args.quick) / "trainable_kernels.png")
 
 
 def figure(before: np.ndarray, after: np.ndarray, path) -> None:

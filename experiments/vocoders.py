@@ -2,6 +2,7 @@
 
     python experiments/vocoders.py                 # the default budget of make train: 2000 steps
     python experiments/vocoders.py --steps 300     # a quick look (~15 min here)
+    python experiments/vocoders.py --quick         # 20 steps of GOLF-ss, temporary output
 
 Trains every model on the shipped data with the same batch, segment length, optimiser, seed and
 number of steps (`python train.py experiment=<name> trainer.max_steps=<steps> logger=csv`), then
@@ -120,8 +121,15 @@ def untrained_golf() -> dict:
     model = instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False)
-        res = dict(trainer.test(model, datamodule=dm, verbose=False)[0])
+        with tempfile.TemporaryDirectory(prefix="vocoders-untrained-") as media:
+            trainer = L.Trainer(
+                accelerator="cpu",
+                devices=1,
+                logger=False,
+                enable_checkpointing=False,
+                default_root_dir=media,  # test media go here, not to the current folder
+            )
+            res = dict(trainer.test(model, datamodule=dm, verbose=False)[0])
     res["parameters"] = float(sum(p.numel() for p in model.parameters()))
     return {k: float(v) for k, v in res.items()}
 
@@ -133,7 +141,10 @@ def main() -> None:
     ap.add_argument(
         "--keep", action="store_true", help="keep the rows of results/vocoders.json (same steps)"
     )
+    ap.add_argument("--quick", action="store_true", help="20 steps, GOLF-ss only, temporary output")
     a = ap.parse_args()
+    if a.quick:
+        a.steps, a.models, a.keep = 20, list(MODELS)[:1], False
     saved = ROOT / "experiments" / "results" / "vocoders.json"
     results = {}
     if a.keep and saved.is_file() and json.loads(saved.read_text())["steps"] == a.steps:
@@ -149,10 +160,10 @@ def main() -> None:
         for name in (m for m in a.models if m not in results):
             results[name] = train_and_evaluate(name, MODELS[name], a.steps, work)
             print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in results[name].items()}, flush=True)  # fmt: skip
-            write_table(results, a.steps)  # after every model: a partial table survives a stop
+            write_table(results, a.steps, a.quick)  # after every model: a partial table survives
 
 
-def write_table(results: dict, steps: int) -> None:
+def write_table(results: dict, steps: int, quick: bool = False) -> None:
     """experiments/results/vocoders.md and .json from ``{row name: metrics}``."""
     head = (
         "| model | " + " | ".join(label for _, label in KEYS) + " | train time | train peak RSS |"
@@ -187,7 +198,7 @@ def write_table(results: dict, steps: int) -> None:
         "compare the ordering and the gaps, not the values.",
         "",
     ]
-    write_results("vocoders", "\n".join(lines), {"steps": steps, "results": results})
+    write_results("vocoders", "\n".join(lines), {"steps": steps, "results": results}, quick)
 
 
 if __name__ == "__main__":

@@ -25,3 +25,36 @@ def speech() -> tuple[np.ndarray, int]:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+# What the suite may leave in the repository: the environment and tool caches.
+ALLOWED = (".venv/", ".pytest_cache/", ".ruff_cache/", ".hypothesis/")
+
+
+def repository_state() -> list[str] | None:
+    """``git status`` of the repository, ignored files included (None outside a git checkout):
+    a test at the end of the suite checks that no test created or changed a file here."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    state = []
+    for line in out.splitlines():
+        path = line[3:]
+        if path.startswith(ALLOWED) or "__pycache__/" in path or ".egg-info/" in path:
+            continue
+        full = ROOT / path
+        stamp = full.stat().st_mtime_ns if full.is_file() else ""  # a changed file, changed again
+        state.append(f"{line} {stamp}")
+    return sorted(state)
+
+
+STATE_AT_START = repository_state()

@@ -23,7 +23,7 @@ class SpeechDataModule(L.LightningDataModule):
             (:class:`ddsp.data.prepare.PrepConfig`).
         segment_seconds: training/evaluation segment length.
         batch_size, num_workers: loader settings.
-        cache_dir: feature cache (default ``<root>/.cache``).
+        cache_dir: feature cache (default :func:`ddsp.data.prepare.default_cache_dir`).
         skip_bad_files: skip unusable audio files with a warning instead of stopping.
     """
 

@@ -4,8 +4,9 @@ Usage::
 
     python -m ddsp.data.prepare data/fillets_cs --sample-rate 16000 --hop-length 160
 
-Training runs this automatically (``SpeechDataModule.prepare_data``); results are cached under
-``cache_dir`` keyed by the file list and the settings, so a second run loads in a second.
+Training runs this automatically (``SpeechDataModule.prepare_data``); results are cached in one
+place for both (:func:`default_cache_dir`: ``$DDSP_CACHE_DIR``, else ``~/.cache/ddsp/data``),
+keyed by the folder, its file list and the settings, so a second run loads in a second.
 
 Splits: ``<root>/splits.csv`` (columns ``file,split`` with ``train``/``valid``/``test``) when it
 exists, otherwise a fixed pseudo-random split by the SHA-1 of each file's relative path.
@@ -17,6 +18,7 @@ import argparse
 import csv
 import hashlib
 import json
+import os
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +32,14 @@ from ..synth.core import fill_unvoiced_f0
 from .audio import AUDIO_EXTENSIONS, AudioFileError, load_audio
 from .f0 import extract_f0
 
-__all__ = ["PrepConfig", "prepare", "find_audio_files", "assign_splits", "SPLITS"]
+__all__ = [
+    "PrepConfig",
+    "prepare",
+    "find_audio_files",
+    "assign_splits",
+    "default_cache_dir",
+    "SPLITS",
+]
 
 SPLITS = ("train", "valid", "test")
 _VERSION = 1  # bump when the cached content changes
@@ -48,6 +57,17 @@ class PrepConfig:
     loudness_n_fft: int = 1024
     valid_fraction: float = 0.1
     test_fraction: float = 0.1
+
+
+def default_cache_dir() -> Path:
+    """Where prepared features are cached unless a ``cache_dir`` is given: ``$DDSP_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/ddsp/data`` (``~/.cache/ddsp/data``); never inside the data folder
+    or the repository."""
+    env = os.environ.get("DDSP_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ddsp" / "data"
 
 
 def find_audio_files(root: str | Path) -> list[Path]:
@@ -98,6 +118,7 @@ def assign_splits(root: Path, files: list[Path], cfg: PrepConfig) -> dict[str, l
 def _cache_key(root: Path, files: list[Path], cfg: PrepConfig) -> str:
     h = hashlib.sha1()
     h.update(json.dumps({"cfg": asdict(cfg), "version": _VERSION}, sort_keys=True).encode())
+    h.update(str(root.resolve()).encode())  # one cache folder serves every data folder
     for p in files:
         st = p.stat()
         h.update(f"{p.relative_to(root).as_posix()}:{st.st_size}:{st.st_mtime_ns}".encode())
@@ -105,6 +126,23 @@ def _cache_key(root: Path, files: list[Path], cfg: PrepConfig) -> str:
     if table.is_file():
         h.update(table.read_bytes())
     return h.hexdigest()[:16]
+
+
+MIN_SECONDS = 0.1  # shorter files hold too few frames for f0 tracking and a training segment
+
+
+def _warn_if_unusable(path: Path, x: np.ndarray, sr: int, voiced: np.ndarray) -> None:
+    """Warn about files that load but teach nothing: too short, silent, or never voiced."""
+    if len(x) < MIN_SECONDS * sr:
+        warnings.warn(
+            f"{path}: {1000 * len(x) / sr:.0f} ms long, shorter than {MIN_SECONDS * 1000:.0f} ms: "
+            "too short for f0 tracking and for a training segment (it is padded)",
+            stacklevel=3,
+        )
+    if not np.any(x):
+        warnings.warn(f"{path}: digital silence throughout (all samples are 0)", stacklevel=3)
+    elif not np.any(voiced):
+        warnings.warn(f"{path}: no voiced frame found (f0 tracker)", stacklevel=3)
 
 
 def analyse_file(path: Path, cfg: PrepConfig) -> dict:
@@ -117,6 +155,7 @@ def analyse_file(path: Path, cfg: PrepConfig) -> dict:
     """
     x, sr = load_audio(path, cfg.sample_rate)
     f0, voiced = extract_f0(x, sr, cfg.hop_length, cfg.f0_min, cfg.f0_max, cfg.f0_method)
+    _warn_if_unusable(path, x, sr, voiced)
     voiced_t = torch.from_numpy(voiced.astype(np.float32))
     f0_filled = fill_unvoiced_f0(torch.from_numpy(f0), voiced_t).float()
     loud = a_weighted_loudness(torch.from_numpy(x), sr, cfg.hop_length, cfg.loudness_n_fft)
@@ -141,7 +180,7 @@ def prepare(
     Args:
         root: folder of audio files.
         cfg: feature settings.
-        cache_dir: where caches live (default ``<root>/.cache``).
+        cache_dir: where caches live (default :func:`default_cache_dir`).
         skip_bad_files: warn and skip unusable files instead of raising.
 
     Returns:
@@ -151,7 +190,7 @@ def prepare(
     cfg = cfg or PrepConfig()
     files = find_audio_files(root)
     splits = assign_splits(root, files, cfg)
-    out_dir = Path(cache_dir or root / ".cache") / _cache_key(root, files, cfg)
+    out_dir = Path(cache_dir or default_cache_dir()) / _cache_key(root, files, cfg)
     paths = {s: out_dir / f"{s}.pt" for s in SPLITS}
     if all(p.is_file() for p in paths.values()):
         return paths
@@ -195,7 +234,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--f0-method", default="dio", choices=["dio", "harvest"])
     ap.add_argument("--f0-min", type=float, default=60.0)
     ap.add_argument("--f0-max", type=float, default=800.0)
-    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument(
+        "--cache-dir", default=None, help="default: $DDSP_CACHE_DIR or ~/.cache/ddsp/data"
+    )
     ap.add_argument("--skip-bad-files", action="store_true")
     a = ap.parse_args(argv)
     cfg = PrepConfig(a.sample_rate, a.hop_length, a.f0_min, a.f0_max, a.f0_method)

@@ -4,7 +4,7 @@ pole-zero filters, FIR, the papers' baselines and frequency responses.
 Imports nothing heavier than torch, torchlpc and :mod:`ddsp.spectral`.
 """
 
-from .allpole import allpole, allpole_sos
+from .allpole import allpole, allpole_sos, check_stable
 from .analysis import autocorrelation, levinson_durbin, lpc_analysis
 from .baselines import allpole_framewise_ola, allpole_frequency_sampling
 from .fir import (
@@ -34,6 +34,7 @@ from .response import freqz
 __all__ = [
     "allpole",
     "allpole_sos",
+    "check_stable",
     "autocorrelation",
     "levinson_durbin",
     "lpc_analysis",

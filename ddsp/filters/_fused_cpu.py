@@ -1,4 +1,5 @@
-"""A fused CPU backward for the all-pole filter, compiled on first use (``torch.utils.cpp_extension``).
+"""A fused CPU backward for the all-pole filter, compiled on first use (``torch.utils.cpp_extension``) under a name
+that hashes what the binary depends on (:func:`build_name`).
 
 torchlpc's kernel needs the time-shifted, time-reversed coefficients ``A[t + 1 + j, j]`` as a
 contiguous ``(B, T, N)`` tensor, so a backward built on it makes at least four passes over that
@@ -132,7 +133,33 @@ std::vector<torch::Tensor> allpole_backward(torch::Tensor gy, torch::Tensor a, t
 }
 """
 
-NAME = "ddsp_allpole_cpu_v9"  # bump when _SOURCE changes (torch also hashes the source)
+_CFLAGS = ["-O3", "-fopenmp"]
+_LDFLAGS = ["-fopenmp"]
+
+
+def build_name() -> str:
+    """The extension's name in torch's build cache, from everything the binary depends on:
+    the source and flags, torch's version and build (git revision, CUDA), Python's version
+    and ABI. Two environments with different torch builds thus keep two builds side by side
+    instead of rebuilding one in turn."""
+    import hashlib
+    import sysconfig
+
+    import torch
+
+    parts = [
+        _SOURCE,
+        " ".join(_CFLAGS + _LDFLAGS),
+        torch.__version__,
+        str(getattr(torch.version, "git_version", "")),
+        str(torch.version.cuda),
+        sys.version,
+        str(sysconfig.get_config_var("SOABI")),
+    ]
+    digest = hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
+    return f"ddsp_allpole_cpu_{digest}"
+
+
 _STATE: dict[str, object] = {}
 
 
@@ -145,14 +172,15 @@ def load():
             from torch.utils.cpp_extension import load_inline
 
             _ninja_on_path()
-            _say_if_building()
+            name = build_name()
+            _say_if_building(name)
 
             _STATE["module"] = load_inline(
-                name=NAME,
+                name=name,
                 cpp_sources=_SOURCE,
                 functions=["allpole_backward"],
-                extra_cflags=["-O3", "-fopenmp"],
-                extra_ldflags=["-fopenmp"],
+                extra_cflags=_CFLAGS,
+                extra_ldflags=_LDFLAGS,
                 verbose=False,
             )
         except Exception as e:  # no compiler, no headers, read-only cache, ...
@@ -183,18 +211,20 @@ def _ninja_on_path() -> None:
             return
 
 
-def _say_if_building() -> None:
-    """One line on stderr when the extension is not in torch's cache yet (the first backward
-    then takes ~30 s longer; later processes load it in well under a second)."""
+def _say_if_building(name: str) -> None:
+    """One line on stderr whenever this exact build (:func:`build_name`) is not in torch's
+    cache yet, i.e. every time it is compiled: the first backward then takes ~30 s longer;
+    later processes load it in well under a second."""
     try:
         from torch.utils.cpp_extension import _get_build_directory
 
-        built = os.path.join(_get_build_directory(NAME, False), NAME + ".so")
-    except Exception:  # a private torch helper: say nothing rather than fail
-        return
+        built = os.path.join(_get_build_directory(name, False), name + ".so")
+    except Exception:  # a private torch helper: assume a build is due
+        built = ""
     if not os.path.exists(built):
         print(
-            "ddsp.filters: compiling the fused all-pole backward (once per machine, ~30 s)",
+            f"ddsp.filters: compiling the fused all-pole backward as {name} (once per torch "
+            "build and Python, ~30 s)",
             file=sys.stderr,
             flush=True,
         )

@@ -8,14 +8,65 @@ import torch
 from .interpolate import upsample
 from .lpc_function import lpc_filter, lpc_filter_frames
 
-__all__ = ["allpole", "allpole_sos"]
+__all__ = ["allpole", "allpole_sos", "check_stable"]
 
 
-def _check_finite(name: str, t: torch.Tensor | None) -> None:
+def _check_dtype(name: str, t: torch.Tensor | None) -> None:
+    if t is not None and (t.is_complex() or t.dtype not in (torch.float32, torch.float64)):
+        hint = " (complex filtering is not supported: filter .real and .imag apart)"
+        raise TypeError(
+            f"allpole: {name} must be a real float32 or float64 tensor, got {t.dtype}"
+            + (hint if t.is_complex() else "")
+        )
+
+
+def _locate_nonfinite(name: str, t: torch.Tensor | None) -> None:
     if t is not None and not torch.isfinite(t).all():
         bad = torch.nonzero(~torch.isfinite(t).reshape(-1))[0].item()
         raise ValueError(
-            f"{name} contains NaN or Inf (first at flat index {bad} of shape {tuple(t.shape)})"
+            f"allpole: {name} contains NaN or Inf (first at flat index {bad} of shape "
+            f"{tuple(t.shape)})"
+        )
+
+
+def _is_batched(t: torch.Tensor) -> bool:
+    """Inside ``torch.vmap`` (values cannot be inspected there)."""
+    return torch._C._functorch.is_batchedtensor(t)
+
+
+def _check_output(y: torch.Tensor, x, a, zi, checked_stability: bool) -> None:
+    """NaN/Inf anywhere in the inputs reaches the output; one reduction over the output (far
+    smaller than ``a``) finds it, and only then are the inputs searched for the culprit."""
+    if _is_batched(y) or torch.isfinite(y.detach().sum()):
+        return
+    if torch.isfinite(y.detach()).all():
+        return  # finite but so large that the sum overflowed
+    for name, t in (("x", x), ("a", a), ("zi", zi)):
+        _locate_nonfinite(name, t)
+    if not checked_stability and a.shape[-1] > 0:
+        check_stable(a)  # finite inputs, non-finite output: the filter blew up
+    raise ValueError("allpole: the output overflowed to Inf/NaN (the filter is unstable)")
+
+
+def check_stable(a: torch.Tensor) -> None:
+    """Raise :class:`~ddsp.filters.UnstableFilterError` naming the first frame of ``a``
+    (``(..., order)``, direct form) with a pole on or outside the unit circle (step-down /
+    Schur-Cohn test in float64)."""
+    from .lpc import UnstableFilterError, lpc_to_reflection
+
+    k = lpc_to_reflection(a.detach().to(torch.float64))
+    bad = ~(k.abs() < 1).all(dim=-1)  # NaN past an unstable step counts as unstable
+    if bool(bad.any()):
+        flat = int(torch.nonzero(bad.reshape(-1))[0])
+        idx = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), bad.shape))
+        row = k[idx]
+        m = int(torch.nonzero(~(row.abs() < 1))[0])
+        raise UnstableFilterError(
+            f"allpole: a{list(idx)} (of leading shape {tuple(bad.shape)}) is unstable: its "
+            f"reflection coefficient k_{m + 1} = {float(row[m]):.4f} has |k| >= 1 (a pole on or "
+            "outside the unit circle). Stable by construction: ddsp.filters.logits_to_reflection "
+            "-> reflection_to_lpc, logits_to_lsf -> lsf_to_lpc, or biquads from "
+            "logits_to_biquads with allpole_sos"
         )
 
 
@@ -25,52 +76,91 @@ def allpole(
     zi: torch.Tensor | None = None,
     return_zf: bool = False,
     hop_length: int | None = None,
+    check_stability: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """``y[t] = x[t] - sum_i a[t, i] y[t - i]`` with torchlpc's compiled filter and gradients.
 
     Args:
-        x: ``(..., time)`` signal, float32 or float64, CPU or CUDA.
-        a: ``(..., time, order)`` per-sample coefficients; ``(..., frames, order)`` with
-            ``hop_length`` (each frame's filter held for ``hop_length`` samples; interpolate in
-            a stable domain first with :func:`ddsp.filters.interpolate_lpc`); or, with fewer
-            than ``x.dim() + 1`` dimensions, ``(..., order)`` for a time-invariant filter.
-            Leading dimensions broadcast with x's.
+        x: ``(..., time)`` real signal, float32 or float64, CPU or CUDA.
+        a: ``(..., time, order)`` per-sample coefficients; with ``hop_length``,
+            ``(..., frames, order)`` (each frame's filter held for ``hop_length`` samples;
+            interpolate in a stable domain first with :func:`ddsp.filters.interpolate_lpc`),
+            ``(frames, order)`` sharing the frames across the batch; without ``hop_length`` and
+            with fewer than ``x.dim() + 1`` dimensions, ``(..., order)`` for a time-invariant
+            filter. Leading dimensions broadcast with x's.
         zi: ``(..., order)`` past outputs ``[y[-1], y[-2], ...]`` (as torchlpc; differentiable).
         return_zf: also return the final state ``[y[T-1], y[T-2], ...]``, ``(..., order)``:
             pass it as ``zi`` of the next block to filter a stream block by block.
         hop_length: samples per frame of ``a``.
+        check_stability: first test every frame of ``a`` (step-down, float64) and raise
+            :class:`~ddsp.filters.UnstableFilterError` naming the first unstable one.
+
+    Stability: the recursion is only as stable as ``a``. Stable by construction are
+    :func:`~ddsp.filters.reflection_to_lpc` of ``|k| < 1`` (e.g. from
+    :func:`~ddsp.filters.logits_to_reflection`), :func:`~ddsp.filters.lsf_to_lpc` of
+    interlaced line spectral frequencies, and biquads from
+    :func:`~ddsp.filters.logits_to_biquads` (with :func:`allpole_sos`; at high orders the
+    direct form of a stable product can become unstable after float32 rounding). An unstable
+    filter whose output overflows raises an error naming the first unstable frame; one that
+    stays finite is filtered as asked unless ``check_stability``.
+
+    Errors: complex or non-float inputs (``TypeError``), NaN/Inf in any input, a ``zi`` whose
+    last dimension is not the order, a ``hop_length`` that is not a positive integer or whose
+    frames do not cover ``x``, shapes that do not broadcast (``ValueError``). Supports
+    ``torch.func.jvp`` / forward-mode AD and ``torch.vmap``.
 
     Returns:
         ``(..., time)`` (and ``zf``).
     """
-    _check_finite("x", x)
-    _check_finite("a", a)
-    _check_finite("zi", zi)
-    return _allpole(x, a, zi, return_zf, hop_length)
+    for name, t in (("x", x), ("a", a), ("zi", zi)):
+        _check_dtype(name, t)
+    if check_stability:
+        check_stable(a)
+    out = _allpole(x, a, zi, return_zf, hop_length)
+    _check_output(out[0] if return_zf else out, x, a, zi, check_stability)
+    return out
 
 
 def _allpole(x, a, zi, return_zf, hop_length):
     """:func:`allpole` without the finiteness checks (callers that checked already)."""
     t = x.shape[-1]
     hop = None  # coefficients held per frame: filtered without a per-sample copy
-    if a.dim() <= x.dim():  # time-invariant (..., order): one frame held for all t samples
-        a, hop = a.unsqueeze(-2), t
-    elif hop_length is not None:
+    if hop_length is not None:
+        if isinstance(hop_length, bool) or not isinstance(hop_length, int) or hop_length < 1:
+            raise ValueError(f"allpole: hop_length must be a positive int, got {hop_length!r}")
+        if a.dim() < 2:
+            raise ValueError(
+                f"allpole: with hop_length, a must be (..., frames, order), got {tuple(a.shape)}"
+            )
         if a.shape[-2] * hop_length != t:
             raise ValueError(
-                f"a has {a.shape[-2]} frames x hop {hop_length} = {a.shape[-2] * hop_length} samples, "
-                f"x has {t}"
+                f"allpole: a has {a.shape[-2]} frames x hop_length {hop_length} = "
+                f"{a.shape[-2] * hop_length} samples, x has {t}"
             )
         hop = hop_length
+    elif a.dim() <= x.dim():  # time-invariant (..., order): one frame held for all t samples
+        a, hop = a.unsqueeze(-2), t
     if hop is None and a.shape[-2] != t:
         raise ValueError(
-            f"a must be (..., {t}, order), (..., frames, order) with hop_length, or (..., order); "
-            f"got {tuple(a.shape)} for x {tuple(x.shape)}"
+            f"allpole: a must be (..., {t}, order), (..., frames, order) with hop_length, or "
+            f"(..., order); got {tuple(a.shape)} for x {tuple(x.shape)}"
         )
     order = a.shape[-1]
-    batch = torch.broadcast_shapes(
-        x.shape[:-1], a.shape[:-2], *(() if zi is None else (zi.shape[:-1],))
-    )
+    if zi is not None and (zi.dim() == 0 or zi.shape[-1] != order):
+        raise ValueError(
+            f"allpole: zi must be (..., order={order}) past outputs, got {tuple(zi.shape)}"
+        )
+    try:
+        batch = torch.broadcast_shapes(
+            x.shape[:-1], a.shape[:-2], *(() if zi is None else (zi.shape[:-1],))
+        )
+    except RuntimeError:
+        raise ValueError(
+            f"allpole: leading dimensions do not broadcast: x {tuple(x.shape[:-1])}, "
+            f"a {tuple(a.shape[:-2])}"
+            + ("" if zi is None else f", zi {tuple(zi.shape[:-1])}")
+            + " (for per-frame coefficients pass hop_length)"
+        ) from None
     xb = x.expand(*batch, t).reshape(-1, t)
     frames = a.shape[-2]
     ab = a.to(x.dtype).expand(*batch, frames, order).reshape(-1, frames, order).contiguous()
@@ -125,9 +215,12 @@ def allpole_sos(
     Returns:
         ``(..., time)`` (and ``zf``).
     """
-    _check_finite("x", x)
-    _check_finite("sos", sos)
-    _check_finite("zi", zi)
+    for name, t in (("x", x), ("sos", sos), ("zi", zi)):
+        _check_dtype(name, t)
+    if sos.dim() < 3 or sos.shape[-1] != 2:
+        raise ValueError(
+            f"allpole_sos: sos must be (..., time, sections, 2), got {tuple(sos.shape)}"
+        )
     lead, sections = sos.shape[:-3], sos.shape[-2]
     # section-major layout: one copy, then every section's coefficients are contiguous and
     # unbind's backward stacks the gradients once (slicing one big tensor per section made
@@ -147,4 +240,5 @@ def allpole_sos(
     for s, coeffs in enumerate(per_section):
         y, zf = _allpole(y, coeffs, None if zi is None else zi[..., s, :], True, held)
         zfs.append(zf)
+    _check_output(y, x, sos.flatten(-2), None, True)
     return (y, torch.stack(zfs, dim=-2)) if return_zf else y

@@ -115,6 +115,7 @@ class _LPC(torch.autograd.Function):
     def setup_context(ctx, inputs, output) -> None:
         _, a, zi = inputs
         ctx.save_for_backward(a, zi, output)
+        ctx.save_for_forward(a, zi, output)
 
     @staticmethod
     def backward(ctx, grad_y: torch.Tensor):
@@ -126,6 +127,38 @@ class _LPC(torch.autograd.Function):
             )
             return gx, ga, gzi
         return _backward(a, zi, y, grad_y, ctx.needs_input_grad)
+
+    @staticmethod
+    def jvp(ctx, dx, da, dzi):
+        a, zi, y = ctx.saved_tensors
+        return _LPC.apply(*_tangent_inputs(a, zi, y, dx, da, dzi))
+
+    @staticmethod
+    def vmap(info, in_dims, x, a, zi):
+        return _vmap(_LPC.apply, info, in_dims, (x, a, zi))
+
+
+def _tangent_inputs(a, zi, y, dx, da, dzi):
+    """Forward-mode AD: the tangent of ``y`` is the same filter run on
+    ``dx[t] - sum_j da[t, j] y[t - 1 - j]`` from the state ``dzi``. Returns its inputs
+    ``(rhs, a, zi)`` (per-sample ``da``, ``(B, T, N)``)."""
+    rhs = dx if dx is not None else torch.zeros_like(y)
+    if da is not None:
+        n = a.shape[-1]
+        past = torch.cat([zi.flip(1), y[:, :-1]], dim=1).unfold(1, n, 1).flip(-1)  # y[t-1-j]
+        rhs = rhs - (da * past).sum(-1)
+    return rhs, a, dzi if dzi is not None else torch.zeros_like(zi)
+
+
+def _vmap(apply, info, in_dims, tensors):
+    """``torch.vmap`` rule: fold the mapped dimension into the kernel's batch dimension."""
+    size = info.batch_size
+    flat = []
+    for t, d in zip(tensors, in_dims, strict=True):
+        t = t.movedim(d, 0) if d is not None else t.expand(size, *t.shape)
+        flat.append(t.reshape(size * t.shape[1], *t.shape[2:]))
+    y = apply(*flat)
+    return y.reshape(size, -1, y.shape[-1]), 0
 
 
 def _fused_module(grad_y: torch.Tensor):
@@ -168,6 +201,19 @@ class _LPCFrames(torch.autograd.Function):
         _, a, zi, hop = inputs
         ctx.hop = hop
         ctx.save_for_backward(a, zi, output)
+        ctx.save_for_forward(a, zi, output)
+
+    @staticmethod
+    def jvp(ctx, dx, da, dzi, _):
+        a, zi, y = ctx.saved_tensors
+        if da is not None:
+            da = da.repeat_interleave(ctx.hop, dim=1)
+        rhs, _, z0 = _tangent_inputs(a.repeat_interleave(ctx.hop, dim=1), zi, y, dx, da, dzi)
+        return _LPCFrames.apply(rhs, a, z0, ctx.hop)
+
+    @staticmethod
+    def vmap(info, in_dims, x, a, zi, hop):
+        return _vmap(lambda *t: _LPCFrames.apply(*t, hop), info, in_dims[:3], (x, a, zi))
 
     @staticmethod
     def backward(ctx, grad_y: torch.Tensor):

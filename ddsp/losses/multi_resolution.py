@@ -83,15 +83,19 @@ class MultiResolutionSTFTLoss(nn.Module):
         cfg.update({k: v for k, v in given.items() if v is not None})
         ffts, hops, wins = cfg.pop("fft_sizes"), cfg.pop("hop_sizes"), cfg.pop("win_lengths")
         if not len(ffts) == len(hops) == len(wins):
-            raise ValueError("fft_sizes, hop_sizes and win_lengths must have equal lengths")
+            raise ValueError(
+                f"fft_sizes, hop_sizes and win_lengths must have equal lengths, got "
+                f"{len(ffts)}, {len(hops)} and {len(wins)}"
+            )
+        if not ffts:
+            raise ValueError("fft_sizes is empty: give at least one resolution")
         self.aggregate = cfg.pop("aggregate")
         if self.aggregate not in ("mean", "sum"):
             raise ValueError(f"aggregate must be 'mean' or 'sum', got {self.aggregate!r}")
         cfg.update(kwargs)
         self.max_fft = max(ffts)
         self.losses = nn.ModuleList(
-            STFTLoss(int(n), int(h), int(w), **cfg)
-            for n, h, w in zip(ffts, hops, wins, strict=True)
+            STFTLoss(n, h, w, **cfg) for n, h, w in zip(ffts, hops, wins, strict=True)
         )
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

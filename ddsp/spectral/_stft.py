@@ -182,23 +182,45 @@ def istft(
     return y.reshape(*batch, y.shape[-1])
 
 
-def magnitude(spec: torch.Tensor, power: float = 1.0, eps: float = 0.0) -> torch.Tensor:
-    """``|X| ** power`` with a finite gradient at ``X = 0`` (digital silence).
+# Below this level relative to its frame's mean power (dB), a bin's phase is mostly float32 FFT
+# rounding (which sits ~120 dB below): the gradient of |X| ** power (power < 2) uses the
+# floor's magnitude instead of |X| there. Measured in tests/test_conditioning.py.
+GRAD_FLOOR_DB = -60.0
+
+
+def magnitude(
+    spec: torch.Tensor,
+    power: float = 1.0,
+    eps: float = 0.0,
+    grad_floor_db: float | None = None,
+    floor_dims: tuple[int, ...] = (-2,),
+) -> torch.Tensor:
+    """``|X| ** power``, exact, with a gradient that is finite and well conditioned near ``X = 0``.
 
     Computes ``max(re**2 + im**2, eps) ** (power / 2)``: exact with the default ``eps=0``
     (``power=2`` never clamps); ``eps > 0`` floors the power first, as auraloss does in its
     losses (``sqrt(clamp(p, 1e-8))``, a floor of 1e-4 on magnitudes: keep it out of
-    features). The gradient is ``power/2 |X|^(power-2) X`` where ``|X|^2 > eps`` and zero
-    (not NaN) elsewhere, including at ``X = 0``. A fused autograd function: one pass forward,
-    one backward, instead of autograd through squares, a sum, a clamp and a power.
+    features).
+
+    The gradient is ``power/2 |X|^(power-2) X``, except that for ``power < 2`` the factor
+    ``|X|^(power-2)`` is taken at ``max(|X|, tau)``: ``tau^2`` lies ``grad_floor_db`` (default
+    -60 dB) below the mean power over ``floor_dims``: by default the frequency axis, so per
+    frame, where an STFT's rounding is relative to its frame; ``(-2, -1)`` for transforms whose
+    rounding reaches across frames (the CQT's long low-octave kernels); everything for 1-D
+    input. Below ``tau`` the direction ``X / |X|`` is mostly FFT rounding
+    in float32 and would otherwise give unit-size gradients of random sign; there the gradient
+    is that of a magnitude smoothed to ``|X|^2 / tau`` and goes to 0 at ``X = 0`` (not NaN).
+    Where ``|X|^2 <= eps`` (clamped) it is 0. One fused pass forward and one backward.
 
     Args:
-        spec: complex tensor of any shape.
+        spec: complex tensor, ``(..., freq, frames)`` (any shape; see above for the floor).
+        grad_floor_db: the gradient floor; ``None`` for the default, ``-inf`` for none.
 
     Returns:
         real tensor of the same shape.
     """
-    return _Magnitude.apply(spec, float(power), float(eps))
+    floor = GRAD_FLOOR_DB if grad_floor_db is None else float(grad_floor_db)
+    return _Magnitude.apply(spec, float(power), float(eps), floor, tuple(floor_dims))
 
 
 class _RealFFT(torch.autograd.Function):
@@ -224,31 +246,39 @@ class _RealFFT(torch.autograd.Function):
 
 class _Magnitude(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, spec: torch.Tensor, power: float, eps: float) -> torch.Tensor:
+    def forward(ctx, spec: torch.Tensor, power: float, eps: float, floor_db: float, dims: tuple):
         re, im = spec.real, spec.imag
         p = torch.addcmul(re * re, im, im)  # 3-4x faster than summing view_as_real's last axis
+        ctx.power, ctx.eps, ctx.floor_db = power, eps, floor_db
         if power == 2.0:
-            out = p
-        elif power == 1.0:  # p is not needed afterwards: clamp and root in place
+            ctx.save_for_backward(spec)
+            return p
+        mean = p.mean(dim=dims, keepdim=True) if spec.dim() >= len(dims) + 1 else p.mean()
+        tau2 = mean * 10.0 ** (floor_db / 10.0)  # the gradient floor, squared
+        if power == 1.0:  # p is not needed afterwards: clamp and root in place
             out = (p.clamp_min_(eps) if eps > 0 else p).sqrt_()
+            ctx.save_for_backward(spec, out, tau2)
         else:
             out = (p.clamp_min(eps) if eps > 0 else p).pow(power / 2)
-        ctx.save_for_backward(spec, out if power == 1.0 else p, out)
-        ctx.power, ctx.eps = power, eps
+            ctx.save_for_backward(spec, p, tau2)
         return out
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):
-        spec, p, out = ctx.saved_tensors
-        if ctx.power == 2.0:
-            scale = 2.0 * g
-        elif ctx.power == 1.0:  # p holds out = sqrt(max(p, eps)): d|X| / dX* = X / (2 |X|)
-            live = out > ctx.eps**0.5 if ctx.eps > 0 else out > 0
-            scale = torch.where(live, g / torch.where(live, out, 1.0), 0.0)
-        else:  # d out / d X* = power * out / p * X / 2, zero where clamped or zero
-            tiny = max(ctx.eps, torch.finfo(p.dtype).tiny)
-            scale = torch.where(p > ctx.eps, g * ctx.power * out / p.clamp_min(tiny), 0.0)
-        return scale * spec, None, None
+        power, eps = ctx.power, ctx.eps
+        if power == 2.0:
+            (spec,) = ctx.saved_tensors
+            return 2.0 * g * spec, None, None, None, None
+        spec, saved, tau2 = ctx.saved_tensors
+        tiny = torch.finfo(saved.dtype).tiny
+        if power == 1.0:  # saved = |X| (clamped at sqrt(eps)): d|X| / dX* = X / (2 |X|)
+            mag = torch.maximum(saved, tau2.sqrt().clamp_min(tiny))
+            live = saved > eps**0.5 if eps > 0 else saved > 0
+            scale = torch.where(live, g / mag, 0.0)
+        else:  # saved = |X|^2: d out / d X* = power / 2 |X|^(power - 2) X, |X| floored
+            p = torch.maximum(saved, tau2.clamp_min(tiny))
+            scale = torch.where(saved > eps, g * power * p.pow(power / 2 - 1.0), 0.0)
+        return scale * spec, None, None, None, None
 
 
 def phase(spec: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:

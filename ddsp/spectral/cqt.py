@@ -85,7 +85,7 @@ class VQT(nn.Module):
             self.decimator.to(x.dtype),
         )  # fmt: skip
         out = out.reshape(*batch, *out.shape[-2:])
-        return out if self.power is None else SF.magnitude(out, self.power)
+        return out if self.power is None else SF.magnitude(out, self.power, floor_dims=(-2, -1))
 
 
 class CQT(VQT):

@@ -296,3 +296,14 @@ def test_sos_sub_hop_equals_expanded_held_biquads():
         (sos[:, :5].clone().requires_grad_(),),
     )
     assert g
+
+
+def test_fused_build_is_named_by_what_it_depends_on(monkeypatch, capsys):
+    from ddsp.filters import _fused_cpu
+
+    name = _fused_cpu.build_name()
+    assert name.startswith("ddsp_allpole_cpu_") and name == _fused_cpu.build_name()
+    monkeypatch.setattr(torch, "__version__", "0.0.0+other")
+    assert _fused_cpu.build_name() != name  # another torch build: another cache entry
+    _fused_cpu._say_if_building("ddsp_allpole_cpu_never_built")
+    assert "compiling the fused all-pole backward" in capsys.readouterr().err

@@ -61,8 +61,11 @@ def check_stable(a: torch.Tensor) -> None:
         idx = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), bad.shape))
         row = k[idx]
         m = int(torch.nonzero(~(row.abs() < 1))[0])
+        where = (
+            f"a[{', '.join(map(str, idx))}] (of leading shape {tuple(bad.shape)})" if idx else "a"
+        )
         raise UnstableFilterError(
-            f"allpole: a{list(idx)} (of leading shape {tuple(bad.shape)}) is unstable: its "
+            f"allpole: {where} is unstable: its "
             f"reflection coefficient k_{m + 1} = {float(row[m]):.4f} has |k| >= 1 (a pole on or "
             "outside the unit circle). Stable by construction: ddsp.filters.logits_to_reflection "
             "-> reflection_to_lpc, logits_to_lsf -> lsf_to_lpc, or biquads from "

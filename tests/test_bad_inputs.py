@@ -1,0 +1,150 @@
+"""Every bad input gets a clear error (type, and a message naming the argument and its value)
+or a documented handling, never a silent NaN or a silently wrong result."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+
+from ddsp.filters import UnstableFilterError, allpole, allpole_sos, reflection_to_lpc
+from ddsp.losses import MelSTFTLoss, MultiResolutionSTFTLoss, STFTLoss
+
+# --- all-pole filter ---------------------------------------------------------------------
+
+
+def test_allpole_unbatched_frames_with_hop_are_per_frame_filters():
+    torch.manual_seed(0)
+    a = reflection_to_lpc(torch.rand(2, 3, dtype=torch.float64) - 0.5)  # (frames=2, order=3)
+    for batch in (2, 3):  # B == frames was once taken as one fixed filter per example
+        x = torch.randn(batch, 40, dtype=torch.float64)
+        y = allpole(x, a, hop_length=20)
+        z = allpole(x, a[None].expand(batch, -1, -1), hop_length=20)
+        torch.testing.assert_close(y, z)  # equal to the explicitly batched frames
+        first = allpole(x[:, :20], a[0])  # the first frame's filter alone
+        torch.testing.assert_close(y[:, :20], first)
+
+
+def test_allpole_bad_hop_and_shapes():
+    x = torch.randn(2, 100)
+    for hop in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match="hop_length must be a positive int"):
+            allpole(x, torch.zeros(2, 4, 2), hop_length=hop)
+    with pytest.raises(ValueError, match="with hop_length, a must be"):
+        allpole(x, torch.zeros(2), hop_length=50)
+    with pytest.raises(ValueError, match="do not broadcast.*hop_length"):
+        allpole(x, torch.zeros(3, 2))  # (3, order) for 2 examples
+
+
+def test_allpole_unstable_is_named_not_nan():
+    radius = 1.1  # poles outside the unit circle, as in the issue
+    a = torch.tensor([-2 * radius * math.cos(0.3), radius**2]).expand(4, 2).clone()
+    x = torch.randn(1, 16000)
+    with pytest.raises(UnstableFilterError, match=r"allpole: a is unstable.*k_2 = 1\.21"):
+        allpole(x, a[0])  # overflows: the output check finds the unstable filter
+    with pytest.raises(UnstableFilterError, match=r"a\[0, 3\] \(of leading shape \(1, 4\)\)"):
+        good = reflection_to_lpc(torch.tensor([0.5, 0.5]))
+        frames = torch.stack([good, good, good, a[0]])[None]
+        allpole(torch.randn(1, 16000), frames, hop_length=4000)  # overflows in the last frame
+    with pytest.raises(UnstableFilterError, match=r"a\[0, 2\]"):
+        good = reflection_to_lpc(torch.tensor([0.5, 0.5]))
+        frames = torch.stack([good, good, a[0], good])  # frame 2 unstable
+        allpole(torch.randn(1, 40), frames[None], hop_length=10, check_stability=True)
+
+
+def test_allpole_refuses_complex_and_integer_input():
+    a = torch.zeros(2)
+    with pytest.raises(TypeError, match="x must be a real float32 or float64.*complex"):
+        allpole(torch.randn(2, 10, dtype=torch.complex128), a.double())
+    with pytest.raises(TypeError, match="a must be a real"):
+        allpole(torch.randn(2, 10), torch.zeros(2, dtype=torch.int64))
+    with pytest.raises(TypeError, match="sos must be a real"):
+        allpole_sos(torch.randn(1, 10), torch.zeros(1, 10, 1, 2, dtype=torch.complex64))
+
+
+def test_allpole_zi_must_match_the_order():
+    with pytest.raises(ValueError, match=r"zi must be \(\.\.\., order=2\).*\(2, 1\)"):
+        allpole(torch.randn(2, 10), torch.zeros(2, 2), zi=torch.zeros(2, 1))
+
+
+def test_allpole_nan_input_named():
+    with pytest.raises(ValueError, match="a contains NaN"):
+        allpole(torch.randn(2, 10), torch.tensor([0.1, float("nan")]))
+    with pytest.raises(ValueError, match="zi contains NaN"):
+        allpole(torch.randn(2, 10), torch.zeros(2), zi=torch.tensor([0.0, float("inf")]))
+
+
+def test_allpole_forward_ad_and_vmap():
+    torch.manual_seed(0)
+    x = torch.randn(2, 30, dtype=torch.float64, requires_grad=True)
+    a = reflection_to_lpc(0.8 * torch.rand(2, 30, 3, dtype=torch.float64) - 0.4)
+    a.requires_grad_()
+    zi = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(allpole, (x, a, zi), check_forward_ad=True)
+    frames = a.detach()[:, ::10].clone().requires_grad_()
+    held = lambda x, a, zi: allpole(x, a, zi, hop_length=10)  # noqa: E731
+    assert torch.autograd.gradcheck(held, (x, frames, zi), check_forward_ad=True)
+    batched = torch.vmap(allpole)(x[:, None], a[:, None], zi[:, None])[:, 0]
+    torch.testing.assert_close(batched, allpole(x, a, zi))
+    shared = torch.vmap(allpole, in_dims=(0, None, None))(x[:, None], a, zi)
+    torch.testing.assert_close(shared, torch.stack([allpole(x[i : i + 1], a, zi) for i in (0, 1)]))
+
+
+# --- losses ------------------------------------------------------------------------------
+
+
+def test_mel_loss_with_empty_bands_warns_and_stays_finite():
+    with pytest.warns(UserWarning, match="mel bands hold no FFT bin"):
+        loss = MultiResolutionSTFTLoss(scale="mel", n_bins=128, sample_rate=44100)
+    x = torch.randn(2, 1, 8000, requires_grad=True)
+    value = loss(x, torch.randn(2, 1, 8000))
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize(
+    "dtype", [torch.int64, torch.float16, torch.bfloat16, torch.complex64, torch.int16]
+)
+def test_loss_refuses_unsupported_dtypes(dtype):
+    x = torch.ones(2, 4000).to(dtype)
+    with pytest.raises(TypeError, match=rf"input must be a real float32 or float64.*{dtype}"):
+        MultiResolutionSTFTLoss()(x, x)
+
+
+def test_loss_refuses_values_that_overflow():
+    x = torch.full((2, 4000), 1e20)
+    with pytest.raises(ValueError, match="input peaks at 1e\\+20.*scale the signals down"):
+        MultiResolutionSTFTLoss()(x, torch.randn(2, 4000))
+    with pytest.raises(ValueError, match="target contains NaN"):
+        MultiResolutionSTFTLoss()(torch.randn(2, 4000), torch.full((2, 4000), float("nan")))
+
+
+def test_loss_sizes_validated():
+    for kw, arg in [
+        (dict(fft_size=0), "fft_size"),
+        (dict(fft_size=1024.0), "fft_size"),
+        (dict(hop_size=-1), "hop_size"),
+        (dict(win_length=2048), "win_length"),
+    ]:
+        with pytest.raises(ValueError, match=arg):
+            STFTLoss(**kw)
+    with pytest.raises(ValueError, match="equal lengths, got 2, 3 and 3"):
+        MultiResolutionSTFTLoss(fft_sizes=[512, 1024])
+
+
+def test_loss_takes_auraloss_keywords_and_defaults():
+    import auraloss
+
+    x, y = torch.randn(2, 1, 8000), torch.randn(2, 1, 8000)
+    exact = dict(floor_db=None, smooth_l1=0.0)
+    ours = STFTLoss(mag_distance="L2", window="hann_window", w_lin_mag=1.0, **exact)
+    theirs = auraloss.freq.STFTLoss(mag_distance="L2", w_lin_mag=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert ours(x, y).item() == pytest.approx(theirs(x, y).item(), rel=1e-5)
+        mel = MelSTFTLoss(22050, n_mels=64, sc_over_batch=True, **exact)
+        ref = auraloss.freq.MelSTFTLoss(22050, n_mels=64)
+        assert (mel.fft_size, mel.hop_size, mel.win_length) == (1024, 256, 1024)
+        assert mel(x, y).item() == pytest.approx(ref(x, y).item(), rel=1e-5)

@@ -3,12 +3,13 @@
 import hydra
 from omegaconf import DictConfig
 
+from ddsp import cli
 from ddsp.training import train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics = train(cfg)
+    metrics = cli.run("train.py", lambda: train(cfg))  # user errors: one line, exit 2
     return metrics.get("val/mss")
 
 

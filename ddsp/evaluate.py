@@ -15,11 +15,13 @@ import argparse
 import json
 import tempfile
 import warnings
+from pathlib import Path
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
 
+from . import cli
 from .metrics import real_time_factor
 from .models.checkpoint import load_vocoder
 
@@ -106,7 +108,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "--media-dir", default=None, help="where test media go (default: a temporary folder)"
     )
     a = ap.parse_args(argv)
+    return cli.run("python -m ddsp.evaluate", lambda: _main(a))
+
+
+def _main(a: argparse.Namespace) -> dict[str, float]:
     ckpt = a.ckpt.split("=", 1)[1] if a.ckpt.startswith("ckpt=") else a.ckpt
+    if a.out:
+        cli.writable_file(a.out, (".json",))
+    if a.data_root is not None and not Path(a.data_root).is_dir():
+        raise FileNotFoundError(f"--data-root {a.data_root}: no such folder")
     results = evaluate(ckpt, a.data_root, media_dir=a.media_dir)
     width = max(map(len, results))
     for k in sorted(results):

@@ -22,6 +22,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from . import cli
 from .data.prepare import PrepConfig, analyse_file
 from .models.checkpoint import load_vocoder
 
@@ -31,12 +32,14 @@ __all__ = ["resynthesize", "main"]
 def resynthesize(
     model, cfg, path: str | Path, f0_scale: float = 1.0, block_frames: int | None = None
 ) -> dict[str, torch.Tensor]:
-    """Analyse ``path`` and resynthesise it.
+    """Analyse ``path`` and resynthesise it (``f0_scale > 0`` multiplies f0).
 
     Returns:
         dict with ``audio (T,)`` (input at the model rate), ``output (T,)``, ``f0``, ``voiced``
         ``(frames,)`` and the synthesiser ``controls`` ``{name: (frames, channels)}``.
     """
+    if not f0_scale > 0:
+        raise ValueError(f"f0_scale must be > 0, got {f0_scale}")
     d = cfg.data
     prep = PrepConfig(d.sample_rate, d.hop_length, d.f0_min, d.f0_max, d.f0_method)
     item = analyse_file(Path(path), prep)
@@ -148,6 +151,9 @@ def plot(result: dict, model, cfg, path: str | Path) -> None:
     plt.close(fig)
 
 
+AUDIO_OUT = (".wav", ".flac", ".ogg")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -155,15 +161,27 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("input")
     ap.add_argument("output")
     ap.add_argument("ckpt", help="ckpt=PATH (or just PATH) of a checkpoint written by train.py")
-    ap.add_argument("--f0-scale", type=float, default=1.0, help="multiply f0 (pitch shift)")
+    ap.add_argument("--f0-scale", default=1.0, help="multiply f0 (pitch shift), > 0")
     ap.add_argument("--plot", default=None, help="write a PNG of the analysis and resynthesis")
     ap.add_argument(
         "--block-frames", type=int, default=None, help="stream the GOLF decoder, N frames a call"
     )
     a = ap.parse_args(argv)
+    cli.run("python -m ddsp.resynth", lambda: _main(a))
+
+
+def _main(a: argparse.Namespace) -> None:
+    f0_scale = cli.positive("--f0-scale")(a.f0_scale)
+    if a.block_frames is not None and a.block_frames < 1:
+        raise ValueError(f"--block-frames must be >= 1, got {a.block_frames}")
+    if not Path(a.input).is_file():
+        raise FileNotFoundError(f"{a.input}: no such input file")
+    cli.writable_file(a.output, AUDIO_OUT)  # before any work, not after it
+    if a.plot:
+        cli.writable_file(a.plot, (".png", ".pdf", ".svg"))
     ckpt = a.ckpt.split("=", 1)[1] if a.ckpt.startswith("ckpt=") else a.ckpt
     model, cfg = load_vocoder(ckpt)
-    result = resynthesize(model, cfg, a.input, a.f0_scale, a.block_frames)
+    result = resynthesize(model, cfg, a.input, f0_scale, a.block_frames)
     out = result["output"].numpy()
     peak = float(np.abs(out).max())
     if peak > 1.0:

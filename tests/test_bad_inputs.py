@@ -11,6 +11,7 @@ import torch
 
 from ddsp.filters import UnstableFilterError, allpole, allpole_sos, reflection_to_lpc
 from ddsp.losses import MelSTFTLoss, MultiResolutionSTFTLoss, STFTLoss
+from ddsp.spectral import CQT, MFCC, STFT, Gammatonegram, MelSpectrogram, Spectrogram
 
 # --- all-pole filter ---------------------------------------------------------------------
 
@@ -148,3 +149,126 @@ def test_loss_takes_auraloss_keywords_and_defaults():
         ref = auraloss.freq.MelSTFTLoss(22050, n_mels=64)
         assert (mel.fft_size, mel.hop_size, mel.win_length) == (1024, 256, 1024)
         assert mel(x, y).item() == pytest.approx(ref(x, y).item(), rel=1e-5)
+
+
+# --- front-ends --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, arg",
+    [
+        (lambda: STFT(0), "n_fft"),
+        (lambda: STFT(-8), "n_fft"),
+        (lambda: STFT(1024.0), "n_fft"),
+        (lambda: STFT(1024, hop_length=0), "hop_length"),
+        (lambda: STFT(1024, hop_length=-256), "hop_length"),
+        (lambda: STFT(1024, win_length=2048), "win_length"),
+        (lambda: Spectrogram(512, 128.0), "hop_length"),
+        (lambda: STFT(1024, freq_scale="log", f_min=50.0, sample_rate=0), "sample_rate"),
+        (lambda: STFT(1024, freq_scale="log", f_min=50.0, f_max=12000, sample_rate=16000), "f_max"),
+        (lambda: MelSpectrogram(16000, 512, n_mels=0), "n_mels"),
+        (lambda: MelSpectrogram(16000, 512, f_max=9000.0), "f_max"),
+        (lambda: MelSpectrogram(0, 512), "sample_rate"),
+        (lambda: MFCC(16000, 13, n_fft=512, hop_length=0), "hop_length"),
+        (lambda: Gammatonegram(16000, 512, f_max=8001.0), "f_max"),
+        (lambda: CQT(22050, hop_length=0), "hop_length"),
+        (lambda: CQT(0), "sample_rate"),
+        (lambda: CQT(22050, n_bins=0), "n_bins"),
+    ],
+)
+def test_front_end_arguments_are_validated_at_construction(make, arg):
+    with pytest.raises(ValueError, match=arg):
+        make()
+
+
+def test_functional_stft_arguments_and_dtypes():
+    from ddsp.spectral import functional as SF
+
+    with pytest.raises(ValueError, match="hop_length must be a positive int, got 0"):
+        SF.stft(torch.randn(1000), 256, 0)
+    with pytest.raises(TypeError, match="float32 or float64.*int64"):
+        SF.stft(torch.ones(1000, dtype=torch.int64), 256)
+    with pytest.warns(
+        UserWarning, match="n_fft=2048 is too large for an input signal of length=1500"
+    ):
+        SF.stft(torch.randn(1500), 2048, 512)
+
+
+def test_cqt_single_bin_and_short_reflect_match_librosa():
+    librosa = pytest.importorskip("librosa")
+    import numpy as np
+
+    y = np.random.default_rng(0).standard_normal(22050) * 0.1
+
+    def close(ours, ref):  # the criterion of tests/test_cqt.py (resampling differs at edges)
+        assert ours.shape == ref.shape
+        strong = ref > 1e-3 * ref.max()
+        rel = np.abs(ours - ref)[strong] / ref[strong]
+        assert np.median(rel) <= 1e-3 and np.percentile(rel, 90) <= 1e-2, np.median(rel)
+
+    ours = CQT(22050, 512, n_bins=1, f_min=440.0)(torch.from_numpy(y)).numpy()
+    close(ours, np.abs(librosa.cqt(y, sr=22050, hop_length=512, n_bins=1, fmin=440.0)))
+    short = y[:4096]  # the lowest octaves see fewer samples than the reflect padding needs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # n_fft longer than the decimated signal: both warn
+        ours = CQT(22050, 512, n_bins=48, pad_mode="reflect")(torch.from_numpy(short)).numpy()
+        ref = np.abs(librosa.cqt(short, sr=22050, hop_length=512, n_bins=48, pad_mode="reflect"))
+    close(ours, ref)
+
+
+# --- command-line tools ------------------------------------------------------------------
+
+
+def _cli_error(main, argv, capsys) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return err
+
+
+def test_resynth_user_errors_are_one_line(tmp_path, capsys):
+    from conftest import DATA
+
+    from ddsp.resynth import main
+
+    wav = str(sorted(DATA.glob("*.ogg"))[0])
+    fake = tmp_path / "model.ckpt"
+    fake.write_text("not a checkpoint")
+    out = str(tmp_path / "out.wav")
+    assert "not a checkpoint file" in _cli_error(main, [wav, out, f"ckpt={fake}"], capsys)
+    err = _cli_error(main, [wav, str(tmp_path / "missing" / "out.wav"), str(fake)], capsys)
+    assert "does not exist" in err and "missing" in err
+    for bad in ("0", "-1"):
+        err = _cli_error(main, [wav, out, str(fake), "--f0-scale", bad], capsys)
+        assert f"--f0-scale must be > 0, got {bad}" in err
+    assert "no such input file" in _cli_error(main, ["nope.wav", out, str(fake)], capsys)
+    assert "unsupported file type" in _cli_error(
+        main, [wav, str(tmp_path / "o.mp4"), str(fake)], capsys
+    )
+
+
+def test_evaluate_and_prepare_user_errors_are_one_line(tmp_path, capsys):
+    from ddsp.data.prepare import main as prepare_main
+    from ddsp.evaluate import main as evaluate_main
+
+    assert "no such checkpoint" in _cli_error(evaluate_main, [str(tmp_path / "x.ckpt")], capsys)
+    err = _cli_error(prepare_main, [str(tmp_path / "nowhere")], capsys)
+    assert "audio folder does not exist" in err
+
+
+def test_train_user_error_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    run = subprocess.run(
+        [sys.executable, "train.py", "experiment=ddsp_hpn", f"data.root={tmp_path / 'none'}",
+         "logger=csv", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "train.py: error:" in run.stderr and "does not exist" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -160,3 +160,37 @@ def test_segments_are_frame_aligned_and_end_at_the_file_end():
     assert crop["audio"][0] % 100 == 0 and crop["audio"].tolist() == list(
         range(start * 100, start * 100 + 400)
     )
+
+
+def test_short_and_silent_files_are_warned_about(tmp_path):
+    from ddsp.data.prepare import analyse_file
+
+    cfg = PrepConfig()
+    short, silent = tmp_path / "short.wav", tmp_path / "silent.wav"
+    sf.write(short, _tone(200.0, seconds=0.005), 16000)  # 5 ms
+    sf.write(silent, np.zeros(16000), 16000)
+    with pytest.warns(UserWarning, match=r"short.wav: 5 ms long, shorter than 100 ms"):
+        analyse_file(short, cfg)
+    with pytest.warns(UserWarning, match="silent.wav: digital silence throughout"):
+        analyse_file(silent, cfg)
+
+
+def test_one_cache_location_outside_the_data(tmp_path, monkeypatch):
+    from ddsp.data.prepare import default_cache_dir
+
+    monkeypatch.setenv("DDSP_CACHE_DIR", str(tmp_path / "cache"))
+    assert default_cache_dir() == tmp_path / "cache"
+    root = _folder(tmp_path / "audio", n=6)
+    (root / "splits.csv").write_text(
+        "file,split\n"
+        + "".join(f"clip{i:02d}.wav,{s}\n" for i, s in enumerate("ttvvee"))
+        .replace(",t\n", ",train\n")
+        .replace(",v\n", ",valid\n")
+        .replace(",e\n", ",test\n")
+    )
+    paths = prepare(root, progress=False)  # the CLI and training both call this
+    assert all(p.is_relative_to(tmp_path / "cache") for p in paths.values())
+    assert not (root / ".cache").exists()
+    monkeypatch.delenv("DDSP_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "ddsp" / "data"

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .. import cli
 from ..spectral.loudness import a_weighted_loudness
 from ..synth.core import fill_unvoiced_f0
 from .audio import AUDIO_EXTENSIONS, AudioFileError, load_audio
@@ -239,6 +240,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--skip-bad-files", action="store_true")
     a = ap.parse_args(argv)
+    cli.run("python -m ddsp.data.prepare", lambda: _main(a))
+
+
+def _main(a: argparse.Namespace) -> None:
     cfg = PrepConfig(a.sample_rate, a.hop_length, a.f0_min, a.f0_max, a.f0_method)
     for split, path in prepare(a.root, cfg, a.cache_dir, a.skip_bad_files).items():
         items = torch.load(path)["items"]

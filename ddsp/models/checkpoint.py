@@ -22,8 +22,14 @@ def load_vocoder(
     path = Path(ckpt_path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    if "ddsp_config" not in ckpt:
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # pickle, zip, EOF, ...: whatever a non-checkpoint file raises
+        raise ValueError(
+            f"{path}: not a checkpoint file ({type(e).__name__}); pass the .ckpt that train.py "
+            "wrote under <run>/checkpoints/"
+        ) from e
+    if not isinstance(ckpt, dict) or "ddsp_config" not in ckpt:
         raise ValueError(
             f"{path}: not a ddsp-lpc checkpoint (no 'ddsp_config'); was it written by train.py?"
         )

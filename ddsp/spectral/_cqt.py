@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import _checks
 from ._stft import get_window, stft
 
 # Equivalent noise bandwidths in FFT bins (librosa.filters.WINDOW_BANDWIDTHS).
@@ -68,10 +69,16 @@ def cqt_frequencies(
     return f_min * 2.0**octave * 2.0 ** ((tuning + step) / bins_per_octave)
 
 
-def relative_bandwidth(freqs: torch.Tensor) -> torch.Tensor:
-    """librosa's ``alpha``: relative bandwidth from the local spacing of ``freqs``, ``(n_bins,)``."""
+def relative_bandwidth(freqs: torch.Tensor, bins_per_octave: int | None = None) -> torch.Tensor:
+    """librosa's ``alpha``: relative bandwidth from the local spacing of ``freqs``, ``(n_bins,)``.
+
+    A single frequency has no spacing: with ``bins_per_octave`` it gets the equal-temperament
+    value ``(r^2 - 1) / (r^2 + 1)``, ``r = 2^(1 / bins_per_octave)`` (as librosa does)."""
     if freqs.numel() < 2:
-        raise ValueError("relative_bandwidth needs at least 2 frequencies")
+        if bins_per_octave is None or freqs.numel() == 0:
+            raise ValueError("relative_bandwidth needs 2 frequencies, or 1 and bins_per_octave")
+        r2 = 2.0 ** (2.0 / bins_per_octave)
+        return torch.full_like(freqs, (r2 - 1) / (r2 + 1))
     logf = torch.log2(freqs)
     bpo = torch.empty_like(freqs)
     bpo[0] = 1 / (logf[1] - logf[0])
@@ -245,8 +252,14 @@ def cqt_plan(
 ) -> CQTPlan:
     """Build (and cache) the bases of :func:`vqt`; see there for the arguments."""
     f_min = note_to_hz("C1") if f_min is None else f_min
+    _checks.sample_rate(sample_rate)
+    _checks.positive_int("hop_length", hop_length)
+    _checks.positive_int("n_bins", n_bins)
+    _checks.positive_int("bins_per_octave", bins_per_octave)
+    if not 0 < f_min < sample_rate / 2:
+        raise ValueError(f"f_min must be in (0, {sample_rate / 2:g}), got {f_min!r}")
     freqs = cqt_frequencies(n_bins, f_min, bins_per_octave, tuning)
-    alpha = relative_bandwidth(freqs)
+    alpha = relative_bandwidth(freqs, bins_per_octave)
     lengths, cutoff = wavelet_lengths(freqs, sample_rate, window, filter_scale, gamma, alpha)
     nyquist = sample_rate / 2
     if cutoff > nyquist:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
-from ._stft import get_window
+from . import _checks
+from ._stft import _check_signal, center_pad, get_window
 
 
 def frequency_bins(
@@ -36,10 +36,13 @@ def frequency_bins(
     """
     if freq_scale == "no":
         return torch.arange(n_fft // 2 + 1, dtype=torch.float64)
+    if freq_scale not in ("linear", "log"):
+        raise ValueError(f"freq_scale must be 'no', 'linear' or 'log', got {freq_scale!r}")
     if sample_rate is None:
         raise ValueError(f"freq_scale={freq_scale!r} needs sample_rate")
-    f_max = sample_rate / 2 if f_max is None else f_max
-    n_bins = n_fft // 2 + 1 if n_bins is None else n_bins
+    _checks.sample_rate(sample_rate)
+    f_max = _checks.band(f_min, f_max, sample_rate)
+    n_bins = n_fft // 2 + 1 if n_bins is None else _checks.positive_int("n_bins", n_bins)
     start = f_min * n_fft / sample_rate
     k = torch.arange(n_bins, dtype=torch.float64)
     if freq_scale == "linear":
@@ -96,10 +99,12 @@ def stft_matmul(
         ``(..., n_bins, frames)`` complex.
     """
     n_fft = kernel_re.shape[0]
+    _check_signal(x)
+    _checks.warn_if_longer(n_fft, x.shape[-1])
     batch = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
     if center:
-        flat = F.pad(flat.unsqueeze(1), (n_fft // 2, n_fft // 2), mode=pad_mode).squeeze(1)
+        flat = center_pad(flat, n_fft // 2, pad_mode)
     if flat.shape[-1] < n_fft:
         raise ValueError(f"stft: signal of {flat.shape[-1]} samples is shorter than n_fft={n_fft}")
     frames = flat.unfold(-1, n_fft, hop_length)  # (B, frames, n_fft)

@@ -12,6 +12,8 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from . import _checks
+
 
 def get_window(
     window: str | torch.Tensor,
@@ -108,17 +110,16 @@ def stft(
     """
     if x.shape[-1] == 0:
         raise ValueError("stft: empty signal (time dimension has length 0)")
+    _checks.stft_sizes(n_fft, hop_length, win_length)
+    _check_signal(x)
+    _checks.warn_if_longer(n_fft, x.shape[-1])
     win_length = n_fft if win_length is None else win_length
     hop_length = win_length // 4 if hop_length is None else hop_length
     w = _window(window, win_length, n_fft, x.dtype, x.device)
     batch = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
     if center:
-        if pad_mode == "reflect" and flat.shape[-1] <= n_fft // 2:
-            raise ValueError(
-                f"stft: reflect padding needs more than {n_fft // 2} samples, got {flat.shape[-1]}"
-            )
-        flat = F.pad(flat.unsqueeze(1), (n_fft // 2, n_fft // 2), mode=pad_mode).squeeze(1)
+        flat = center_pad(flat, n_fft // 2, pad_mode)
     if flat.shape[-1] < n_fft:
         raise ValueError(f"stft: signal of {flat.shape[-1]} samples is shorter than n_fft={n_fft}")
     frames = flat.unfold(-1, n_fft, hop_length) * w  # (B, frames, n_fft)
@@ -126,6 +127,39 @@ def stft(
     if normalized:
         spec = spec / w.pow(2).sum().sqrt()
     return spec.reshape(*batch, *spec.shape[-2:])
+
+
+def center_pad(x: torch.Tensor, pad: int, mode: str = "constant") -> torch.Tensor:
+    """Pad ``pad`` samples on both sides of ``(batch, time)``, as ``numpy.pad`` (librosa):
+    ``"constant"`` (zeros), ``"reflect"`` (also when ``pad`` exceeds the signal: the reflection
+    repeats, as numpy's does; a one-sample signal is repeated), ``"replicate"``/``"edge"``,
+    ``"circular"``."""
+    mode = {"edge": "replicate", "wrap": "circular"}.get(mode, mode)
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise ValueError(
+            f"pad_mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
+        )
+    if mode != "reflect":
+        return F.pad(x.unsqueeze(1), (pad, pad), mode=mode).squeeze(1)
+    if x.shape[-1] == 1:
+        return F.pad(x.unsqueeze(1), (pad, pad), mode="replicate").squeeze(1)
+    left = right = pad
+    while left or right:  # each pass reflects about the current ends, as numpy.pad does
+        n = x.shape[-1]
+        step_l, step_r = min(left, n - 1), min(right, n - 1)
+        x = F.pad(x.unsqueeze(1), (step_l, step_r), mode="reflect").squeeze(1)
+        left, right = left - step_l, right - step_r
+    return x
+
+
+def _check_signal(x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor signal, got {type(x).__name__}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise TypeError(
+            f"signals must be real float32 or float64 tensors, got {x.dtype}"
+            + ("" if x.is_complex() else " (cast it with .float())")
+        )
 
 
 def istft(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import _checks
 from . import functional as SF
 from .spectrogram import Spectrogram
 
@@ -44,6 +45,9 @@ class Gammatonegram(nn.Module):
         **stft_kwargs,
     ) -> None:
         super().__init__()
+        _checks.sample_rate(sample_rate)
+        _checks.positive_int("n_bins", n_bins)
+        f_max = _checks.band(f_min, f_max, sample_rate)
         self.spectrogram = Spectrogram(
             n_fft, hop_length, win_length, window, center, pad_mode, power=power, **stft_kwargs
         )

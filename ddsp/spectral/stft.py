@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import _fourier
+from . import _checks, _fourier
 from . import functional as SF
 
 
@@ -52,6 +52,7 @@ class STFT(nn.Module):
         trainable_window: bool = False,
     ) -> None:
         super().__init__()
+        _checks.stft_sizes(n_fft, hop_length, win_length)
         self.n_fft = n_fft
         self.win_length = n_fft if win_length is None else win_length
         self.hop_length = self.win_length // 4 if hop_length is None else hop_length
@@ -127,6 +128,7 @@ class ISTFT(nn.Module):
         normalized: bool = False,
     ) -> None:
         super().__init__()
+        _checks.stft_sizes(n_fft, hop_length, win_length)
         self.n_fft = n_fft
         self.win_length = n_fft if win_length is None else win_length
         self.hop_length = self.win_length // 4 if hop_length is None else hop_length

@@ -1,0 +1,60 @@
+"""Argument checks shared by the front-ends and losses: one-line errors that name the argument
+and its value (at construction, not deep inside a transform)."""
+
+from __future__ import annotations
+
+import warnings
+
+
+def positive_int(name: str, value, none_ok: bool = False) -> int | None:
+    """``value`` if it is a positive int (``1024.0`` and ``True`` are not), else ``ValueError``."""
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def stft_sizes(
+    n_fft, hop_length=None, win_length=None, n_fft_name: str = "n_fft"
+) -> tuple[int, int | None, int | None]:
+    """Check ``n_fft``, ``hop_length`` and ``win_length`` (``None`` allowed for the last two)."""
+    n_fft = positive_int(n_fft_name, n_fft)
+    hop_length = positive_int("hop_length", hop_length, none_ok=True)
+    win_length = positive_int("win_length", win_length, none_ok=True)
+    if win_length is not None and win_length > n_fft:
+        raise ValueError(f"win_length ({win_length}) must be <= {n_fft_name} ({n_fft})")
+    return n_fft, hop_length, win_length
+
+
+def sample_rate(value, name: str = "sample_rate") -> float:
+    """A positive, finite sample rate."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < float("inf")
+    ):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return value
+
+
+def band(f_min: float, f_max: float | None, rate: float) -> float:
+    """``0 <= f_min < f_max <= rate / 2``; returns ``f_max`` (Nyquist when ``None``)."""
+    nyquist = rate / 2
+    f_max = nyquist if f_max is None else f_max
+    if not 0 <= f_min < f_max:
+        raise ValueError(f"need 0 <= f_min < f_max, got f_min={f_min!r}, f_max={f_max!r}")
+    if f_max > nyquist * (1 + 1e-9):
+        raise ValueError(
+            f"f_max={f_max!r} is above the Nyquist frequency {nyquist:g} of sample_rate={rate!r}"
+        )
+    return f_max
+
+
+def warn_if_longer(n_fft: int, length: int, stacklevel: int = 3) -> None:
+    """Warn (as librosa does) when the FFT is longer than the signal it analyses."""
+    if n_fft > length:
+        warnings.warn(
+            f"n_fft={n_fft} is too large for an input signal of length={length}",
+            stacklevel=stacklevel,
+        )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import warnings
 
+import torch
+
 
 def positive_int(name: str, value, none_ok: bool = False) -> int | None:
     """``value`` if it is a positive int (``1024.0`` and ``True`` are not), else ``ValueError``."""
@@ -57,4 +59,15 @@ def warn_if_longer(n_fft: int, length: int, stacklevel: int = 3) -> None:
         warnings.warn(
             f"n_fft={n_fft} is too large for an input signal of length={length}",
             stacklevel=stacklevel,
+        )
+
+
+def signal(x) -> None:
+    """A real float32 or float64 tensor (what every front-end computes in)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor signal, got {type(x).__name__}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise TypeError(
+            f"signals must be real float32 or float64 tensors, got {x.dtype}"
+            + ("" if x.is_complex() else " (cast it with .float())")
         )

@@ -363,8 +363,7 @@ def vqt(
     Returns:
         ``(..., n_bins, frames)`` complex.
     """
-    if not (x.is_floating_point()):
-        raise TypeError(f"vqt expects a real floating-point signal, got {x.dtype}")
+    _checks.signal(x)
     plan = cqt_plan(
         float(sample_rate), hop_length, f_min, n_bins, bins_per_octave, filter_scale,
         norm, sparsity, window, scale, gamma, method, tuning,

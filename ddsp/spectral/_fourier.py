@@ -12,7 +12,7 @@ import math
 import torch
 
 from . import _checks
-from ._stft import _check_signal, center_pad, get_window
+from ._stft import center_pad, get_window
 
 
 def frequency_bins(
@@ -99,7 +99,7 @@ def stft_matmul(
         ``(..., n_bins, frames)`` complex.
     """
     n_fft = kernel_re.shape[0]
-    _check_signal(x)
+    _checks.signal(x)
     _checks.warn_if_longer(n_fft, x.shape[-1])
     batch = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])

@@ -111,7 +111,7 @@ def stft(
     if x.shape[-1] == 0:
         raise ValueError("stft: empty signal (time dimension has length 0)")
     _checks.stft_sizes(n_fft, hop_length, win_length)
-    _check_signal(x)
+    _checks.signal(x)
     _checks.warn_if_longer(n_fft, x.shape[-1])
     win_length = n_fft if win_length is None else win_length
     hop_length = win_length // 4 if hop_length is None else hop_length
@@ -150,16 +150,6 @@ def center_pad(x: torch.Tensor, pad: int, mode: str = "constant") -> torch.Tenso
         x = F.pad(x.unsqueeze(1), (step_l, step_r), mode="reflect").squeeze(1)
         left, right = left - step_l, right - step_r
     return x
-
-
-def _check_signal(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"expected a torch.Tensor signal, got {type(x).__name__}")
-    if x.dtype not in (torch.float32, torch.float64):
-        raise TypeError(
-            f"signals must be real float32 or float64 tensors, got {x.dtype}"
-            + ("" if x.is_complex() else " (cast it with .float())")
-        )
 
 
 def istft(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import _cqt
+from . import _checks, _cqt
 from . import functional as SF
 
 
@@ -75,10 +75,7 @@ class VQT(nn.Module):
         return [getattr(self, f"basis{i}").to(cdtype) for i in range(len(self.plan.octaves))]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not x.is_floating_point():
-            raise TypeError(
-                f"{type(self).__name__} expects real floating-point audio, got {x.dtype}"
-            )
+        _checks.signal(x)
         batch = x.shape[:-1]
         out = _cqt.vqt_response(
             x.reshape(-1, x.shape[-1]), self.bases(x.dtype), self.plan, self.pad_mode,

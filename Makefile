@@ -33,10 +33,12 @@ FORCE:
 train: $(STAMP)
 	$(PY) train.py experiment=$(EXPERIMENT) $(ARGS)
 
+# Writes nothing into the repository but the environment: no bytecode, ruff or pytest caches
+# (a test at the end of the suite checks that no file appeared or changed).
 test: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -q $(ARGS)
+	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/ruff format --no-cache --check .
+	PYTHONDONTWRITEBYTECODE=1 $(PY) -m pytest -q -p no:cacheprovider $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

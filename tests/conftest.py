@@ -7,12 +7,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "fillets_cs"
 os.environ.setdefault("DDSP_ROOT", str(ROOT))
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+
+# hypothesis keeps no example database in the repository (.hypothesis/)
+settings.register_profile("ddsp", database=None)
+settings.load_profile("ddsp")
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +32,9 @@ def _seed():
     torch.manual_seed(0)
 
 
-# What the suite may leave in the repository: the environment and tool caches.
-ALLOWED = (".venv/", ".pytest_cache/", ".ruff_cache/", ".hypothesis/")
+# What the suite may leave in the repository: the environment (made by `make`) and, when run
+# outside `make test` (which turns them off), Python's and pytest's caches.
+ALLOWED = (".venv/", ".pytest_cache/")
 
 
 def repository_state() -> list[str] | None:

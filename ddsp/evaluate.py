@@ -1,7 +1,12 @@
-"""Evaluate a trained vocoder on its data's test split, with real-time factors.
+"""Evaluate a trained vocoder, beside WORLD and the classical LPC vocoder, with real-time factors.
 
     python -m ddsp.evaluate ckpt=logs/lpc_vocoder/runs/<run>/checkpoints/last.ckpt
-    python -m ddsp.evaluate ckpt=... --data-root /path/to/audio --out results.json
+    python -m ddsp.evaluate ckpt=... data.root=/any/folder/of/audio --out results.json
+
+On the checkpoint's test split (default) or on every audio file of ``data.root``: one table of
+MSS, MCD, PESQ-WB, loudness / f0 / voicing errors and real-time factor for ours, WORLD
+analysis/synthesis and the classical LPC vocoder on the same whole files
+(:mod:`ddsp.compare`); ``--table`` also writes it as markdown.
 
 Prints MSS, MCD, loudness, f0 and voicing errors on the test split (as logged at the end of
 training) and the real-time factor of the encoder and of the decoder (synthesiser) separately,
@@ -22,6 +27,7 @@ import torch
 from hydra.utils import instantiate
 
 from . import cli
+from .data.prepare import PrepConfig
 from .metrics import real_time_factor
 from .models.checkpoint import load_vocoder
 
@@ -48,6 +54,12 @@ def _clip(dm, seconds: float = 6.0) -> dict[str, torch.Tensor]:
     return out
 
 
+def _exact_mss():
+    from .losses import MultiResolutionSTFTLoss
+
+    return MultiResolutionSTFTLoss(preset="golf", floor_db=None, smooth_l1=0.0)
+
+
 def evaluate(
     ckpt: str,
     data_root: str | None = None,
@@ -59,6 +71,7 @@ def evaluate(
     Test media (WAV and spectrogram PNGs) go to ``media_dir/media/test/``, by default a new
     temporary folder (never the current one)."""
     model, cfg = load_vocoder(ckpt)
+    model.metric = _exact_mss()  # whatever the run logged, the table is GOLF's MSS
     if data_root is not None:
         cfg.data.root = data_root
     dm = instantiate(cfg.data)
@@ -79,12 +92,12 @@ def evaluate(
     seconds = clip["audio"].shape[-1] / dm.sample_rate
     default_threads = torch.get_num_threads()
     with torch.no_grad():
-        controls = model.encoder(clip["audio"], clip["f0"], clip["voiced"], clip["loudness"])
+        controls = model.encode(clip)
         for n in threads:
             torch.set_num_threads(n or default_threads)
             label = f"{n or default_threads}thr"
             results[f"rtf/encoder_{label}"] = real_time_factor(
-                lambda: model.encoder(clip["audio"], clip["f0"], clip["voiced"], clip["loudness"]),
+                lambda: model.encode(clip),
                 seconds,
             )
             results[f"rtf/decoder_{label}"] = real_time_factor(
@@ -95,15 +108,20 @@ def evaluate(
     return {k: float(v) for k, v in results.items()}
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("ckpt", help="ckpt=PATH (or just PATH) of a checkpoint written by train.py")
     ap.add_argument(
-        "--data-root", default=None, help="evaluate on another folder (or a moved copy)"
+        "overrides", nargs="*", help="data.root=FOLDER: compare on every audio file there"
+    )
+    ap.add_argument(
+        "--data-root", default=None, help="the test split of another folder (or a moved copy)"
     )
     ap.add_argument("--out", default=None, help="also write the results as JSON")
+    ap.add_argument("--table", default=None, help="also write the comparison as markdown")
+    ap.add_argument("--max-files", type=int, default=None, help="compare on the first N files only")
     ap.add_argument(
         "--media-dir", default=None, help="where test media go (default: a temporary folder)"
     )
@@ -111,16 +129,47 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     return cli.run("python -m ddsp.evaluate", lambda: _main(a))
 
 
-def _main(a: argparse.Namespace) -> dict[str, float]:
+def _main(a: argparse.Namespace) -> dict:
+    from .compare import compare, format_table
+    from .data.prepare import assign_splits, find_audio_files
+
     ckpt = a.ckpt.split("=", 1)[1] if a.ckpt.startswith("ckpt=") else a.ckpt
-    if a.out:
-        cli.writable_file(a.out, (".json",))
-    if a.data_root is not None and not Path(a.data_root).is_dir():
-        raise FileNotFoundError(f"--data-root {a.data_root}: no such folder")
-    results = evaluate(ckpt, a.data_root, media_dir=a.media_dir)
-    width = max(map(len, results))
-    for k in sorted(results):
-        print(f"{k:<{width}}  {results[k]:.4f}")
+    folder = None
+    for o in a.overrides:
+        key, _, value = o.partition("=")
+        if key != "data.root" or not value:
+            raise ValueError(f"unknown override {o!r}; the one accepted is data.root=FOLDER")
+        folder = value
+    for path, kinds in ((a.out, (".json",)), (a.table, (".md",))):
+        if path:
+            cli.writable_file(path, kinds)
+    for name, root in (("data.root", folder), ("--data-root", a.data_root)):
+        if root is not None and not Path(root).is_dir():
+            raise FileNotFoundError(f"{name} {root}: no such folder")
+    results: dict = {}
+    if folder is None:  # the test split, as logged at the end of training, and its RTFs
+        results["test_split"] = evaluate(ckpt, a.data_root, media_dir=a.media_dir)
+        width = max(map(len, results["test_split"]))
+        for k in sorted(results["test_split"]):
+            print(f"{k:<{width}}  {results['test_split'][k]:.4f}")
+    model, cfg = load_vocoder(ckpt)
+    if folder is not None:
+        files, title = find_audio_files(folder), f"{folder}: every file"
+    else:
+        root = Path(a.data_root or cfg.data.root)
+        d = cfg.data
+        prep = PrepConfig(d.sample_rate, d.hop_length, d.f0_min, d.f0_max, d.f0_method)
+        files, title = (
+            assign_splits(root, find_audio_files(root), prep)["test"],
+            f"{root}: test split",
+        )
+    if a.max_files is not None:
+        files = files[: a.max_files]
+    results["comparison"] = compare(model, cfg, files)
+    table = format_table(results["comparison"], f"{title} ({Path(ckpt).name})")
+    print(table)
+    if a.table:
+        Path(a.table).write_text(table + "\n")
     if a.out:
         with open(a.out, "w") as f:
             json.dump(results, f, indent=1)

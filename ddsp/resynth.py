@@ -54,9 +54,11 @@ def resynthesize(
         "loudness": item["loudness"][:frames][None],
     }
     with torch.no_grad():
-        controls = model.encoder(batch["audio"], batch["f0"], batch["voiced"], batch["loudness"])
+        controls = model.encode(batch)
         if block_frames:
-            out = _stream(model, batch, controls, block_frames, d.sample_rate)
+            out = model.apply_level(
+                _stream(model, batch, controls, block_frames, d.sample_rate), batch
+            )
         else:
             out = model.render(batch, controls, generator=torch.Generator().manual_seed(0))
     return {

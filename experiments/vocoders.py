@@ -67,7 +67,11 @@ def train_and_evaluate(name: str, overrides: list[str], steps: int, work: Path) 
     out = work / f"{run_dir.name}.json"
     evaluate = [sys.executable, "-m", "ddsp.evaluate", f"ckpt={ckpts[0]}", "--out", str(out)]
     run_tracked(evaluate, work / f"{run_dir.name}.eval.log")
-    res = json.loads(out.read_text())
+    saved = json.loads(out.read_text())
+    res = saved["test_split"]
+    # whole test files, beside WORLD and the classical LPC vocoder (ddsp.compare)
+    res["pesq_wb (whole files)"] = saved["comparison"]["ours"]["pesq_wb"]
+    res["world"] = saved["comparison"]["WORLD"]
     res.update({"train_seconds": seconds, "train_peak_mb": peak, "checkpoint": ckpts[0].name})
     return res
 

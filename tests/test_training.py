@@ -200,10 +200,30 @@ def test_checkpoint_rebuilds_the_model_and_resynthesises(tmp_path):
     assert (ltas[0] - ltas[1]).abs().mean() < 1.0, (ltas[0] - ltas[1]).abs().mean()
     from ddsp.evaluate import main as evaluate
 
-    results = evaluate([f"ckpt={ckpt}", "--out", str(tmp_path / "eval.json")])
+    out = [f"ckpt={ckpt}", "--out", str(tmp_path / "eval.json")]
+    results = evaluate([*out, "--table", str(tmp_path / "table.md"), "--max-files", "2"])
+    split = results["test_split"]
     for key in ("test/mss", "test/mcd_db", "rtf/encoder_1thr", "rtf/decoder_1thr", "parameters"):
-        assert np.isfinite(results[key]) and results[key] > 0, key
+        assert np.isfinite(split[key]) and split[key] > 0, key
     assert (tmp_path / "eval.json").is_file()
+    # the same files through WORLD and the classical LPC vocoder, in one table
+    table = (tmp_path / "table.md").read_text()
+    assert all(name in table for name in ("ours", "WORLD", "classical LPC", "PESQ-WB"))
+    world = results["comparison"]["WORLD"]
+    assert (
+        1.0 <= world["pesq_wb"] <= 4.7
+        and world["mss"] < results["comparison"]["classical LPC"]["mss"]
+    )
+    import shutil
+
+    from conftest import DATA
+
+    other = tmp_path / "any_folder"
+    other.mkdir()
+    for f in sorted(DATA.glob("*.ogg"))[:3]:
+        shutil.copy(f, other)
+    folder = evaluate([f"ckpt={ckpt}", f"data.root={other}"])  # any folder: every file
+    assert folder["comparison"]["ours"]["files"] == 3
     with pytest.raises(ValueError, match="not a ddsp-lpc checkpoint"):
         bad = tmp_path / "bad.ckpt"
         torch.save({"state_dict": {}}, bad)

@@ -8,6 +8,8 @@ import lightning as L
 import torch
 from torch import nn
 
+from ..filters.interpolate import upsample
+from ..spectral.loudness import a_weighted_loudness, frame_rms
 from .media import log_examples
 
 __all__ = ["VocoderModule"]
@@ -23,14 +25,22 @@ class VocoderModule(L.LightningModule):
             module maps ``(audio, f0, voiced, loudness)`` to the controls.
         loss: training loss ``loss(pred (B, 1, T), target (B, 1, T)) -> scalar``; any module,
             auraloss's included.
-        metric: fixed validation metric with the same call (default: the GOLF MSS preset), so
-            that runs with different training losses stay comparable.
+        metric: fixed validation metric with the same call (default: GOLF's MSS, its exact
+            formula), so that runs with different training losses stay comparable.
         optimizer: ``optimizer(params) -> torch.optim.Optimizer`` (a Hydra partial).
         scheduler: optional ``scheduler(optimizer) -> LRScheduler`` stepped every step.
         sample_rate: Hz (for media logging).
         n_audio_examples: validation examples logged as audio and spectrograms.
         voicing_gate: pass the data's voicing flags to the synthesiser, which mutes its periodic
             source in unvoiced frames (ramped over a hop); ``False``: the encoder must learn it.
+        level: ``"frame"`` makes the model level-equivariant by construction: the input's RMS
+            per frame (:func:`ddsp.spectral.frame_rms`, 40 ms windows, floored 80 dB below the
+            loudest frame) divides the audio the encoder sees (its loudness feature is measured
+            on that normalised audio), and multiplies
+            the rendered output, so the encoder only predicts levels relative to the input's:
+            a recording at any level comes out at that level, and digital silence as (near)
+            silence. ``"none"``: the encoder sees the raw input and must learn absolute levels
+            (models trained before this option).
     """
 
     def __init__(
@@ -44,15 +54,19 @@ class VocoderModule(L.LightningModule):
         sample_rate: int = 16000,
         n_audio_examples: int = 4,
         voicing_gate: bool = True,
+        level: str = "none",
     ) -> None:
         super().__init__()
+        if level not in ("none", "frame"):
+            raise ValueError(f"level must be 'none' or 'frame', got {level!r}")
+        self.level = level
         self.synth = synth
         self.encoder = encoder(control_sizes=synth.control_sizes)
         self.loss = loss
         if metric is None:
             from ..losses import MultiResolutionSTFTLoss
 
-            metric = MultiResolutionSTFTLoss(preset="golf")
+            metric = MultiResolutionSTFTLoss(preset="golf", floor_db=None, smooth_l1=0.0)
         self.metric = metric
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.sample_rate, self.n_audio_examples = sample_rate, n_audio_examples
@@ -71,8 +85,26 @@ class VocoderModule(L.LightningModule):
         self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """``batch`` of ``audio (B, T)``, ``f0, voiced, loudness (B, frames)`` -> ``(B, T)``."""
-        controls = self.encoder(batch["audio"], batch["f0"], batch["voiced"], batch["loudness"])
-        return self.render(batch, controls, generator)
+        return self.render(batch, self.encode(batch), generator)
+
+    def level_track(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The input's RMS per frame ``(B, frames)`` with ``level="frame"``, else None."""
+        if self.level == "none":
+            return None
+        hop = self.synth.hop_length
+        return frame_rms(batch["audio"].detach(), hop, batch["f0"].shape[-1])
+
+    def encode(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The encoder's controls ``{name: (B, frames, channels)}`` for a batch; with
+        ``level="frame"`` the encoder sees the audio divided by its level track and the
+        loudness relative to it."""
+        audio, loudness = batch["audio"], batch["loudness"]
+        level = self.level_track(batch)
+        if level is not None:
+            hop = self.synth.hop_length
+            audio = audio / upsample(level.unsqueeze(-1), hop)[..., 0][..., : audio.shape[-1]]
+            loudness = a_weighted_loudness(audio, self.sample_rate, hop)[..., : level.shape[-1]]
+        return self.encoder(audio, batch["f0"], batch["voiced"], loudness)
 
     def render(
         self,
@@ -81,9 +113,17 @@ class VocoderModule(L.LightningModule):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Synthesise from encoder ``controls`` and the batch's ``f0`` (and ``voiced`` when the
-        voicing gate is on) -> ``(B, T)``."""
+        voicing gate is on; the level track with ``level="frame"``) -> ``(B, T)``."""
         voiced = batch["voiced"] if self.voicing_gate else None
-        return self.synth(batch["f0"], controls, generator=generator, voiced=voiced)
+        y = self.synth(batch["f0"], controls, generator=generator, voiced=voiced)
+        return self.apply_level(y, batch)
+
+    def apply_level(self, y: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Multiply a rendered ``(B, T)`` by the input's level track (identity for "none")."""
+        level = self.level_track(batch)
+        if level is None:
+            return y
+        return y * upsample(level.unsqueeze(-1), self.synth.hop_length)[..., 0][..., : y.shape[-1]]
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         y = self(batch)

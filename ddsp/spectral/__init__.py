@@ -8,7 +8,7 @@ from . import functional
 from .cqt import CQT, VQT
 from .gammatone import Gammatonegram
 from .griffinlim import GriffinLim
-from .loudness import a_weighted_loudness
+from .loudness import a_weighted_loudness, frame_rms
 from .mel import LogMelSpectrogram, MelSpectrogram
 from .mfcc import MFCC
 from .spectrogram import Spectrogram
@@ -27,4 +27,5 @@ __all__ = [
     "Gammatonegram",
     "GriffinLim",
     "a_weighted_loudness",
+    "frame_rms",
 ]

@@ -1,8 +1,10 @@
-"""A-weighted loudness per frame, in dB (the DDSP control signal)."""
+"""Levels per frame: A-weighted loudness in dB (the DDSP control signal) and the RMS level that
+makes a vocoder level-equivariant."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from . import functional as SF
 
@@ -31,3 +33,29 @@ def a_weighted_loudness(
     weight = 10.0 ** (SF.a_weighting_db(freqs) / 10.0)
     mean_power = (power * weight.to(power.dtype)[:, None]).mean(dim=-2)
     return (10.0 * torch.log10(mean_power.clamp_min(10 ** (min_db / 10)))).clamp_min(min_db)
+
+
+def frame_rms(
+    x: torch.Tensor, hop_length: int, frames: int, window_hops: int = 4, floor_db: float = -80.0
+) -> torch.Tensor:
+    """RMS of ``x`` over ``window_hops * hop_length`` samples centred on each frame, floored
+    ``floor_db`` below the example's loudest frame.
+
+    Frame ``t`` is centred at sample ``t * hop_length`` (as the STFT and f0 grids); the signal is
+    zero-padded at the edges. The floor is relative, so ``frame_rms(c * x) = c * frame_rms(x)``
+    exactly, silences included: a gain track that makes a model's level follow its input's by
+    construction (:class:`ddsp.models.VocoderModule`, ``level="frame"``). An all-zero example
+    gets 1e-10.
+
+    Shape:
+        ``x: (batch, time)`` -> ``(batch, frames)``.
+    """
+    width = window_hops * hop_length
+    power = F.avg_pool1d(
+        x.square().unsqueeze(1), width, hop_length, padding=width // 2, count_include_pad=True
+    ).squeeze(1)
+    if power.shape[-1] < frames:
+        power = F.pad(power, (0, frames - power.shape[-1]), mode="replicate")
+    power = power[..., :frames]
+    floor = power.amax(dim=-1, keepdim=True) * 10.0 ** (floor_db / 10.0)
+    return torch.maximum(power, floor).clamp_min(1e-20).sqrt()

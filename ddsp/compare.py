@@ -6,7 +6,9 @@ stonemask, CheapTrick, D4C, 5 ms frames; no training) and the classical LPC voco
 resynthesises each whole file at the model's rate; metrics per file, then the mean over files:
 MSS (GOLF's exact formula), MCD (dB), PESQ-WB, A-weighted loudness error (dB), f0 error
 (cents) and voicing error (re-extracted with the data's tracker), and the real-time factor
-(wall time of analysis + synthesis over the audio's duration, 1 process, all threads).
+(wall time of analysis + synthesis over the audio's duration, 1 process, all threads), and
+the output's level in the input's silences (frames whose 40 ms RMS is below -60 dBFS; the
+output's RMS there, in dBFS; NaN for a file without such frames).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .data.prepare import PrepConfig, analyse_file
 from .losses import MultiResolutionSTFTLoss
 from .metrics import ALPHA, f0_errors, loudness_error, mel_cepstral_distortion
 from .metrics.pesq import pesq_wb
+from .spectral.loudness import frame_rms
 from .synth import classical_lpc_vocoder
 
 __all__ = ["world_resynthesis", "compare", "format_table", "SYSTEMS", "METRICS"]
@@ -37,8 +40,10 @@ METRICS = (
     ("loudness_db", "loudness err dB", "lower"),
     ("f0_cents", "f0 err cents", "lower"),
     ("voicing_error", "voicing err", "lower"),
+    ("silence_db", "dBFS in silences", "lower"),
     ("rtf", "RTF", "lower"),
 )
+SILENCE_DBFS = -60.0  # input frames quieter than this count as silence
 
 
 def world_resynthesis(x: np.ndarray, sample_rate: int, frame_ms: float = 5.0) -> np.ndarray:
@@ -63,7 +68,15 @@ def _metrics(y: torch.Tensor, x: torch.Tensor, item: dict, sr: int, hop: int) ->
     mcd = mel_cepstral_distortion(
         y, x, alpha=ALPHA.get(sr, 0.46), n_fft=512, hop_length=round(0.005 * sr)
     )
+    quiet = frame_rms(x, hop, x.shape[-1] // hop, floor_db=-200.0) < 10 ** (SILENCE_DBFS / 20)
+    out_level = frame_rms(y, hop, x.shape[-1] // hop, floor_db=-200.0)
+    silence = (
+        float(20 * torch.log10(out_level[quiet].square().mean().sqrt().clamp_min(1e-10)))
+        if quiet.any()
+        else math.nan
+    )
     return {
+        "silence_db": silence,
         "mss": float(mss(y[:, None], x[:, None])),
         "mcd_db": float(mcd[0]),
         "pesq_wb": float(pesq_wb(y, x, sr)[0]),
@@ -126,6 +139,9 @@ def compare(model, cfg, files: list[Path], progress: bool = True) -> dict[str, d
             "loudness": item["loudness"][None],
         }
         with torch.no_grad():
+            if not used:  # warm-up: first calls pay one-off costs (allocations, caches)
+                for run in _RUNS.values():
+                    run(batch, sr, hop, model)
             outs = {name: _timed(run, batch, sr, hop, model) for name, run in _RUNS.items()}
         for system, (y, wall) in outs.items():
             row = _metrics(y, x, item, sr, hop)

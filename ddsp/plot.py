@@ -5,6 +5,12 @@ Uses the non-interactive Agg backend unless a backend is already chosen.
 
 from __future__ import annotations
 
+from ._extras import require
+
+require("train", "ddsp.plot", "matplotlib")
+
+# ruff: noqa: E402
+
 import matplotlib
 
 if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):

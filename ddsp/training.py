@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from ._extras import require
+
+require("train", "ddsp.training", "lightning", "hydra", "omegaconf")
+
+# ruff: noqa: E402
+
 import logging
 import os
 import warnings

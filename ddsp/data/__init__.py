@@ -4,6 +4,12 @@ Submodules are imported on first use, so ``python -m ddsp.data.prepare`` runs cl
 ``SpeechDataModule`` needs Lightning.
 """
 
+from .._extras import require
+
+require("train", "ddsp.data", "soundfile", "soxr", "pyworld", "tqdm")
+
+# ruff: noqa: E402
+
 from importlib import import_module
 
 _WHERE = {

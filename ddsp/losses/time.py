@@ -7,6 +7,12 @@ digital silence through their ``eps``. ``L1Loss`` is ``torch.nn.L1Loss``. Import
 imports auraloss (``ddsp.losses`` itself does not); Hydra configs: ``conf/loss/esr.yaml`` etc.
 """
 
+from .._extras import require
+
+require("train", "ddsp.losses.time (auraloss's time-domain losses)", "auraloss")
+
+# ruff: noqa: E402
+
 from auraloss.time import DCLoss, ESRLoss, LogCoshLoss, SDSDRLoss, SISDRLoss, SNRLoss
 from torch.nn import L1Loss
 

@@ -1,5 +1,11 @@
 """Models: encoders and the Lightning training module."""
 
+from .._extras import require
+
+require("train", "ddsp.models", "lightning", "hydra", "omegaconf")
+
+# ruff: noqa: E402
+
 from .checkpoint import load_vocoder
 from .encoder import ControlEncoder
 from .vocoder import VocoderModule

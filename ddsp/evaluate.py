@@ -112,9 +112,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("ckpt", help="ckpt=PATH (or just PATH) of a checkpoint written by train.py")
     ap.add_argument(
-        "overrides", nargs="*", help="data.root=FOLDER: compare on every audio file there"
+        "args",
+        nargs="*",
+        help="ckpt=PATH of a checkpoint written by train.py (default: the pretrained model in "
+        "pretrained/); data.root=FOLDER: compare on every audio file there",
     )
     ap.add_argument(
         "--data-root", default=None, help="the test split of another folder (or a moved copy)"
@@ -133,13 +135,21 @@ def _main(a: argparse.Namespace) -> dict:
     from .compare import compare, format_table
     from .data.prepare import assign_splits, find_audio_files
 
-    ckpt = a.ckpt.split("=", 1)[1] if a.ckpt.startswith("ckpt=") else a.ckpt
-    folder = None
-    for o in a.overrides:
+    ckpt, folder = None, None
+    for o in a.args:
         key, _, value = o.partition("=")
-        if key != "data.root" or not value:
-            raise ValueError(f"unknown override {o!r}; the one accepted is data.root=FOLDER")
-        folder = value
+        if not value and o.endswith(".ckpt"):  # a bare path
+            key, value = "ckpt", o
+        if key not in ("ckpt", "data.root") or not value:
+            raise ValueError(f"unknown argument {o!r}; give ckpt=PATH and/or data.root=FOLDER")
+        if key == "ckpt":
+            ckpt = value
+        else:
+            folder = value
+    if ckpt is None:
+        from .models.checkpoint import PRETRAINED
+
+        ckpt = str(PRETRAINED)
     for path, kinds in ((a.out, (".json",)), (a.table, (".md",))):
         if path:
             cli.writable_file(path, kinds)

@@ -1,5 +1,6 @@
 """Copy-synthesis of a recording with a trained vocoder.
 
+    python -m ddsp.resynth input.wav output.wav      # the pretrained model (pretrained/)
     python -m ddsp.resynth input.wav output.wav ckpt=logs/lpc_vocoder/runs/<run>/checkpoints/last.ckpt
     python -m ddsp.resynth input.wav output.wav ckpt=... --f0-scale 1.5 --plot resynth.png
     python -m ddsp.resynth input.wav output.wav ckpt=... --block-frames 4   # streaming decoder
@@ -162,7 +163,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("input")
     ap.add_argument("output")
-    ap.add_argument("ckpt", help="ckpt=PATH (or just PATH) of a checkpoint written by train.py")
+    ap.add_argument(
+        "ckpt",
+        nargs="?",
+        default=None,
+        help="ckpt=PATH (or just PATH) of a checkpoint written by train.py; default: the "
+        "pretrained model in pretrained/",
+    )
     ap.add_argument("--f0-scale", default=1.0, help="multiply f0 (pitch shift), > 0")
     ap.add_argument("--plot", default=None, help="write a PNG of the analysis and resynthesis")
     ap.add_argument(
@@ -181,7 +188,7 @@ def _main(a: argparse.Namespace) -> None:
     cli.writable_file(a.output, AUDIO_OUT)  # before any work, not after it
     if a.plot:
         cli.writable_file(a.plot, (".png", ".pdf", ".svg"))
-    ckpt = a.ckpt.split("=", 1)[1] if a.ckpt.startswith("ckpt=") else a.ckpt
+    ckpt = a.ckpt.split("=", 1)[1] if a.ckpt and a.ckpt.startswith("ckpt=") else a.ckpt
     model, cfg = load_vocoder(ckpt)
     result = resynthesize(model, cfg, a.input, f0_scale, a.block_frames)
     out = result["output"].numpy()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "fillets_cs"
@@ -15,7 +17,9 @@ os.environ.setdefault("DDSP_ROOT", str(ROOT))
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 
-# hypothesis keeps no example database in the repository (.hypothesis/)
+# hypothesis keeps nothing in the repository (.hypothesis/: its example database and the
+# constants it collects from the source go to a temporary folder)
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="ddsp-hypothesis-"))
 settings.register_profile("ddsp", database=None)
 settings.load_profile("ddsp")
 

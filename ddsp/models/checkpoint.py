@@ -8,17 +8,29 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["load_vocoder"]
+__all__ = ["load_vocoder", "strip_checkpoint", "PRETRAINED"]
+
+# The checkpoint shipped with a checkout (trained by the command in pretrained/README.md); used
+# when ``python -m ddsp.resynth`` or ``python -m ddsp.evaluate`` get no ``ckpt=``.
+PRETRAINED = Path(__file__).resolve().parents[2] / "pretrained" / "golf_ss.ckpt"
 
 
 def load_vocoder(
-    ckpt_path: str | Path, map_location: str = "cpu"
+    ckpt_path: str | Path | None = None, map_location: str = "cpu"
 ) -> tuple[torch.nn.Module, DictConfig]:
-    """Load ``(model in eval mode, run config)`` from a checkpoint saved by ``train.py``.
+    """Load ``(model in eval mode, run config)`` from a checkpoint saved by ``train.py``
+    (``None``: the pretrained model shipped in ``pretrained/``).
 
     The checkpoint carries the resolved Hydra config (``ddsp_config``), so the model is built
     exactly as it was trained, then its weights are loaded.
     """
+    if ckpt_path is None:
+        if not PRETRAINED.is_file():
+            raise FileNotFoundError(
+                f"no ckpt= given and no pretrained model at {PRETRAINED}: pass ckpt=PATH of a "
+                "checkpoint written by train.py"
+            )
+        ckpt_path = PRETRAINED
     path = Path(ckpt_path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
@@ -34,7 +46,19 @@ def load_vocoder(
             f"{path}: not a ddsp-lpc checkpoint (no 'ddsp_config'); was it written by train.py?"
         )
     cfg = OmegaConf.create(ckpt["ddsp_config"])
+    root = cfg.get("data", {}).get("root")
+    if root and not Path(root).is_absolute():  # shipped checkpoints name data in the checkout
+        cfg.data.root = str(PRETRAINED.parents[1] / root)
     model = instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))
     model.load_state_dict(ckpt["state_dict"])
     model.config = ckpt["ddsp_config"]
     return model.eval(), cfg
+
+
+def strip_checkpoint(src: str | Path, dst: str | Path, **extra) -> Path:
+    """Write what :func:`load_vocoder` needs from a training checkpoint (weights and config,
+    no optimiser state: a third of the size), plus ``extra`` entries (e.g. metrics)."""
+    ckpt = torch.load(src, map_location="cpu", weights_only=False)
+    out = {"state_dict": ckpt["state_dict"], "ddsp_config": ckpt["ddsp_config"], **extra}
+    torch.save(out, dst)
+    return Path(dst)

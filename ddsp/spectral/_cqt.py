@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -322,7 +323,9 @@ def vqt_response(
     for basis, (_, n_fft, hop, down) in zip(bases, plan.octaves, strict=True):
         if x.shape[-1] == 0:
             raise ValueError("signal too short for this many CQT octaves")
-        d = stft(x, n_fft, hop, window="rectangular", center=True, pad_mode=pad_mode)
+        with warnings.catch_warnings():  # the low octaves' FFTs may exceed a short signal:
+            warnings.filterwarnings("ignore", "n_fft=.* is too large")  # padded, as librosa
+            d = stft(x, n_fft, hop, window="rectangular", center=True, pad_mode=pad_mode)
         out.append(torch.matmul(basis, d))
         if down:
             x = decimate2(x, h)

@@ -36,6 +36,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Train (and test) the configured model; returns the final logged metrics."""
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*pkg_resources is deprecated.*")
+    # Lightning's own use of a deprecated torch pytree API, not the user's business
+    warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage()  # an advert on every run
+    )
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
@@ -44,6 +49,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     )
     model.config = OmegaConf.to_container(cfg, resolve=True)  # rebuilds the model from a .ckpt
     loggers = _instantiate_dict(cfg.get("logger"))
+    for lg in loggers:  # Lightning passes anonymous=None, which wandb warns has no effect
+        getattr(lg, "_wandb_init", {}).pop("anonymous", None)
     callbacks = _instantiate_dict(cfg.get("callbacks"))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
 

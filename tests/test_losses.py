@@ -237,3 +237,36 @@ def test_time_domain_losses_are_auralosses():
         value = cls()(z, torch.zeros(2, 1, 1000))
         value.backward()
         assert math.isfinite(value.item()) and torch.isfinite(z.grad).all(), cls.__name__
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(w_lin_mag=1.0, log_base=2, w_sc=0.0),
+        dict(floor_db=None, smooth_l1=0.0, w_lin_mag=0.5),
+        dict(smooth_l1=0.0),
+        dict(w_phs=1.0, w_complex=0.5),
+    ],
+)
+def test_fused_path_equals_the_general_one(kw, speech):
+    # the common case runs as one autograd function; the general path is plain autograd
+    s = torch.from_numpy(speech[0][:16384])
+    s[3000:5000] = 0.0
+    x = (s + 1e-3 * torch.randn_like(s)).reshape(2, -1)
+    y = (0.7 * s.roll(150)).reshape(2, -1)
+    loss = STFTLoss(512, 128, **kw)
+    assert loss._fusable()
+    xs = x.clone().requires_grad_()
+    fused = loss(xs, y)
+    (g_fused,) = torch.autograd.grad(fused, xs)
+    general = loss._compute_general(loss.spectrum(xs), loss.spectrum(y), False).mean()
+    (g_general,) = torch.autograd.grad(general, xs)
+    assert fused.item() == pytest.approx(general.item(), rel=1e-12)
+    assert (g_fused - g_general).abs().max() <= 1e-10 * g_general.abs().max()
+    if "w_phs" in kw:  # the phase term wraps at +-pi: finite differences cannot check it
+        return
+    one = STFTLoss(64, 16, **kw)
+    v = torch.randn(2, 256, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 256, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda t: one(t, w), (v,))

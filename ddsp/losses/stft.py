@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..spectral import functional as SF
+from ._fused import fused_stft_terms
 
 __all__ = ["STFTLoss", "MelSTFTLoss", "check_pair", "reduce"]
 
@@ -240,8 +241,50 @@ class STFTLoss(nn.Module):
     def compute(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` without the input checks (for callers that checked already)."""
         x_spec = self.spectrum(input)
-        with torch.set_grad_enabled(target.requires_grad and torch.is_grad_enabled()):
+        target_grad = target.requires_grad and torch.is_grad_enabled()
+        with torch.set_grad_enabled(target_grad):
             y_spec = self.spectrum(target)
+        if self._fusable() and not target_grad:
+            loss = fused_stft_terms(
+                x_spec,
+                y_spec,
+                self.w_sc,
+                self.w_log_mag * self.log_scale,
+                self.w_lin_mag,
+                self.floor_db,
+                self.eps,
+                self.smooth_l1,
+            )
+            return reduce(loss + self._phase_and_complex(x_spec, y_spec), self.reduction)
+        return self._compute_general(x_spec, y_spec, target_grad)
+
+    def _fusable(self) -> bool:
+        """The common case runs as one autograd function (:mod:`ddsp.losses._fused`)."""
+        plain = not (hasattr(self, "a_weight") or hasattr(self, "filterbank"))
+        return (
+            plain
+            and self.scale_fn is None
+            and not self.scale_invariance
+            and not self.sc_over_batch
+            and self.distance == "L1"
+        )
+
+    def _phase_and_complex(self, x_spec: torch.Tensor, y_spec: torch.Tensor):
+        """The phase and complex-spectrum terms, per example (0 when their weights are)."""
+        loss = 0.0
+        if self.w_phs:
+            d = SF.phase(x_spec, self.eps) - SF.phase(y_spec, self.eps)
+            loss = loss + self.w_phs * d.square().flatten(1).mean(1)
+        if self.w_complex:
+            d = torch.view_as_real(x_spec) - torch.view_as_real(y_spec)
+            loss = loss + self.w_complex * self._dist(d)
+        return loss
+
+    def _compute_general(
+        self, x_spec: torch.Tensor, y_spec: torch.Tensor, target_grad: bool
+    ) -> torch.Tensor:
+        """Every option, by autograd through elementwise ops."""
+        with torch.set_grad_enabled(target_grad):
             py, fy = self.floored_power(y_spec)
             y_lin = (py + fy).sqrt()
         px, fx = self.floored_power(x_spec)
@@ -271,13 +314,7 @@ class STFTLoss(nn.Module):
             )
         if self.w_lin_mag:
             loss = loss + self.w_lin_mag * self._dist(diff, (x_mag + y_mag) / 2)
-        if self.w_phs:
-            d = SF.phase(x_spec, self.eps) - SF.phase(y_spec, self.eps)
-            loss = loss + self.w_phs * d.square().flatten(1).mean(1)
-        if self.w_complex:
-            d = torch.view_as_real(x_spec) - torch.view_as_real(y_spec)
-            loss = loss + self.w_complex * self._dist(d)
-        return reduce(loss, self.reduction)
+        return reduce(loss + self._phase_and_complex(x_spec, y_spec), self.reduction)
 
 
 class MelSTFTLoss(STFTLoss):

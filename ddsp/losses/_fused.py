@@ -1,0 +1,138 @@
+"""The common case of :class:`~ddsp.losses.STFTLoss` as one autograd function.
+
+Spectral convergence + smoothed-L1 log and linear magnitude distances between a prediction's
+spectrum ``X`` and a fixed target's ``Y`` (no scaling, weighting or scale invariance), with the
+floors of :meth:`STFTLoss.floored_power`. Autograd through the ~25 elementwise ops of the
+general path keeps a tensor per op and makes a pass per op forward and backward; here the
+forward keeps five and the backward is a handful of passes, with every term's derivative
+folded into one per-bin factor on ``X``. Same values and gradients as the general path
+(``tests/test_losses.py`` checks both, and ``gradcheck`` in float64).
+
+Derivation (per bin; ``s = |X|^2 + f_x`` with the per-frame floor ``f_x = c mean_f |X|^2`` or
+``eps``, ``t`` the same for ``Y``; ``x = sqrt s``, ``y = sqrt t``; ``d = x - y``;
+``r = log(x / y)``): ``dd/ds = 1 / (2x)``, ``dr/ds = 1 / (2s)``; the smoothed L1 ``h(d, w)``
+with width ``w = delta (x + y) / 2`` adds ``h_w delta / 2`` to ``h_d``; a floor above ``eps``
+passes ``c / F`` of its frame's summed ``dL/ds`` to every bin; ``dL/dX = 2 dL/d|X|^2 X``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["fused_stft_terms"]
+
+
+def _floor(p: torch.Tensor, rel: float | None, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(p + floor, floor is relative)`` (soft floor) or ``(max(p, eps), p > eps)`` (clamp)."""
+    if rel is None:
+        return p.clamp_min(eps), p > eps
+    f = p.mean(dim=-2, keepdim=True) * rel
+    return p + f.clamp_min(eps), f > eps
+
+
+def _smooth(d: torch.Tensor, w: torch.Tensor | float) -> torch.Tensor:
+    a = d.abs()
+    return torch.where(a < w, a * a * (2.0 - a / w) / w, a)
+
+
+def _smooth_grads(d: torch.Tensor, w) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(dh/dd, dh/dw)`` of :func:`_smooth`."""
+    a = d.abs()
+    inside = a < w
+    q = a / w
+    dd = torch.where(inside, d * (4.0 - 3.0 * q) / w, torch.sign(d))
+    dw = torch.where(inside, q * q * (2.0 * q - 2.0), 0.0)
+    return dd, dw
+
+
+def _log_ratio(s: torch.Tensor, t: torch.Tensor, dp: torch.Tensor) -> torch.Tensor:
+    """``log(sqrt(s / t))`` given ``dp = s - t`` formed without cancellation."""
+    q = dp / t
+    near = q.abs() < 0.5
+    return 0.5 * torch.where(near, torch.log1p(torch.where(near, q, 0.0)), torch.log(s / t))
+
+
+class _Terms(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x_spec, y_spec, w_sc, w_log, w_lin, rel, eps, delta):
+        px = torch.addcmul(x_spec.real * x_spec.real, x_spec.imag, x_spec.imag)
+        py = torch.addcmul(y_spec.real * y_spec.real, y_spec.imag, y_spec.imag)
+        s, x_live = _floor(px, rel, eps)
+        t, _ = _floor(py, rel, eps)
+        x, y = s.sqrt(), t.sqrt()
+        if rel is None:  # clamped powers: no cancellation to avoid
+            diff = (s - t) / (x + y)
+            dp = s - t
+        else:  # (px - py) + (fx - fy): the small powers' difference survives the floors
+            dp = (px - py) + ((s - px) - (t - py))
+            diff = dp / (x + y)
+        n = diff[0].numel()
+        loss = px.new_zeros(px.shape[0])
+        flat = (lambda v: v.flatten(1)) if px.dim() > 1 else (lambda v: v[None])
+        r = None
+        if w_sc:
+            nd = torch.linalg.vector_norm(flat(diff), dim=1)
+            ny = torch.linalg.vector_norm(flat(y), dim=1)
+            loss = loss + w_sc * nd / ny
+        else:
+            nd = ny = None
+        if w_log:
+            r = _log_ratio(s, t, dp)
+            loss = loss + w_log * flat(_smooth(r, delta) if delta else r.abs()).sum(1) / n
+        if w_lin:
+            w = delta * (x + y) / 2 if delta else None
+            loss = loss + w_lin * flat(_smooth(diff, w) if delta else diff.abs()).sum(1) / n
+        ctx.save_for_backward(x_spec, s, x, y, diff, x_live, nd, ny)
+        ctx.r = r
+        ctx.args = (w_sc, w_log, w_lin, rel, delta, n)
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        x_spec, s, x, y, diff, x_live, nd, ny = ctx.saved_tensors
+        w_sc, w_log, w_lin, rel, delta, n = ctx.args
+        shape = (-1,) + (1,) * (x.dim() - 1)
+        g = g.reshape(shape)
+        # dL/ds per bin, as a multiple of 1 / (2x) (the derivative of x and of d)
+        per_x = torch.zeros_like(x)
+        if w_sc:
+            per_x = per_x + (w_sc / (nd * ny).clamp_min(1e-30)).reshape(shape) * diff
+        if w_lin:
+            if delta:
+                w = delta * (x + y) / 2
+                hd, hw = _smooth_grads(diff, w)
+                per_x = per_x + (w_lin / n) * (hd + hw * (delta / 2))
+            else:
+                per_x = per_x + (w_lin / n) * torch.sign(diff)
+        ds = per_x / (2.0 * x)
+        if w_log:
+            r = ctx.r
+            hr = _smooth_grads(r, delta)[0] if delta else torch.sign(r)
+            ds = ds + (w_log / n) * hr / (2.0 * s)
+        ds = ds * g
+        if rel is None:  # clamped: no gradient below eps
+            dpx = torch.where(x_live, ds, 0.0)
+        else:  # s = px + max(eps, rel mean_f px): the floor passes its share on
+            share = ds.sum(dim=-2, keepdim=True) * (rel / x.shape[-2])
+            dpx = ds + torch.where(x_live, share, 0.0)
+        return 2.0 * dpx * x_spec, None, None, None, None, None, None, None
+
+
+def fused_stft_terms(
+    x_spec: torch.Tensor,
+    y_spec: torch.Tensor,
+    w_sc: float,
+    w_log: float,
+    w_lin: float,
+    floor_db: float | None,
+    eps: float,
+    smooth_l1: float,
+) -> torch.Tensor:
+    """Per-example ``w_sc SC + w_log D(log) + w_lin D(lin)`` (natural log, L1 / smoothed L1).
+
+    Shape: complex ``(B, C, F, frames)`` (``y_spec`` without gradient) -> ``(B,)``.
+    """
+    rel = None if floor_db is None else 10.0 ** (floor_db / 10.0)
+    return _Terms.apply(
+        x_spec, y_spec.detach(), float(w_sc), float(w_log), float(w_lin), rel, eps, smooth_l1
+    )

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..spectral import _checks
 from ..spectral import functional as SF
 from ._fused import fused_stft_terms
 
@@ -120,11 +121,11 @@ class STFTLoss(nn.Module):
         if mag_distance is not None:  # auraloss's name for ``distance``
             distance = mag_distance
         fft_size, hop_size = (
-            _positive_int("fft_size", fft_size),
-            _positive_int("hop_size", hop_size),
+            _checks.positive_int("fft_size", fft_size),
+            _checks.positive_int("hop_size", hop_size),
         )
         if win_length is not None:
-            win_length = _positive_int("win_length", win_length)
+            win_length = _checks.positive_int("win_length", win_length)
             if win_length > fft_size:
                 raise ValueError(f"win_length ({win_length}) must be <= fft_size ({fft_size})")
         window = _WINDOW_ALIASES.get(window, window) if isinstance(window, str) else window
@@ -364,13 +365,6 @@ def log_ratio(x: torch.Tensor, y: torch.Tensor, diff: torch.Tensor) -> torch.Ten
     return torch.where(near, torch.log1p(torch.where(near, r, 0.0)), torch.log(x / y))
 
 
-def _positive_int(name: str, value) -> int:
-    """``value`` as an int if it is a positive integer (``1024.0`` is not), else a clear error."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 # torch's window function names (auraloss takes these) -> ours
 _WINDOW_ALIASES = {
     "hann_window": "hann",
@@ -388,14 +382,8 @@ def check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int) -> No
     ``1e-3 * sqrt(finfo.max) / min_length`` in magnitude (about 9e12 in float32 at an FFT of
     2048), so that no power ``|X|^2`` can overflow. One reduction per tensor.
     """
-    for name, t in (("input", input), ("target", target)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dtype not in (torch.float32, torch.float64):
-            raise TypeError(
-                f"{name} must be a real float32 or float64 tensor, got {t.dtype}"
-                + ("" if t.is_complex() else " (cast it with .float())")
-            )
+    _checks.signal(input, "input")
+    _checks.signal(target, "target")
     if input.dtype != target.dtype:
         raise TypeError(f"input is {input.dtype} but target is {target.dtype}: use one dtype")
     if input.shape != target.shape:

@@ -62,12 +62,12 @@ def warn_if_longer(n_fft: int, length: int, stacklevel: int = 3) -> None:
         )
 
 
-def signal(x) -> None:
-    """A real float32 or float64 tensor (what every front-end computes in)."""
+def signal(x, name: str = "signals") -> None:
+    """A real float32 or float64 tensor (what every front-end and loss computes in)."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"expected a torch.Tensor signal, got {type(x).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in (torch.float32, torch.float64):
         raise TypeError(
-            f"signals must be real float32 or float64 tensors, got {x.dtype}"
+            f"{name} must be a real float32 or float64 tensor, got {x.dtype}"
             + ("" if x.is_complex() else " (cast it with .float())")
         )

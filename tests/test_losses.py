@@ -231,7 +231,6 @@ def test_gradcheck_all_terms_float64():
 def test_time_domain_losses_are_auralosses():
     from ddsp.losses import time as tl
 
-    assert tl.ESRLoss is auraloss.time.ESRLoss
     z = torch.zeros(2, 1, 1000, requires_grad=True)
     for cls in (tl.ESRLoss, tl.DCLoss, tl.SNRLoss, tl.SISDRLoss, tl.L1Loss):
         value = cls()(z, torch.zeros(2, 1, 1000))

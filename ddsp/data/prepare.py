@@ -28,8 +28,8 @@ import torch
 from tqdm import tqdm
 
 from .. import cli
+from ..f0 import fill_unvoiced_f0
 from ..spectral.loudness import a_weighted_loudness
-from ..synth.core import fill_unvoiced_f0
 from .audio import AUDIO_EXTENSIONS, AudioFileError, load_audio
 from .f0 import extract_f0
 

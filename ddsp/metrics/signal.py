@@ -39,7 +39,7 @@ def f0_errors(
         ``(cents, voicing)``, each ``(batch,)``: mean absolute f0 error in cents over frames voiced
         in both (NaN where there are none), and the fraction of frames whose voicing disagrees.
     """
-    from ..data.f0 import extract_f0
+    from ..f0 import extract_f0
 
     cents, voicing = [], []
     for y, f0, v in zip(

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from ..f0 import fill_unvoiced_f0
 from ..filters.interpolate import upsample
 
 __all__ = ["exp_sigmoid", "upsample", "fill_unvoiced_f0", "check_controls", "gate_voiced"]
@@ -19,32 +20,6 @@ def exp_sigmoid(
     Shape: any -> same.
     """
     return max_value * torch.sigmoid(x) ** math.log(exponent) + threshold
-
-
-def fill_unvoiced_f0(
-    f0: torch.Tensor, voiced: torch.Tensor, default: float = 150.0
-) -> torch.Tensor:
-    """Fill unvoiced frames by linear interpolation of log-f0 between voiced neighbours.
-
-    Edges take the nearest voiced value; a sequence with no voiced frame gets ``default`` Hz.
-
-    Shape:
-        ``f0, voiced: (frames,)`` -> ``(frames,)``. Works on CPU tensors (data preparation).
-    """
-    f0 = f0.to(torch.float64)
-    idx = torch.nonzero(voiced > 0.5).squeeze(-1)
-    if idx.numel() == 0:
-        return torch.full_like(f0, default)
-    if idx.numel() == 1:
-        return torch.full_like(f0, float(f0[idx[0]]))
-    t = torch.arange(f0.shape[0], dtype=torch.float64)
-    logf = torch.log(f0[idx].clamp_min(1e-3))
-    # neighbours idx[pos - 1] <= t <= idx[pos]; outside the voiced span the weight clamps
-    pos = torch.searchsorted(idx.to(torch.float64), t).clamp(1, idx.numel() - 1)
-    x0, x1 = idx[pos - 1].to(torch.float64), idx[pos].to(torch.float64)
-    w = ((t - x0) / (x1 - x0)).clamp(0, 1)
-    out = torch.exp(logf[pos - 1] * (1 - w) + logf[pos] * w)
-    return torch.where(voiced > 0.5, f0, out)
 
 
 def check_controls(

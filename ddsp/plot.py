@@ -1,6 +1,8 @@
 """Matplotlib figures: spectrograms and side-by-side resynthesis comparisons.
 
-Uses the non-interactive Agg backend unless a backend is already chosen.
+Built with matplotlib's object API (``matplotlib.figure.Figure``), so importing this module
+chooses no backend and new figures do not join pyplot's list: they render anywhere (a headless
+machine, a notebook) and are freed when dropped. Pass ``ax=`` to draw into your own figure.
 """
 
 from __future__ import annotations
@@ -11,16 +13,13 @@ require("train", "ddsp.plot", "matplotlib")
 
 # ruff: noqa: E402
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-    matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from .spectral import functional as SF  # noqa: E402
+from .spectral import functional as SF
 
 __all__ = [
     "plot_spectrogram",
@@ -37,12 +36,12 @@ def plot_spectrogram(
     sample_rate: int,
     n_fft: int = 1024,
     hop_length: int = 128,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     title: str | None = None,
     top_db: float = 80.0,
     f0: torch.Tensor | None = None,
     f0_hop: int | None = None,
-) -> plt.Axes:
+) -> Axes:
     """Log-magnitude spectrogram (dB re. peak) with time in seconds and frequency in Hz.
 
     Args:
@@ -50,7 +49,7 @@ def plot_spectrogram(
         f0: optional ``(frames,)`` f0 track in Hz (0 = unvoiced) drawn over it, with hop
             ``f0_hop``.
     """
-    ax = ax or plt.figure(figsize=(6, 3)).gca()
+    ax = ax or Figure(figsize=(6, 3)).gca()
     x = torch.as_tensor(audio).detach().float().cpu().reshape(-1)
     spec = SF.magnitude(SF.stft(x, n_fft, hop_length), 2.0)
     db = SF.power_to_db(spec, ref=float(spec.max().clamp_min(1e-10)), top_db=top_db).numpy()
@@ -78,10 +77,10 @@ def plot_features(
     axis: str = "hz",
     db: str | None = "power",
     top_db: float = 80.0,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     title: str | None = None,
     cmap: str = "magma",
-) -> plt.Axes:
+) -> Axes:
     """Any ``(freq, frames)`` output of :mod:`ddsp.spectral` as an image, time in seconds.
 
     Args:
@@ -92,7 +91,7 @@ def plot_features(
             ``"bins"`` (row index, e.g. MFCC coefficients).
         db: ``"power"`` (10 log10), ``"amplitude"`` (20 log10) re. the peak, or ``None`` (as is).
     """
-    ax = ax or plt.figure(figsize=(6, 3)).gca()
+    ax = ax or Figure(figsize=(6, 3)).gca()
     f = torch.as_tensor(features).detach().double().cpu()
     if f.is_complex():
         f = f.abs()
@@ -132,10 +131,10 @@ def plot_cqt(
     audio: torch.Tensor,
     sample_rate: int,
     hop_length: int = 128,
-    ax: plt.Axes | None = None,
+    ax: Axes | None = None,
     title: str | None = None,
     top_db: float = 80.0,
-) -> plt.Axes:
+) -> Axes:
     """Constant-Q magnitude (from C1, as many semitone bins as fit below Nyquist) with
     note-name axis. ``audio: (time,)``."""
     from .spectral import CQT
@@ -150,13 +149,14 @@ def plot_cqt(
 
 def plot_resynthesis(
     target: torch.Tensor, output: torch.Tensor, sample_rate: int, title: str | None = None
-) -> plt.Figure:
+) -> Figure:
     """Spectrograms (top) and constant-Q spectrograms with note names (bottom) of the original
     (left) and the resynthesis (right), on the same scales.
 
     Shape: ``target, output: (time,)``.
     """
-    fig, axes = plt.subplots(2, 2, figsize=(11, 6.2), sharey="row", constrained_layout=True)
+    fig = Figure(figsize=(11, 6.2), constrained_layout=True)
+    axes = fig.subplots(2, 2, sharey="row")
     plot_spectrogram(target, sample_rate, ax=axes[0, 0], title="original")
     plot_spectrogram(output, sample_rate, ax=axes[0, 1], title="resynthesis")
     plot_cqt(target, sample_rate, ax=axes[1, 0])
@@ -173,7 +173,7 @@ def plot_filter_response(
     n_freqs: int = 512,
     labels: list[str] | None = None,
     title: str | None = None,
-) -> plt.Figure:
+) -> Figure:
     """Magnitude responses in dB (left) and poles on the unit circle (right) of a few filters.
 
     Args:
@@ -188,9 +188,8 @@ def plot_filter_response(
     den = torch.nn.functional.pad(a, (1, 0), value=1.0)
     num = None if b is None else torch.as_tensor(b).detach().double().cpu().reshape(len(a), -1)
     freqs, h = freqz(num, den, n_freqs, sample_rate)
-    fig, (ax_mag, ax_pz) = plt.subplots(
-        1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2, 1]}
-    )
+    fig = Figure(figsize=(10, 3.6))
+    ax_mag, ax_pz = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     theta = np.linspace(0, 2 * np.pi, 400)
     ax_pz.plot(np.cos(theta), np.sin(theta), color="0.6", lw=0.8)
     for i in range(len(a)):
@@ -218,9 +217,9 @@ def plot_filter_response(
     return fig
 
 
-def figure_to_array(fig: plt.Figure) -> np.ndarray:
-    """Render a figure to an ``(height, width, 3)`` uint8 RGB array and close it."""
-    fig.canvas.draw()
-    arr = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return arr
+def figure_to_array(fig: Figure) -> np.ndarray:
+    """Render a figure to an ``(height, width, 3)`` uint8 RGB array (with Agg, whatever the
+    session's backend)."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()

@@ -9,7 +9,6 @@ require("train", "ddsp.training", "lightning", "hydra", "omegaconf")
 # ruff: noqa: E402
 
 import logging
-import os
 import warnings
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("DDSP_ROOT", str(ROOT))
+ROOT = Path(__file__).resolve().parent.parent  # the checkout (train.py sets DDSP_ROOT to it)
 
 __all__ = ["train", "ROOT"]
 

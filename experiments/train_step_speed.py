@@ -11,6 +11,7 @@ experiments/results/train_step_speed.md and .json.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -21,6 +22,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from ddsp.training import ROOT
+
+os.environ.setdefault("DDSP_ROOT", str(ROOT))  # conf/paths, for the configs composed here
 
 
 def measure(experiment: str, threads: int, repeats: int, warmup: int = 3) -> dict:

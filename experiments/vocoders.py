@@ -27,6 +27,7 @@ from pathlib import Path
 from _results import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("DDSP_ROOT", str(ROOT))  # conf/paths, for the configs composed here
 MODELS = {
     "GOLF-ss (lpc_vocoder)": ["experiment=lpc_vocoder"],
     "GOLF-ff (frame-wise)": ["experiment=lpc_vocoder", "model.synth.mode=frame"],

@@ -99,3 +99,16 @@ def test_cqt_errors():
         CQT(22050, method="fast")
     with pytest.raises(TypeError, match="gamma"):
         CQT(22050, gamma=3.0)
+
+
+def test_vqt_module_passes_tuning_on():
+    x = np.random.default_rng(0).standard_normal(22050)
+    ref = np.abs(librosa.vqt(x, sr=22050, n_bins=36, fmin=55.0, tuning=0.25, gamma=10.0))
+    ours = VQT(22050, n_bins=36, f_min=55.0, tuning=0.25, gamma=10.0)(torch.from_numpy(x))
+    rel = _rel_errors(ours.numpy(), ref)
+    assert np.median(rel) <= 1e-3
+    untuned = VQT(22050, n_bins=36, f_min=55.0, gamma=10.0).frequencies
+    assert torch.allclose(
+        VQT(22050, n_bins=36, f_min=55.0, gamma=10.0, tuning=0.25).frequencies,
+        untuned * 2 ** (0.25 / 12),
+    )

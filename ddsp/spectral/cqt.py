@@ -14,7 +14,8 @@ class VQT(nn.Module):
 
     Args:
         sample_rate, hop_length, f_min, n_bins, bins_per_octave, gamma, filter_scale, norm,
-            sparsity, window, scale, pad_mode, method: as :func:`ddsp.spectral.functional.vqt`.
+            sparsity, window, scale, pad_mode, method, tuning: as
+            :func:`ddsp.spectral.functional.vqt` (``tuning`` in fractions of a bin, as librosa).
         power: ``1.0`` magnitude (finite gradient at 0), ``2.0`` power, ``None`` complex.
         trainable: make each octave's frequency-domain kernels an ``nn.Parameter`` (complex,
             initialised to librosa's basis, so the output is unchanged before training).
@@ -43,6 +44,7 @@ class VQT(nn.Module):
         method: str = "multirate",
         power: float | None = 1.0,
         trainable: bool = False,
+        tuning: float = 0.0,
     ) -> None:
         super().__init__()
         self.sample_rate, self.hop_length, self.pad_mode, self.power = (
@@ -53,7 +55,7 @@ class VQT(nn.Module):
         )
         self.plan = _cqt.cqt_plan(
             float(sample_rate), hop_length, f_min, n_bins, bins_per_octave, filter_scale,
-            norm, sparsity, window, scale, gamma, method,
+            norm, sparsity, window, scale, gamma, method, tuning,
         )  # fmt: skip
         self.register_buffer("frequencies", self.plan.freqs.float(), persistent=False)
         self.register_buffer("decimator", _cqt.decimation_filter(), persistent=False)

@@ -179,8 +179,10 @@ def classical_lpc_vocoder(
     gain = upsample(power.clamp_min(0).sqrt().unsqueeze(-1), hop_length)[..., 0]
     v = upsample(voiced.double().unsqueeze(-1), hop_length)[..., 0]
     pulses = _pulse_train(f0.double(), sample_rate, hop_length, 100, 0.0)
-    noise = torch.randn(pulses.shape, generator=generator, dtype=torch.float64)
+    noise = torch.randn(
+        pulses.shape, generator=generator, dtype=torch.float64, device=pulses.device
+    )
     excitation = (v * pulses + (1 - v) * noise) * gain
     y = allpole(excitation, interpolate_lpc(k, hop_length, "reflection"))
-    y = allpole(y, torch.tensor([-0.97], dtype=torch.float64))  # undo the pre-emphasis
+    y = allpole(y, y.new_tensor([-0.97]))  # undo the pre-emphasis
     return y.to(audio.dtype)

@@ -12,13 +12,13 @@ def power_to_db(
     ref: float = 1.0,
     amin: float = 1e-10,
     top_db: float | None = 80.0,
-    batch_dims: int = -2,
+    peak_dims: int = 2,
 ) -> torch.Tensor:
     """``10 log10(max(amin, S) / ref)`` with an optional floor at ``max - top_db`` (librosa).
 
     Unlike librosa, which floors by the maximum of the whole array, the floor here is taken
-    per example: over the trailing ``-batch_dims`` dimensions (default: the last two,
-    ``(freq, frames)``).
+    per example: the peak is over the trailing ``peak_dims`` dimensions (default 2:
+    ``(freq, frames)``; ``s.dim()`` for librosa's whole-array peak).
 
     Args:
         s: ``(..., freq, frames)`` power spectrogram.
@@ -27,10 +27,12 @@ def power_to_db(
         same shape, in dB.
     """
     if amin <= 0:
-        raise ValueError("amin must be positive")
+        raise ValueError(f"amin must be positive, got {amin!r}")
+    if isinstance(peak_dims, bool) or not isinstance(peak_dims, int) or peak_dims < 1:
+        raise ValueError(f"peak_dims must be a positive int (trailing dims), got {peak_dims!r}")
     db = 10.0 * torch.log10(s.clamp_min(amin)) - 10.0 * math.log10(max(amin, ref))
     if top_db is not None:
-        dims = tuple(range(batch_dims, 0))
+        dims = tuple(range(-min(peak_dims, db.dim()), 0))
         peak = db.detach().amax(dim=dims, keepdim=True)
         db = torch.maximum(db, peak - top_db)
     return db
@@ -63,7 +65,7 @@ def amplitude_to_db(
     ref: float = 1.0,
     amin: float = 1e-5,
     top_db: float | None = 80.0,
-    batch_dims: int = -2,
+    peak_dims: int = 2,
 ) -> torch.Tensor:
     """``20 log10(max(amin, S) / ref)``: :func:`power_to_db` of ``S ** 2`` (librosa).
 
@@ -73,4 +75,4 @@ def amplitude_to_db(
     Returns:
         same shape, in dB; the ``top_db`` floor is per example, as in :func:`power_to_db`.
     """
-    return power_to_db(s.square(), ref * ref, amin * amin, top_db, batch_dims)
+    return power_to_db(s.square(), ref * ref, amin * amin, top_db, peak_dims)

@@ -39,15 +39,16 @@ class Spectrogram(STFT):
         super().__init__(
             n_fft, hop_length, win_length, window, center, pad_mode, normalized, **kwargs
         )
-        modes = {"magnitude": 1.0, "power": 2.0, "complex": None, "phase": "phase"}
+        modes = {"magnitude": 1.0, "power": 2.0, "complex": None, "phase": None}
         if output is not None and output not in modes:
             raise ValueError(f"output must be one of {sorted(modes)}, got {output!r}")
-        self.power = modes[output] if output is not None else power
+        self.phase = output == "phase"
+        self.power = modes[output] if output is not None else power  # None: complex
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = super().forward(x)
+        if self.phase:
+            return SF.phase(spec)
         if self.power is None:
             return spec
-        if self.power == "phase":
-            return SF.phase(spec)
         return SF.magnitude(spec, self.power)

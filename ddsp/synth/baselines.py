@@ -22,7 +22,7 @@ from ..filters.lpc import logits_to_biquads
 from .core import check_controls, exp_sigmoid, gate_voiced
 from .golf import GlottalFlowLPC
 from .harmonic import harmonic_oscillator
-from .noise import filtered_noise
+from .noise import filtered_noise, noise_magnitudes, white_noise
 
 __all__ = ["PulseTrainLPC", "SawtoothFIR", "classical_lpc_vocoder"]
 
@@ -87,11 +87,7 @@ class PulseTrainLPC(nn.Module):
         """``voiced (batch, frames)`` gates the pulse train (:func:`gate_voiced`)."""
         check_controls(controls, self.control_sizes, f0)
         pulses = _pulse_train(f0, self.sample_rate, self.hop_length, self.n_harmonics, 0.0)
-        noise = (
-            torch.rand(pulses.shape, generator=generator, dtype=pulses.dtype, device=pulses.device)
-            * 2
-            - 1
-        )
+        noise = white_noise(*pulses.shape, generator, pulses)
         pulses = gate_voiced(pulses, voiced, self.hop_length)
         return self._filter(pulses, controls["harmonic"], self.orders["harmonic"]) + self._filter(
             noise, controls["noise"], self.orders["noise"]
@@ -142,7 +138,7 @@ class SawtoothFIR(nn.Module):
         ir = magnitudes_to_impulse_response(exp_sigmoid(controls["filter"]))
         harmonic = ltv_fir(saw, ir, self.hop_length, delay=ir.shape[-1] // 2)
         return harmonic + filtered_noise(
-            exp_sigmoid(controls["noise"] - 5.0), self.hop_length, generator
+            noise_magnitudes(controls["noise"]), self.hop_length, generator
         )
 
 

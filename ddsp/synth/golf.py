@@ -14,7 +14,7 @@ from ..filters.interpolate import upsample
 from ..filters.lpc import logits_to_biquads
 from .core import check_controls, exp_sigmoid, gate_voiced
 from .glottal import glottal_oscillator, glottal_wavetables
-from .noise import filtered_noise
+from .noise import filtered_noise, noise_magnitudes
 from .reverb import LearnableReverb
 
 
@@ -132,7 +132,7 @@ class GlottalFlowLPC(nn.Module):
         glottal = glottal * upsample(exp_sigmoid(src[..., 1:2]), self.hop_length)[..., 0]
         glottal = gate_voiced(glottal, voiced, self.hop_length)
         noise = filtered_noise(
-            exp_sigmoid(controls["noise"] - 5.0), self.hop_length, generator, noise
+            noise_magnitudes(controls["noise"]), self.hop_length, generator, noise
         )
         sos = self.biquads(vt)
         gain = exp_sigmoid(vt[..., -1]) * torch.exp(-self.log_rms_gain(sos))  # (B, frames)

@@ -7,7 +7,7 @@ from torch import nn
 
 from .core import check_controls, exp_sigmoid, gate_voiced
 from .harmonic import harmonic_oscillator, remove_above_nyquist
-from .noise import filtered_noise
+from .noise import filtered_noise, noise_magnitudes
 from .reverb import LearnableReverb
 
 
@@ -64,7 +64,7 @@ class HarmonicPlusNoise(nn.Module):
         dist = dist / dist.sum(-1, keepdim=True).clamp_min(1e-7)
         harmonic = harmonic_oscillator(f0, amp * dist, self.sample_rate, self.hop_length)
         harmonic = gate_voiced(harmonic, voiced, self.hop_length)
-        noise = filtered_noise(exp_sigmoid(controls["noise"] - 5.0), self.hop_length, generator)
+        noise = filtered_noise(noise_magnitudes(controls["noise"]), self.hop_length, generator)
         y = harmonic + noise
         if self.reverb is not None:
             y = self.reverb(y)

@@ -6,7 +6,37 @@ import torch
 
 from ..filters.fir import ltv_fir, magnitudes_to_impulse_response
 
-__all__ = ["filtered_noise"]
+__all__ = ["filtered_noise", "white_noise", "noise_magnitudes"]
+
+NOISE_OFFSET = 5.0  # raw noise controls start near silence: exp_sigmoid(0 - 5) ~ 1e-3
+
+
+def white_noise(
+    batch: int,
+    length: int,
+    generator: torch.Generator | None = None,
+    like: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Uniform white noise in [-1, 1), on ``like``'s device and dtype (the one place noise is
+    drawn: the synthesisers and the streaming decoder share it, so a seed means the same noise).
+
+    Shape: -> ``(batch, length)``.
+    """
+    dtype = like.dtype if like is not None else torch.get_default_dtype()
+    device = like.device if like is not None else None
+    if generator is not None and device is not None and generator.device != device:
+        noise = torch.rand(batch, length, generator=generator, dtype=dtype).to(device)
+    else:
+        noise = torch.rand(batch, length, generator=generator, dtype=dtype, device=device)
+    return noise * 2 - 1
+
+
+def noise_magnitudes(controls: torch.Tensor) -> torch.Tensor:
+    """Raw encoder outputs -> noise band magnitudes ``exp_sigmoid(x - 5)`` (shared by every
+    synthesiser's noise branch). Any shape."""
+    from .core import exp_sigmoid
+
+    return exp_sigmoid(controls - NOISE_OFFSET)
 
 
 def filtered_noise(
@@ -29,13 +59,6 @@ def filtered_noise(
     """
     b, frames, _ = magnitudes.shape
     if noise is None:
-        noise = torch.rand(
-            b,
-            frames * hop_length,
-            generator=generator,
-            device=magnitudes.device,
-            dtype=magnitudes.dtype,
-        )
-        noise = noise * 2 - 1
+        noise = white_noise(b, frames * hop_length, generator, magnitudes)
     ir = magnitudes_to_impulse_response(magnitudes)
     return ltv_fir(noise, ir, hop_length, delay=ir.shape[-1] // 2)

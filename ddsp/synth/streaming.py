@@ -12,6 +12,7 @@ from ..filters.fir import fft_convolve
 from ..filters.interpolate import upsample
 from .glottal import DECIMATION_TAPS_PER_PHASE, oscillator_phase
 from .golf import GlottalFlowLPC
+from .noise import white_noise
 
 __all__ = ["StreamingGOLF"]
 
@@ -94,10 +95,7 @@ class StreamingGOLF:
         if self.f0 is not None and (voiced is None) != (self.voiced is None):
             raise ValueError("pass voiced for every block or for none")
         if noise is None:
-            noise = torch.rand(
-                f0.shape[0], f0.shape[1] * hop, generator=self.generator, dtype=f0.dtype
-            ).to(f0.device)
-            noise = noise * 2 - 1
+            noise = white_noise(f0.shape[0], f0.shape[1] * hop, self.generator, f0)
             self._drawn.append(noise)
         if noise.shape != (f0.shape[0], f0.shape[1] * hop):
             raise ValueError(

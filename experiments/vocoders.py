@@ -84,7 +84,7 @@ def classical_lpc() -> dict:
     from hydra.utils import instantiate
 
     from ddsp.metrics import ALPHA, f0_errors, loudness_error, mel_cepstral_distortion
-    from ddsp.synth.baselines import classical_lpc_vocoder
+    from ddsp.synth import classical_lpc_vocoder
 
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=lpc_vocoder"])

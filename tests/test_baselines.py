@@ -45,9 +45,9 @@ def test_classical_lpc_vocoder_recovers_an_ar_voice():
     """A pulse train through a known all-pole filter comes back with the same spectrum."""
     sr, hop, frames = 16000, 160, 100
     f0 = torch.full((1, frames), 140.0, dtype=torch.float64)
-    from ddsp.synth.baselines import _pulse_train
+    from ddsp.synth.harmonic import pulse_train
 
-    src = _pulse_train(f0, sr, hop, 100, 0.0) * 0.05
+    src = pulse_train(f0, sr, hop, 100, 0.0) * 0.05
     a = reflection_to_lpc(torch.tensor([-0.7, 0.5, -0.3, 0.2, -0.1, 0.05], dtype=torch.float64))
     x = allpole(src, a)
     y = classical_lpc_vocoder(x, f0, torch.ones_like(f0), sr, hop, order=12)

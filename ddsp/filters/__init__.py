@@ -1,18 +1,18 @@
 """Filters: time-varying all-pole (torchlpc), stable parameterisations, LPC analysis,
-pole-zero filters, FIR, the papers' baselines and frequency responses.
+pole-zero filters, FIR, frame-wise approximations (the papers' baselines) and frequency responses.
 
 Imports nothing heavier than torch, torchlpc and :mod:`ddsp.spectral`.
 """
 
 from .allpole import allpole, allpole_sos, check_stable
 from .analysis import autocorrelation, levinson_durbin, lpc_analysis
-from .baselines import allpole_framewise_ola, allpole_frequency_sampling
 from .fir import (
     fft_convolve,
     ltv_fir,
     magnitudes_to_impulse_response,
     magnitudes_to_minimum_phase_ir,
 )
+from .framewise import allpole_framewise_ola, allpole_frequency_sampling
 from .iir import lfilter, ltv_iir
 from .interpolate import interpolate_lpc, upsample
 from .lpc import (

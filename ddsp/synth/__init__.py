@@ -1,13 +1,15 @@
 """Synthesisers and their building blocks. Imports nothing but torch and ddsp's wings."""
 
-from .baselines import PulseTrainLPC, SawtoothFIR, classical_lpc_vocoder
+from .classical import classical_lpc_vocoder
 from .core import exp_sigmoid, fill_unvoiced_f0, upsample
 from .glottal import glottal_oscillator, glottal_wavetables, lf_waveform, rd_to_lf
 from .golf import GlottalFlowLPC
 from .harmonic import harmonic_oscillator, remove_above_nyquist
 from .hpn import HarmonicPlusNoise
 from .noise import filtered_noise
+from .pulf import PulseTrainLPC
 from .reverb import LearnableReverb
+from .sawsing import SawtoothFIR
 from .streaming import StreamingGOLF
 
 __all__ = [

@@ -8,8 +8,17 @@ import torch
 
 from ..f0 import fill_unvoiced_f0
 from ..filters.interpolate import upsample
+from ..filters.lpc import logits_to_biquads
+from ..filters.response import biquad_log_rms_gain
 
-__all__ = ["exp_sigmoid", "upsample", "fill_unvoiced_f0", "check_controls", "gate_voiced"]
+__all__ = [
+    "exp_sigmoid",
+    "upsample",
+    "fill_unvoiced_f0",
+    "check_controls",
+    "gate_voiced",
+    "normalised_biquads",
+]
 
 
 def exp_sigmoid(
@@ -47,3 +56,19 @@ def gate_voiced(x: torch.Tensor, voiced: torch.Tensor | None, hop_length: int) -
     if voiced is None:
         return x
     return x * upsample(voiced.to(x.dtype).unsqueeze(-1), hop_length)[..., 0]
+
+
+def normalised_biquads(
+    controls: torch.Tensor, order: int, max_radius: float = 0.99
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """An all-pole vocal tract from raw controls: ``order / 2`` biquads in the triangle
+    parameterisation (:func:`ddsp.filters.logits_to_biquads`) and the frame gain
+    ``exp_sigmoid(last) / rms_gain``, which normalises each frame's cascade to unit power gain
+    (:func:`ddsp.filters.response.biquad_log_rms_gain`). Shared by GOLF and PULF.
+
+    Shape: ``(batch, frames, order + 1)`` -> ``sos (batch, frames, order / 2, 2)``,
+    ``gain (batch, frames)``.
+    """
+    b, f, _ = controls.shape
+    sos = logits_to_biquads(controls[..., :order].reshape(b, f, order // 2, 2), max_radius)
+    return sos, exp_sigmoid(controls[..., order]) * torch.exp(-biquad_log_rms_gain(sos))

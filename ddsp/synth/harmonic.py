@@ -8,7 +8,7 @@ import torch
 
 from .core import upsample
 
-__all__ = ["harmonic_oscillator", "remove_above_nyquist"]
+__all__ = ["harmonic_oscillator", "remove_above_nyquist", "pulse_train"]
 
 
 def remove_above_nyquist(
@@ -81,3 +81,16 @@ def harmonic_oscillator(
     if return_phase:
         return y, phase[..., -1]
     return y
+
+
+def pulse_train(
+    f0: torch.Tensor, sample_rate: int, hop_length: int, n_harmonics: int, decay: float
+) -> torch.Tensor:
+    """Band-limited ``sum_k k^-decay sin(k phi)`` at unit RMS (0: pulses, 1: sawtooth).
+
+    Shape: ``f0 (batch, frames)`` Hz -> ``(batch, frames * hop_length)``.
+    """
+    k = torch.arange(1, n_harmonics + 1, dtype=f0.dtype, device=f0.device)
+    amps = (k**-decay).expand(*f0.shape, n_harmonics)
+    amps = amps / amps.square().sum(-1, keepdim=True).div(2).sqrt()
+    return harmonic_oscillator(f0, amps, sample_rate, hop_length)

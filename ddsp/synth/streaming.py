@@ -7,8 +7,8 @@ import math
 import torch
 
 from ..filters.allpole import allpole_sos
-from ..filters.baselines import allpole_framewise_ola
 from ..filters.fir import fft_convolve
+from ..filters.framewise import allpole_framewise_ola
 from ..filters.interpolate import upsample
 from .glottal import DECIMATION_TAPS_PER_PHASE, oscillator_phase
 from .golf import GlottalFlowLPC

@@ -1,4 +1,5 @@
-"""The baselines the papers compare sample-wise filtering against, as first-class functions.
+"""Frame-wise all-pole filtering: the approximations the papers compare sample-wise filtering
+against, as first-class functions (GOLF-ff uses the first).
 
 - :func:`allpole_framewise_ola`: GOLF-ff (Interspeech 2024): every frame is filtered from zero
   state by that frame's filter and the windowed outputs are overlap-added.

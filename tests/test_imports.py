@@ -42,7 +42,8 @@ def test_losses_import_by_name():
 # Layers, lowest first: a module may import its own subpackage and lower layers only. Checked
 # by importing each in a fresh interpreter and listing the ddsp subpackages that came with it.
 LAYERS = [
-    {"spectral", "f0", "_extras", "cli"},
+    {"dsp", "f0", "_extras", "cli"},
+    {"spectral"},
     {"filters", "losses"},
     {"synth", "metrics", "data", "plot"},
     {"models", "compare", "training", "evaluate", "resynth"},
@@ -55,6 +56,7 @@ LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
     [
         "ddsp.spectral",
         "ddsp.f0",
+        "ddsp.dsp",
         "ddsp.filters",
         "ddsp.losses",
         "ddsp.synth",

@@ -5,45 +5,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..dsp import fft_convolve
+
 __all__ = [
     "fft_convolve",
     "magnitudes_to_impulse_response",
     "magnitudes_to_minimum_phase_ir",
     "ltv_fir",
 ]
-
-
-def _next_fast_len(n: int) -> int:
-    """Smallest 2**a * 3**b * 5**c >= n (sizes pocketfft handles fastest)."""
-    n = int(n)  # a traced size (torch.jit.trace) is a tensor: the trace is per shape anyway
-    best = 1 << (n - 1).bit_length()
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            m = p35
-            while m < n:
-                m *= 2
-            best = min(best, m)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
-def fft_convolve(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """Full linear convolution along the last dimension via the real FFT.
-
-    Args:
-        x: ``(..., n)`` signal.
-        h: ``(..., m)`` filter, broadcastable against ``x`` in the leading dimensions.
-
-    Returns:
-        ``(..., n + m - 1)``.
-    """
-    n = x.shape[-1] + h.shape[-1] - 1
-    size = _next_fast_len(n)
-    y = torch.fft.irfft(torch.fft.rfft(x, size) * torch.fft.rfft(h, size), size)
-    return y[..., :n]
 
 
 def magnitudes_to_impulse_response(

@@ -22,6 +22,7 @@ import math
 
 import torch
 
+from ..dsp import kaiser_sinc_lowpass
 from ..filters.fir import fft_convolve
 from ..filters.interpolate import upsample
 
@@ -138,15 +139,8 @@ def _lowpass_taps(
     factor: int, taps_per_phase: int = DECIMATION_TAPS_PER_PHASE, dtype=torch.float32, device=None
 ) -> torch.Tensor:
     """Kaiser-windowed sinc low-pass for decimation by ``factor`` (cut-off 0.9 x the new Nyquist)."""
-    n = factor * taps_per_phase * 2 + 1
-    t = torch.arange(n, dtype=torch.float64) - (n - 1) / 2
-    cutoff = 0.9 / factor
-    h = (
-        cutoff
-        * torch.sinc(cutoff * t)
-        * torch.kaiser_window(n, periodic=False, beta=8.0, dtype=torch.float64)
-    )
-    return (h / h.sum()).to(dtype=dtype, device=device)
+    taps = factor * taps_per_phase * 2 + 1
+    return kaiser_sinc_lowpass(taps, 0.9 / factor, 8.0).to(dtype=dtype, device=device)
 
 
 def oscillator_phase(

@@ -1,0 +1,65 @@
+"""DSP primitives shared by the front-ends, the filters and the synthesisers (a leaf: torch only).
+
+One home for each: the FFT convolution (:func:`fft_convolve`, with :func:`next_fast_len`) and
+the Kaiser-windowed sinc low-pass (:func:`kaiser_sinc_lowpass`) that the CQT's 2:1 decimator and
+the glottal oscillator's decimation filter are built from. ``ddsp.filters`` re-exports
+``fft_convolve``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["next_fast_len", "fft_convolve", "kaiser_sinc_lowpass"]
+
+
+def next_fast_len(n: int) -> int:
+    """Smallest ``2**a * 3**b * 5**c >= n`` (sizes pocketfft and MKL handle fastest)."""
+    n = int(n)  # a traced size (torch.jit.trace) is a tensor: the trace is per shape anyway
+    best = 1 << (n - 1).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def fft_convolve(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Full linear convolution along the last dimension via the real FFT.
+
+    Args:
+        x: ``(..., n)`` signal.
+        h: ``(..., m)`` filter, broadcastable against ``x`` in the leading dimensions.
+
+    Returns:
+        ``(..., n + m - 1)``.
+    """
+    n = x.shape[-1] + h.shape[-1] - 1
+    size = next_fast_len(n)
+    y = torch.fft.irfft(torch.fft.rfft(x, size) * torch.fft.rfft(h, size), size)
+    return y[..., :n]
+
+
+def kaiser_sinc_lowpass(taps: int, cutoff: float, beta: float) -> torch.Tensor:
+    """Linear-phase low-pass ``cutoff sinc(cutoff n) kaiser(n, beta)``, unit DC gain.
+
+    Args:
+        taps: length (odd for an integer delay).
+        cutoff: relative to the Nyquist frequency (0 < cutoff <= 1).
+        beta: Kaiser window shape (larger: more stop-band attenuation, wider transition).
+
+    Returns:
+        ``(taps,)`` float64.
+    """
+    if not 0 < cutoff <= 1:
+        raise ValueError(f"cutoff must be in (0, 1] (relative to Nyquist), got {cutoff!r}")
+    n = torch.arange(taps, dtype=torch.float64) - (taps - 1) / 2
+    window = torch.kaiser_window(taps, periodic=False, beta=beta, dtype=torch.float64)
+    h = cutoff * torch.sinc(cutoff * n) * window
+    return h / h.sum()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import _checks, _cqt
+from . import _checks
 from . import functional as SF
 
 
@@ -53,12 +53,12 @@ class VQT(nn.Module):
             pad_mode,
             power,
         )
-        self.plan = _cqt.cqt_plan(
+        self.plan = SF.cqt_plan(
             float(sample_rate), hop_length, f_min, n_bins, bins_per_octave, filter_scale,
             norm, sparsity, window, scale, gamma, method, tuning,
         )  # fmt: skip
         self.register_buffer("frequencies", self.plan.freqs.float(), persistent=False)
-        self.register_buffer("decimator", _cqt.decimation_filter(), persistent=False)
+        self.register_buffer("decimator", SF.decimation_filter(), persistent=False)
         self.trainable = trainable
         if trainable:
             cdtype = torch.complex128 if torch.get_default_dtype() == torch.float64 else None
@@ -79,7 +79,7 @@ class VQT(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _checks.signal(x)
         batch = x.shape[:-1]
-        out = _cqt.vqt_response(
+        out = SF.vqt_response(
             x.reshape(-1, x.shape[-1]), self.bases(x.dtype), self.plan, self.pad_mode,
             self.decimator.to(x.dtype),
         )  # fmt: skip

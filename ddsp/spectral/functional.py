@@ -9,17 +9,21 @@ Conventions follow librosa (>= 0.9) unless stated otherwise.
 """
 
 from ._cqt import (
+    CQTPlan,
     cqt,
     cqt_fft_basis,
     cqt_frequencies,
     cqt_kernels,
+    cqt_plan,
+    decimation_filter,
     hz_to_note,
     note_to_hz,
     vqt,
+    vqt_response,
 )
 from ._db import a_weighting_db, amplitude_to_db, power_to_db
 from ._dct import dct, dct_matrix, lifter_weights
-from ._fourier import fourier_kernels, frequency_bins, stft_matmul
+from ._fourier import fourier_kernels, frequency_bins, padded_window, stft_matmul
 from ._gammatone import gammatone_filterbank
 from ._griffinlim import griffinlim
 from ._mel import hz_to_mel, mel_filterbank, mel_to_hz, tf_mel_filterbank
@@ -35,6 +39,7 @@ __all__ = [
     "fourier_kernels",
     "frequency_bins",
     "stft_matmul",
+    "padded_window",
     "hz_to_mel",
     "mel_to_hz",
     "mel_filterbank",
@@ -52,6 +57,10 @@ __all__ = [
     "cqt_frequencies",
     "cqt_kernels",
     "cqt_fft_basis",
+    "cqt_plan",
+    "vqt_response",
+    "decimation_filter",
+    "CQTPlan",
     "note_to_hz",
     "hz_to_note",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import _checks, _fourier
+from . import _checks
 from . import functional as SF
 
 
@@ -59,17 +59,17 @@ class STFT(nn.Module):
         self.center, self.pad_mode, self.normalized = center, pad_mode, normalized
         self.trainable, self.trainable_window = trainable, trainable_window
         self.window = window  # a name: built in the input's dtype on use (exact in f32 and f64)
-        bins = _fourier.frequency_bins(n_fft, freq_scale, f_min, f_max, n_bins, sample_rate)
+        bins = SF.frequency_bins(n_fft, freq_scale, f_min, f_max, n_bins, sample_rate)
         self.use_kernels = trainable or freq_scale != "no"
         if sample_rate is not None:
             self.register_buffer("frequencies", bins * sample_rate / n_fft, persistent=False)
-        w = _fourier.padded_window(window, self.win_length, n_fft)
+        w = SF.padded_window(window, self.win_length, n_fft)
         if trainable_window:
             self.window_param = nn.Parameter(w.to(torch.get_default_dtype()))
         elif self.use_kernels:
             self.register_buffer("window_buf", w, persistent=False)
         if self.use_kernels:
-            re, im = _fourier.fourier_kernels(n_fft, bins)
+            re, im = SF.fourier_kernels(n_fft, bins)
             if trainable:
                 dt = torch.get_default_dtype()
                 self.kernel_re, self.kernel_im = nn.Parameter(re.to(dt)), nn.Parameter(im.to(dt))
@@ -94,7 +94,7 @@ class STFT(nn.Module):
                 x, self.n_fft, self.hop_length, win_length, win, self.center, self.pad_mode,
                 self.normalized,
             )  # fmt: skip
-        spec = _fourier.stft_matmul(
+        spec = SF.stft_matmul(
             x,
             self.kernel_re.to(x.dtype),
             self.kernel_im.to(x.dtype),

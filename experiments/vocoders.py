@@ -57,10 +57,12 @@ def run_tracked(cmd: list[str], log: Path) -> tuple[float, float]:
     return time.perf_counter() - t0, usage.ru_maxrss / 1024
 
 
-def train_and_evaluate(name: str, overrides: list[str], steps: int, work: Path) -> dict:
+def train_and_evaluate(
+    name: str, overrides: list[str], steps: int, work: Path, extra: tuple[str, ...] = ()
+) -> dict:
     run_dir = work / name.split(" ")[0]
     cmd = [
-        sys.executable, "train.py", *overrides, f"trainer.max_steps={steps}", "logger=csv",
+        sys.executable, "train.py", *overrides, *extra, f"trainer.max_steps={steps}", "logger=csv",
         "seed=1234", f"hydra.run.dir={run_dir}",
     ]  # fmt: skip
     seconds, peak = run_tracked(cmd, work / f"{run_dir.name}.train.log")
@@ -147,6 +149,13 @@ def main() -> None:
         "--keep", action="store_true", help="keep the rows of results/vocoders.json (same steps)"
     )
     ap.add_argument("--quick", action="store_true", help="20 steps, GOLF-ss only, temporary output")
+    ap.add_argument(
+        "--extra",
+        nargs="*",
+        default=[],
+        help="Hydra overrides added to every training run (e.g. model.level=none to match the "
+        "rows of results/vocoders.json, trained before level-equivariance)",
+    )
     a = ap.parse_args()
     if a.quick:
         a.steps, a.models, a.keep = 20, list(MODELS)[:1], False
@@ -163,7 +172,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vocoders-") as tmp:
         work = Path(tmp)
         for name in (m for m in a.models if m not in results):
-            results[name] = train_and_evaluate(name, MODELS[name], a.steps, work)
+            results[name] = train_and_evaluate(name, MODELS[name], a.steps, work, tuple(a.extra))
             print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in results[name].items()}, flush=True)  # fmt: skip
             write_table(results, a.steps, a.quick)  # after every model: a partial table survives
 

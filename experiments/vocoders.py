@@ -190,7 +190,11 @@ def write_table(results: dict, steps: int, quick: bool = False) -> None:
         "batch, segments, optimiser, seed (1234) and steps for every model, the data's voicing "
         "flag gating every periodic source; metrics of the best validation checkpoint. MSS: "
         "GOLF's multi-scale STFT metric. Command: `python experiments/vocoders.py "
-        f"--steps {steps}`; 2 CPU threads, other work running beside it (times are indicative).",
+        f"--steps {steps}`; 2 CPU threads, other work running beside it (times are indicative). "
+        "Every trained row uses `model.level=none` (they predate level-equivariance; the GOLF-ff "
+        "row was added later with `--keep --extra model.level=none`, on a faster machine, so its "
+        "training time is not comparable); `pesq_wb` and the WORLD row on whole test files are in "
+        "the JSON of the rows evaluated since.",
         "",
         head,
         "|" + "---|" * (len(KEYS) + 3),

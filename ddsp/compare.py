@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from .data.prepare import PrepConfig, analyse_file
-from .losses import MultiResolutionSTFTLoss
+from .losses import golf_mss
 from .metrics import ALPHA, f0_errors, loudness_error, mel_cepstral_distortion
 from .metrics.pesq import pesq_wb
 from .spectral.loudness import frame_rms
@@ -61,8 +61,10 @@ def world_resynthesis(x: np.ndarray, sample_rate: int, frame_ms: float = 5.0) ->
     return np.pad(y, (0, max(0, len(x) - len(y))))[: len(x)]
 
 
+_MSS = golf_mss()
+
+
 def _metrics(y: torch.Tensor, x: torch.Tensor, item: dict, sr: int, hop: int) -> dict[str, float]:
-    mss = MultiResolutionSTFTLoss(preset="golf", floor_db=None, smooth_l1=0.0)
     y, x = y[None].float(), x[None].float()
     cents, voicing = f0_errors(y, item["f0"][None], item["voiced"][None], sr, hop)
     mcd = mel_cepstral_distortion(
@@ -77,7 +79,7 @@ def _metrics(y: torch.Tensor, x: torch.Tensor, item: dict, sr: int, hop: int) ->
     )
     return {
         "silence_db": silence,
-        "mss": float(mss(y[:, None], x[:, None])),
+        "mss": float(_MSS(y[:, None], x[:, None])),
         "mcd_db": float(mcd[0]),
         "pesq_wb": float(pesq_wb(y, x, sr)[0]),
         "loudness_db": float(loudness_error(y, x, sr, hop)[0]),

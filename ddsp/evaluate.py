@@ -28,6 +28,7 @@ from hydra.utils import instantiate
 
 from . import cli
 from .data.prepare import PrepConfig
+from .losses import golf_mss
 from .metrics import real_time_factor
 from .models.checkpoint import load_vocoder
 
@@ -54,12 +55,6 @@ def _clip(dm, seconds: float = 6.0) -> dict[str, torch.Tensor]:
     return out
 
 
-def _exact_mss():
-    from .losses import MultiResolutionSTFTLoss
-
-    return MultiResolutionSTFTLoss(preset="golf", floor_db=None, smooth_l1=0.0)
-
-
 def evaluate(
     ckpt: str,
     data_root: str | None = None,
@@ -71,7 +66,7 @@ def evaluate(
     Test media (WAV and spectrogram PNGs) go to ``media_dir/media/test/``, by default a new
     temporary folder (never the current one)."""
     model, cfg = load_vocoder(ckpt)
-    model.metric = _exact_mss()  # whatever the run logged, the table is GOLF's MSS
+    model.metric = golf_mss()  # whatever the run logged, the table is GOLF's MSS
     if data_root is not None:
         cfg.data.root = data_root
     dm = instantiate(cfg.data)

@@ -30,15 +30,18 @@ def _instantiate_dict(cfg: DictConfig | None) -> list:
     return [instantiate(c) for c in cfg.values() if isinstance(c, DictConfig) and "_target_" in c]
 
 
+def _no_litlogger_tip(record: logging.LogRecord) -> bool:
+    return "litlogger" not in record.getMessage()
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train (and test) the configured model; returns the final logged metrics."""
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*pkg_resources is deprecated.*")
     # Lightning's own use of a deprecated torch pytree API, not the user's business
     warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
-        lambda record: "litlogger" not in record.getMessage()  # an advert on every run
-    )
+    # an advert on every run (adding the same filter object again is a no-op)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_no_litlogger_tip)
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)

@@ -8,6 +8,7 @@ from .multi_resolution import (
     MultiResolutionSTFTLoss,
     RandomResolutionSTFTLoss,
     SumAndDifferenceSTFTLoss,
+    golf_mss,
 )
 from .stft import MelSTFTLoss, STFTLoss
 
@@ -18,4 +19,5 @@ __all__ = [
     "RandomResolutionSTFTLoss",
     "SumAndDifferenceSTFTLoss",
     "PRESETS",
+    "golf_mss",
 ]

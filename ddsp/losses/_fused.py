@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["fused_stft_terms"]
+__all__ = ["fused_stft_terms", "smooth_l1"]
 
 
 def _floor(p: torch.Tensor, rel: float | None, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,13 +30,16 @@ def _floor(p: torch.Tensor, rel: float | None, eps: float) -> tuple[torch.Tensor
     return p + f.clamp_min(eps), f > eps
 
 
-def _smooth(d: torch.Tensor, w: torch.Tensor | float) -> torch.Tensor:
+def smooth_l1(d: torch.Tensor, delta: torch.Tensor | float) -> torch.Tensor:
+    """``|d|`` where ``|d| >= delta``; inside, ``2 d^2 / delta - |d|^3 / delta^2``, which meets it
+    with equal value and slope and is 0 with slope 0 at ``d = 0``. The gradient is continuous, so
+    a difference within rounding of zero cannot flip it from -1 to +1. ``delta`` broadcasts."""
     a = d.abs()
-    return torch.where(a < w, a * a * (2.0 - a / w) / w, a)
+    return torch.where(a < delta, a * a * (2.0 - a / delta) / delta, a)
 
 
 def _smooth_grads(d: torch.Tensor, w) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(dh/dd, dh/dw)`` of :func:`_smooth`."""
+    """``(dh/dd, dh/dw)`` of :func:`smooth_l1`."""
     a = d.abs()
     inside = a < w
     q = a / w
@@ -78,10 +81,10 @@ class _Terms(torch.autograd.Function):
             nd = ny = None
         if w_log:
             r = _log_ratio(s, t, dp)
-            loss = loss + w_log * flat(_smooth(r, delta) if delta else r.abs()).sum(1) / n
+            loss = loss + w_log * flat(smooth_l1(r, delta) if delta else r.abs()).sum(1) / n
         if w_lin:
             w = delta * (x + y) / 2 if delta else None
-            loss = loss + w_lin * flat(_smooth(diff, w) if delta else diff.abs()).sum(1) / n
+            loss = loss + w_lin * flat(smooth_l1(diff, w) if delta else diff.abs()).sum(1) / n
         ctx.save_for_backward(x_spec, s, x, y, diff, x_live, nd, ny)
         ctx.r = r
         ctx.args = (w_sc, w_log, w_lin, rel, delta, n)

@@ -11,6 +11,7 @@ from .stft import STFTLoss, check_pair
 
 __all__ = [
     "PRESETS",
+    "golf_mss",
     "MultiResolutionSTFTLoss",
     "RandomResolutionSTFTLoss",
     "SumAndDifferenceSTFTLoss",
@@ -102,6 +103,15 @@ class MultiResolutionSTFTLoss(nn.Module):
         check_pair(input, target, self.max_fft)
         total = sum(loss.compute(input, target) for loss in self.losses)
         return total / len(self.losses) if self.aggregate == "mean" else total
+
+
+def golf_mss() -> MultiResolutionSTFTLoss:
+    """GOLF's MSS metric, exactly its formula (clamped magnitudes, plain L1, no conditioning
+    floor): the validation/test metric and the evaluation tables, comparable with the papers.
+
+    Shape: ``input, target: (batch, ..., time)`` -> scalar.
+    """
+    return MultiResolutionSTFTLoss(preset="golf", floor_db=None, smooth_l1=0.0)
 
 
 class RandomResolutionSTFTLoss(nn.Module):

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..spectral import _checks
 from ..spectral import functional as SF
-from ._fused import fused_stft_terms
+from ._fused import fused_stft_terms, smooth_l1
 
 __all__ = ["STFTLoss", "MelSTFTLoss", "check_pair", "reduce"]
 
@@ -344,15 +344,6 @@ class MelSTFTLoss(STFTLoss):
             sample_rate=sample_rate,
             **kwargs,
         )
-
-
-def smooth_l1(d: torch.Tensor, delta: torch.Tensor | float) -> torch.Tensor:
-    """``|d|`` where ``|d| >= delta``; inside, ``2 d^2 / delta - |d|^3 / delta^2``, which meets it
-    with equal value and slope and is 0 with slope 0 at ``d = 0``. The gradient is continuous, so
-    a difference within rounding of zero cannot flip it from -1 to +1. ``delta`` broadcasts."""
-    a = d.abs()
-    inner = a * a * (2.0 - a / delta) / delta
-    return torch.where(a < delta, inner, a)
 
 
 def log_ratio(x: torch.Tensor, y: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:

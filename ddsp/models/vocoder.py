@@ -64,9 +64,9 @@ class VocoderModule(L.LightningModule):
         self.encoder = encoder(control_sizes=synth.control_sizes)
         self.loss = loss
         if metric is None:
-            from ..losses import MultiResolutionSTFTLoss
+            from ..losses import golf_mss
 
-            metric = MultiResolutionSTFTLoss(preset="golf", floor_db=None, smooth_l1=0.0)
+            metric = golf_mss()
         self.metric = metric
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.sample_rate, self.n_audio_examples = sample_rate, n_audio_examples
@@ -85,12 +85,17 @@ class VocoderModule(L.LightningModule):
         self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """``batch`` of ``audio (B, T)``, ``f0, voiced, loudness (B, frames)`` -> ``(B, T)``."""
+        if self.level != "none":  # measured once, used by the encoder and the output gain
+            batch = {**batch, "level": self.level_track(batch)}
         return self.render(batch, self.encode(batch), generator)
 
     def level_track(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        """The input's RMS per frame ``(B, frames)`` with ``level="frame"``, else None."""
+        """The input's RMS per frame ``(B, frames)`` with ``level="frame"`` (the batch's
+        ``"level"`` when it carries one), else None."""
         if self.level == "none":
             return None
+        if "level" in batch:
+            return batch["level"]
         hop = self.synth.hop_length
         return frame_rms(batch["audio"].detach(), hop, batch["f0"].shape[-1])
 

@@ -17,15 +17,13 @@ def positive_int(name: str, value, none_ok: bool = False) -> int | None:
     return value
 
 
-def stft_sizes(
-    n_fft, hop_length=None, win_length=None, n_fft_name: str = "n_fft"
-) -> tuple[int, int | None, int | None]:
+def stft_sizes(n_fft, hop_length=None, win_length=None) -> tuple[int, int | None, int | None]:
     """Check ``n_fft``, ``hop_length`` and ``win_length`` (``None`` allowed for the last two)."""
-    n_fft = positive_int(n_fft_name, n_fft)
+    n_fft = positive_int("n_fft", n_fft)
     hop_length = positive_int("hop_length", hop_length, none_ok=True)
     win_length = positive_int("win_length", win_length, none_ok=True)
     if win_length is not None and win_length > n_fft:
-        raise ValueError(f"win_length ({win_length}) must be <= {n_fft_name} ({n_fft})")
+        raise ValueError(f"win_length ({win_length}) must be <= n_fft ({n_fft})")
     return n_fft, hop_length, win_length
 
 

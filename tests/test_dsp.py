@@ -35,3 +35,35 @@ def test_kaiser_sinc_lowpass_matches_scipy_firwin():
     assert abs(ours.sum() - 1.0) < 1e-12
     with pytest.raises(ValueError, match="cutoff"):
         kaiser_sinc_lowpass(11, 1.5, 8.0)
+
+
+@pytest.mark.parametrize("mode, np_mode", [("constant", "constant"), ("reflect", "reflect"), ("edge", "edge"), ("wrap", "wrap")])  # fmt: skip
+def test_center_pad_matches_numpy_pad(mode, np_mode):
+    from ddsp.spectral._stft import center_pad
+
+    for n in (1, 2, 3, 8):
+        for pad in (1, 3, 7, 20):
+            x = np.arange(1.0, n + 1)
+            ours = center_pad(torch.from_numpy(x)[None], pad, mode)[0].numpy()
+            assert np.array_equal(ours, np.pad(x, pad, mode=np_mode)), (mode, n, pad)
+    with pytest.raises(ValueError, match="pad_mode"):
+        center_pad(torch.zeros(1, 4), 2, "symmetric")
+
+
+def test_frame_rms_matches_a_direct_computation_and_gradchecks():
+    from ddsp.spectral import frame_rms
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 1600))
+    hop, frames, width = 160, 11, 640
+    padded = np.pad(x, ((0, 0), (width // 2, width // 2)))
+    ref = np.stack(
+        [
+            [np.sqrt(np.mean(padded[b, t * hop : t * hop + width] ** 2)) for t in range(frames)]
+            for b in range(2)
+        ]
+    )
+    ours = frame_rms(torch.from_numpy(x), hop, frames).numpy()
+    assert np.abs(ours - ref).max() < 1e-12
+    v = torch.from_numpy(x[:, :480]).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: frame_rms(t, 160, 4), (v,))

@@ -139,6 +139,9 @@ def center_pad(x: torch.Tensor, pad: int, mode: str = "constant") -> torch.Tenso
         raise ValueError(
             f"pad_mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
         )
+    if mode == "circular":  # any pad, wrapping as often as needed (as numpy's "wrap")
+        n = x.shape[-1]
+        return x[..., torch.arange(-pad, n + pad, device=x.device) % n]
     if mode != "reflect":
         return F.pad(x.unsqueeze(1), (pad, pad), mode=mode).squeeze(1)
     if x.shape[-1] == 1:

@@ -242,7 +242,19 @@ def test_resynth_user_errors_are_one_line(tmp_path, capsys):
     assert "does not exist" in err and "missing" in err
     for bad in ("0", "-1"):
         err = _cli_error(main, [wav, out, str(fake), "--f0-scale", bad], capsys)
-        assert f"--f0-scale must be > 0, got {bad}" in err
+        assert "--f0-scale must be a finite number > 0, got" in err and bad in err
+    for flags, message in [
+        (["--rd", "5"], "--rd must lie in the wavetables' range [0.3, 2.7], got 5.0"),
+        (["--time-stretch", "0"], "--time-stretch must be > 0, got 0"),
+        (["--formant-scale", "-1"], "--formant-scale must be a finite number > 0"),
+        (["--formant-factors", "1,2"], "--formant-factors takes F1,F2,F3"),
+        (["--formant-factors", "1,0,1"], "--formant-factors[1] (F2) must be"),
+        (["--formant-method", "lpc"], "--formant-method must be 'envelope' or 'poles'"),
+        (["--noise-scale", "-1"], "--noise-scale must be a finite number >= 0"),
+        (["--pitch-shift", "up"], "--pitch-shift must be a number, got 'up'"),
+        (["--f0-file", "nope.txt"], "--f0-file nope.txt: no such file"),
+    ]:  # checked before the checkpoint is read
+        assert message in _cli_error(main, [wav, out, str(fake), *flags], capsys), flags
     assert "no such input file" in _cli_error(main, ["nope.wav", out, str(fake)], capsys)
     assert "unsupported file type" in _cli_error(
         main, [wav, str(tmp_path / "o.mp4"), str(fake)], capsys

@@ -17,6 +17,7 @@ from .iir import lfilter, ltv_iir
 from .interpolate import interpolate_lpc, upsample
 from .lpc import (
     UnstableFilterError,
+    biquads_to_logits,
     lar_to_reflection,
     logits_to_biquads,
     logits_to_lsf,
@@ -59,6 +60,7 @@ __all__ = [
     "lpc_to_lsf",
     "poles_to_lpc",
     "logits_to_biquads",
+    "biquads_to_logits",
     "sos_to_lpc",
     "freqz",
 ]

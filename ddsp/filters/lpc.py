@@ -23,7 +23,10 @@ __all__ = [
     "lpc_to_lsf",
     "poles_to_lpc",
     "logits_to_biquads",
+    "biquads_to_logits",
     "sos_to_lpc",
+    "lpc_roots",
+    "lpc_to_biquads",
     "polymul",
     "UnstableFilterError",
 ]
@@ -161,19 +164,49 @@ def lpc_to_lsf(a: torch.Tensor) -> torch.Tensor:
     a64[..., 0] = 1.0
     p = a64 + a64.flip(-1)
     q = a64 - a64.flip(-1)
-    angles = []
-    for poly in (p, q):
-        comp = torch.zeros(
-            *poly.shape[:-1], order + 1, order + 1, dtype=torch.float64, device=a.device
-        )
-        comp[..., 0, :] = -poly[..., 1:] / poly[..., :1]
-        comp[..., 1:, :-1] = torch.eye(order, dtype=torch.float64, device=a.device)
-        ang = torch.angle(torch.linalg.eigvals(comp))
-        angles.append(ang)
-    ang = torch.cat(angles, -1)
+    ang = torch.cat([torch.angle(lpc_roots(poly[..., 1:] / poly[..., :1])) for poly in (p, q)], -1)
     eps = 1e-9
     ang = torch.where((ang > eps) & (ang < math.pi - eps), ang, torch.full_like(ang, 10.0))
     return ang.sort(-1).values[..., :order].to(a.dtype)
+
+
+def lpc_roots(a: torch.Tensor) -> torch.Tensor:
+    """The roots of ``A(z) = 1 + sum_i a_i z^-i`` (the filter's poles), as the eigenvalues of
+    its companion matrix, in complex128.
+
+    Shape: ``(..., order)`` -> ``(..., order)`` complex.
+    """
+    order = a.shape[-1]
+    comp = torch.zeros(*a.shape[:-1], order, order, dtype=torch.float64, device=a.device)
+    comp[..., 0, :] = -a.double()
+    comp[..., 1:, :-1] = torch.eye(order - 1, dtype=torch.float64, device=a.device)
+    return torch.linalg.eigvals(comp)
+
+
+def lpc_to_biquads(a: torch.Tensor, max_radius: float | None = None) -> torch.Tensor:
+    """Factor an even-order all-pole filter into a cascade of biquads ``(a1, a2)``: one per
+    complex pole pair (ordered by angle), then the real poles paired in order of value. With
+    ``max_radius``, poles beyond it are pulled onto it (angle kept). Float64 inside.
+
+    Shape: ``(..., order)`` -> ``(..., order / 2, 2)`` in ``a``'s dtype.
+    """
+    order = a.shape[-1]
+    if order % 2:
+        raise ValueError(f"biquads need an even order, got {order}")
+    roots = lpc_roots(a).reshape(-1, order)
+    if max_radius is not None:
+        mag = roots.abs()
+        roots = torch.where(mag > max_radius, roots * (max_radius / mag.clamp_min(1e-300)), roots)
+    out = torch.empty(roots.shape[0], order // 2, 2, dtype=torch.float64)
+    for i, z in enumerate(roots):
+        tol = 1e-9 * max(1.0, float(z.abs().max()))
+        upper = z[z.imag > tol]
+        upper = upper[upper.angle().argsort()]
+        real = z.real[z.imag.abs() <= tol].sort().values
+        n = len(upper)
+        out[i, :n, 0], out[i, :n, 1] = -2 * upper.real, upper.abs().square()
+        out[i, n:, 0], out[i, n:, 1] = -(real[0::2] + real[1::2]), real[0::2] * real[1::2]
+    return out.reshape(*a.shape[:-1], order // 2, 2).to(a.dtype)
 
 
 def poles_to_lpc(radius: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
@@ -199,6 +232,25 @@ def logits_to_biquads(logits: torch.Tensor, max_radius: float = 0.99) -> torch.T
     a1 = 2 * torch.tanh(logits[..., 0])
     a2 = ((2 - a1.abs()) * torch.tanh(logits[..., 1]) + a1.abs()) / 2
     return torch.stack([a1 * max_radius, a2 * max_radius**2], dim=-1)
+
+
+def biquads_to_logits(
+    sos: torch.Tensor, max_radius: float = 0.99, eps: float = 1e-6
+) -> torch.Tensor:
+    """Inverse of :func:`logits_to_biquads`: biquads ``(..., sections, 2)`` -> logits.
+
+    Computed in float64 and returned in ``sos``'s dtype. A biquad on (or beyond) the edge of
+    the ``max_radius`` triangle is clamped onto it: each ``tanh`` argument is limited to
+    ``[-1 + eps, 1 - eps]``, so the logits stay finite.
+
+    Shape: ``(..., sections, 2)`` -> ``(..., sections, 2)``.
+    """
+    a1 = sos[..., 0].double() / max_radius
+    a2 = sos[..., 1].double() / max_radius**2
+    t1 = (a1 / 2).clamp(-1 + eps, 1 - eps)
+    abs_a1 = 2 * t1.abs()
+    t2 = ((2 * a2 - abs_a1) / (2 - abs_a1)).clamp(-1 + eps, 1 - eps)
+    return torch.stack([torch.atanh(t1), torch.atanh(t2)], dim=-1).to(sos.dtype)
 
 
 def sos_to_lpc(sos: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..filters.interpolate import upsample
 from ..spectral.loudness import a_weighted_loudness, frame_rms
+from ..synth.edit import apply_gain
 from .media import log_examples
 
 __all__ = ["VocoderModule"]
@@ -125,10 +126,7 @@ class VocoderModule(L.LightningModule):
 
     def apply_level(self, y: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Multiply a rendered ``(B, T)`` by the input's level track (identity for "none")."""
-        level = self.level_track(batch)
-        if level is None:
-            return y
-        return y * upsample(level.unsqueeze(-1), self.synth.hop_length)[..., 0][..., : y.shape[-1]]
+        return apply_gain(y, self.level_track(batch), self.synth.hop_length)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         y = self(batch)

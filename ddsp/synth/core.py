@@ -13,6 +13,7 @@ from ..filters.response import biquad_log_rms_gain
 
 __all__ = [
     "exp_sigmoid",
+    "inverse_exp_sigmoid",
     "upsample",
     "fill_unvoiced_f0",
     "check_controls",
@@ -29,6 +30,18 @@ def exp_sigmoid(
     Shape: any -> same.
     """
     return max_value * torch.sigmoid(x) ** math.log(exponent) + threshold
+
+
+def inverse_exp_sigmoid(
+    y: torch.Tensor, exponent: float = 10.0, max_value: float = 2.0, threshold: float = 1e-7
+) -> torch.Tensor:
+    """Inverse of :func:`exp_sigmoid` (float64 inside, ``y``'s dtype out). Values at or beyond
+    the range ``(threshold, max_value + threshold)`` are clamped just inside it.
+
+    Shape: any -> same.
+    """
+    s = ((y.double() - threshold) / max_value).clamp(1e-30, 1 - 1e-12) ** (1 / math.log(exponent))
+    return torch.logit(s).to(y.dtype)
 
 
 def check_controls(

@@ -33,9 +33,41 @@ __all__ = [
     "oscillator_phase",
     "glottal_oscillator",
     "DECIMATION_TAPS_PER_PHASE",
+    "RD_MIN",
+    "RD_MAX",
+    "rd_to_position",
+    "position_to_rd",
 ]
 
 DECIMATION_TAPS_PER_PHASE = 16
+RD_MIN, RD_MAX = 0.3, 2.7  # the range of Fant's Rd regression, and of the wavetables
+
+
+def position_to_rd(
+    position: torch.Tensor, rd_min: float = RD_MIN, rd_max: float = RD_MAX
+) -> torch.Tensor:
+    """Wavetable position in ``[0, 1]`` -> ``Rd`` (the tables are log-spaced in Rd).
+
+    Shape: any -> same.
+    """
+    return torch.exp(math.log(rd_min) + position * (math.log(rd_max) - math.log(rd_min)))
+
+
+def rd_to_position(
+    rd: torch.Tensor, rd_min: float = RD_MIN, rd_max: float = RD_MAX
+) -> torch.Tensor:
+    """Inverse of :func:`position_to_rd`; raises for an ``Rd`` outside ``[rd_min, rd_max]``.
+
+    Shape: any -> same.
+    """
+    rd = torch.as_tensor(rd)
+    bad = ~((rd >= rd_min) & (rd <= rd_max))
+    if bad.any():
+        raise ValueError(
+            f"Rd must lie in the wavetables' range [{rd_min}, {rd_max}], got "
+            f"{float(rd[bad].flatten()[0])}"
+        )
+    return (torch.log(rd) - math.log(rd_min)) / (math.log(rd_max) - math.log(rd_min))
 
 
 def rd_to_lf(rd: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -108,8 +140,8 @@ def lf_waveform(rd: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def glottal_wavetables(
     n_tables: int = 100,
     table_size: int = 2048,
-    rd_min: float = 0.3,
-    rd_max: float = 2.7,
+    rd_min: float = RD_MIN,
+    rd_max: float = RD_MAX,
     oversample: int = 8,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Peak-aligned, equal-power LF derivative tables for log-spaced ``Rd``.

@@ -1,0 +1,123 @@
+"""Measurements of a voice for checking edits: f0 in cents, formants by LPC root-finding, H1-H2.
+
+All work on one recording at a time and return frame tracks on the pipeline's grid (frame
+``k`` centred at sample ``k * hop_length``) with NaN where a frame has no measurement.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..f0 import extract_f0
+from ..filters.analysis import autocorrelation, levinson_durbin
+from ..spectral._stft import get_window
+
+__all__ = ["f0_track", "cents", "formant_tracks", "h1_h2"]
+
+
+def f0_track(
+    audio: torch.Tensor,
+    sample_rate: int,
+    hop_length: int,
+    f0_min: float = 40.0,
+    f0_max: float = 1000.0,
+    method: str = "dio",
+) -> torch.Tensor:
+    """f0 re-extracted with the data pipeline's tracker (:func:`ddsp.f0.extract_f0`), NaN where
+    unvoiced. The default range is wider than training's, so that edits to 40 Hz or 1 kHz are
+    measured rather than cut off.
+
+    Shape: ``(time,)`` -> ``(time // hop_length + 1,)`` float64.
+    """
+    x = audio.detach().cpu().double().numpy()
+    f0, voiced = extract_f0(x, sample_rate, hop_length, f0_min, f0_max, method)
+    return torch.from_numpy(np.where(voiced, f0, np.nan).astype(np.float64))
+
+
+def cents(f: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``1200 log2(f / reference)``; NaN where either is NaN or not positive. Shape: same."""
+    f, reference = f.double(), reference.double()
+    ok = (f > 0) & (reference > 0)
+    return torch.where(
+        ok, 1200 * torch.log2(f.clamp_min(1e-9) / reference.clamp_min(1e-9)), math.nan
+    )
+
+
+def formant_tracks(
+    audio: torch.Tensor,
+    sample_rate: int,
+    hop_length: int,
+    n_formants: int = 3,
+    max_formant: float = 5500.0,
+    n_poles: int = 5,
+    frame_ms: float = 25.0,
+    min_hz: float = 50.0,
+) -> torch.Tensor:
+    """Formant frequencies by LPC root-finding with Praat's defaults ("To Formant"): the audio
+    resampled to ``2 * max_formant`` Hz (soxr), pre-emphasis from 50 Hz, a 25 ms Gaussian-like
+    (Hamming) window, ``n_poles`` pole pairs (order ``2 * n_poles``), and every root whose
+    angle lies between ``min_hz`` and ``max_formant - min_hz``, sorted by frequency.
+
+    Shape: ``(time,)`` -> ``(time // hop_length + 1, n_formants)`` Hz float64, NaN where a
+    frame has fewer roots in range (or is silent).
+    """
+    import soxr
+
+    rate = 2 * max_formant
+    x = audio.detach().cpu().double().numpy()
+    x = torch.from_numpy(soxr.resample(x, sample_rate, rate, quality="HQ").copy())
+    x = torch.cat([x[:1], x[1:] - math.exp(-2 * math.pi * 50 / rate) * x[:-1]])
+    frame = round(frame_ms * rate / 1000)
+    n = len(audio) // hop_length + 1
+    centres = torch.round(torch.arange(n, dtype=torch.float64) * hop_length * rate / sample_rate)
+    idx = centres.long().unsqueeze(-1) + torch.arange(frame) - frame // 2 + frame
+    x = torch.nn.functional.pad(x, (frame, 2 * frame))
+    frames = x[idx.clamp(0, len(x) - 1)] * get_window("hamming", frame, dtype=torch.float64)
+    r = autocorrelation(frames, 2 * n_poles)
+    silent = r[:, 0] <= 1e-20 * r[:, 0].max().clamp_min(1e-300)
+    r = torch.cat([r[:, :1].clamp_min(1e-300), r[:, 1:]], dim=-1)
+    a = levinson_durbin(r, 2 * n_poles)[0]  # (frames, order)
+    order = 2 * n_poles
+    companion = torch.zeros(n, order, order, dtype=torch.float64)
+    companion[:, 0, :] = -a
+    companion[:, 1:, :-1] = torch.eye(order - 1, dtype=torch.float64)
+    roots = torch.linalg.eigvals(companion)  # (frames, order)
+    hz = roots.angle() * rate / (2 * math.pi)
+    ok = (hz > min_hz) & (hz < max_formant - min_hz)
+    hz = torch.where(ok, hz, math.inf).sort(-1).values[:, :n_formants]
+    return torch.where(torch.isinf(hz) | silent.unsqueeze(-1), math.nan, hz)
+
+
+def h1_h2(
+    audio: torch.Tensor,
+    f0: torch.Tensor,
+    sample_rate: int,
+    hop_length: int,
+    n_fft: int = 2048,
+) -> torch.Tensor:
+    """H1-H2: the level of the first harmonic over the second's, in dB, per frame: the largest
+    magnitude within 10 % of ``f0`` and of ``2 f0`` in a Hann-windowed spectrum of ``n_fft``
+    samples (uncorrected for formants: compare renders through one vocal tract).
+
+    Shape: ``audio (time,)``, ``f0 (frames,)`` Hz (NaN or 0 = skip) -> ``(frames,)`` dB.
+    """
+    x = audio.detach().cpu().double()
+    pad = n_fft // 2
+    x = torch.nn.functional.pad(x.reshape(1, 1, -1), (pad, pad)).reshape(-1)
+    frames = x.unfold(0, n_fft, hop_length) * get_window("hann", n_fft, dtype=torch.float64)
+    mag = torch.fft.rfft(frames).abs()  # (frames, bins)
+    n = min(len(mag), len(f0))
+    mag, f0 = mag[:n], f0[:n].double()
+    bins = torch.arange(mag.shape[-1], dtype=torch.float64) * sample_rate / n_fft
+
+    def peak(f: torch.Tensor) -> torch.Tensor:
+        near = (bins - f.unsqueeze(-1)).abs() <= 0.1 * f.unsqueeze(-1)
+        return torch.where(near, mag, 0.0).amax(-1)
+
+    ok = torch.nan_to_num(f0) > 0
+    f = torch.where(ok, f0, 100.0)
+    db = 20 * torch.log10(peak(f).clamp_min(1e-12) / peak(2 * f).clamp_min(1e-12))
+    return torch.where(ok, db, math.nan)

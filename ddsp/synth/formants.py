@@ -1,0 +1,198 @@
+"""Formant (vocal-tract length) warping of a biquad vocal tract, for voice editing.
+
+A warp is a monotone piecewise-linear map of ``[0, pi]`` onto itself given by anchors
+``(src, dst)``: :func:`scale_anchors` (every frequency times a factor below a knee, the band
+above mapped linearly onto the rest; VTLN's shape) and :func:`formant_anchors` (F1-F3, found as
+the response's peaks, each moved by its own factor). Two ways to apply it:
+
+- ``"poles"`` (default): each complex pole pair's angle goes through the warp, its radius kept.
+  The output's LPC formants (Praat's method) follow the request within a few % on the shipped
+  model, but every pole moving up lowers the gain at DC and raises it at Nyquist: the output's
+  energy above 4 kHz re. below changes by about -28 dB at x 0.8 and +20 dB at x 1.2 (duller /
+  brighter voice).
+- ``"envelope"``: the vocal tract's power response is warped and an all-pole filter of the same
+  order refitted (:func:`ddsp.filters.warp.warp_allpole`), its sections put back in the
+  encoder's order (:func:`match_sections`), so levels move with their frequencies: the
+  response's peaks land on ``factor x`` themselves (within 1 %) and the balance changes by a few
+  dB only. Its output's LPC formants move by less than asked (x 0.8: about x 0.88 on the shipped
+  model): Praat-style LPC on this model's broad, many-pole vocal tract follows the spectral
+  balance as much as the peaks (experiments/results/voice_editing.md).
+
+Both keep every pole within ``max_radius``; the synthesiser recomputes the frame's unit-power
+normalisation from the warped filter.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..filters.lpc import lpc_to_biquads, sos_to_lpc
+from ..filters.response import freqz
+from ..filters.warp import piecewise_linear, warp_allpole
+
+__all__ = [
+    "KNEE",
+    "pole_angles",
+    "set_pole_angles",
+    "scale_anchors",
+    "vocal_tract_peaks",
+    "formant_anchors",
+    "warp_biquads",
+    "match_sections",
+]
+
+KNEE = 0.5  # formant scaling is exact below half the Nyquist frequency (4 kHz at 16 kHz)
+
+
+def pole_angles(sos: torch.Tensor) -> torch.Tensor:
+    """The angle (radians, ``[0, pi]``) of each biquad's complex pole pair; 0 for real poles.
+
+    Shape: ``(..., sections, 2)`` -> ``(..., sections)`` float64.
+    """
+    a1, a2 = sos[..., 0].double(), sos[..., 1].double()
+    r = a2.clamp_min(0).sqrt()
+    angle = torch.acos((-a1 / (2 * r).clamp_min(1e-300)).clamp(-1, 1))
+    return torch.where(a1.square() < 4 * a2, angle, 0.0)
+
+
+def set_pole_angles(sos: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """Move each biquad's complex pole pair to ``angle`` (clamped to ``[0, pi]``), keeping its
+    radius, so stability and ``max_radius`` hold. Biquads with real poles are unchanged.
+
+    Shape: ``sos (..., sections, 2)``, ``angle (..., sections)`` -> ``(..., sections, 2)``.
+    """
+    a1, a2 = sos[..., 0].double(), sos[..., 1].double()
+    r = a2.clamp_min(0).sqrt()
+    new_a1 = -2 * r * torch.cos(angle.double().clamp(0, math.pi))
+    new_a1 = torch.where(a1.square() < 4 * a2, new_a1, a1)
+    return torch.stack([new_a1, a2], dim=-1).to(sos.dtype)
+
+
+def scale_anchors(factor: float, knee: float = KNEE) -> tuple[torch.Tensor, torch.Tensor]:
+    """Anchors of a warp multiplying frequencies by ``factor`` below ``knee * pi`` and mapping
+    the band above linearly onto what is left up to Nyquist (VTLN's piecewise-linear shape), so
+    no resonance passes Nyquist or crowds against it, and a lowered tract does not leave the
+    top band empty. The knee moves down to ``0.9 pi / factor`` when that is lower.
+
+    Shape: -> ``src, dst (3,)`` float64 radians.
+    """
+    bend = min(knee * math.pi, 0.9 * math.pi / factor)
+    src = torch.tensor([0.0, bend, math.pi], dtype=torch.float64)
+    return src, torch.tensor([0.0, factor * bend, math.pi], dtype=torch.float64)
+
+
+def vocal_tract_peaks(
+    sos: torch.Tensor, n_peaks: int = 3, n_freqs: int = 512, min_angle: float = 0.035
+) -> torch.Tensor:
+    """The lowest ``n_peaks`` local maxima of a biquad cascade's magnitude response (its
+    formants) above ``min_angle`` radians (0.035: 90 Hz at 16 kHz); NaN where a frame has
+    fewer. Peaks rather than single poles, because a trained vocal tract often builds one
+    formant out of several broad poles.
+
+    Shape: ``sos (..., sections, 2)`` -> ``(..., n_peaks)`` radians float64.
+    """
+    den = torch.nn.functional.pad(sos_to_lpc(sos.double()), (1, 0), value=1.0)
+    w, h = freqz(None, den, n_freqs)  # radians per sample
+    db = h.abs().clamp_min(1e-30).log()
+    peak = (db[..., 1:-1] > db[..., :-2]) & (db[..., 1:-1] >= db[..., 2:]) & (w[1:-1] > min_angle)
+    rank = peak.long().cumsum(-1)
+    out = []
+    for k in range(1, n_peaks + 1):
+        hit = peak & (rank == k)
+        out.append(torch.where(hit.any(-1), torch.where(hit, w[1:-1], 0.0).sum(-1), math.nan))
+    return torch.stack(out, -1)
+
+
+def formant_anchors(
+    peaks: torch.Tensor, factors: tuple[float, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Anchors of a per-frame warp moving formant ``k`` (``peaks[..., k]``) to ``factors[k]``
+    times itself, fixed at 0 and pi. A missing peak (NaN) leaves its anchor out; a formant
+    moved past its neighbour's new place stops there (the warp stays monotone).
+
+    Shape: ``peaks (..., K)`` radians -> ``src, dst (..., K + 2)``.
+    """
+    zero = torch.zeros_like(peaks[..., :1])
+    pi = torch.full_like(zero, math.pi)
+    f = torch.as_tensor(factors, dtype=peaks.dtype)
+    src = torch.cat([zero, peaks, pi], -1)
+    dst = torch.cat([zero, (peaks * f).clamp(max=math.pi), pi], -1)
+    for k in range(1, src.shape[-1] - 1):  # a missing anchor: a zero-width segment
+        missing = torch.isnan(src[..., k])
+        src[..., k] = torch.where(missing, src[..., k - 1], src[..., k])
+        dst[..., k] = torch.where(missing, dst[..., k - 1], dst[..., k])
+    return src, dst.cummax(-1).values
+
+
+def warp_biquads(
+    sos: torch.Tensor,
+    scale: float = 1.0,
+    factors: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    method: str = "poles",
+    max_radius: float = 0.99,
+) -> torch.Tensor:
+    """Warp a biquad vocal tract: the formants F1-F3 by ``factors`` (each), then every
+    frequency by ``scale`` (:func:`scale_anchors`); by refitting the warped response
+    (``"envelope"``) or by moving the pole angles (``"poles"``); see the module's docstring.
+
+    Shape: ``(..., sections, 2)`` -> ``(..., sections, 2)`` float64.
+    """
+    sos = sos.double()
+    warps = []  # (src, dst) anchors, applied in order
+    if tuple(factors) != (1.0, 1.0, 1.0):
+        warps.append(formant_anchors(vocal_tract_peaks(sos), factors))
+    if scale != 1.0:
+        warps.append(tuple(x.to(sos.device) for x in scale_anchors(scale)))
+    if not warps:
+        return sos
+    if method == "poles":
+        angle = pole_angles(sos)
+        for src, dst in warps:
+            angle = piecewise_linear(angle, src, dst)
+        return set_pole_angles(sos, angle)
+    if method != "envelope":
+        raise ValueError(f"formant method must be 'envelope' or 'poles', got {method!r}")
+
+    def inverse(w: torch.Tensor) -> torch.Tensor:
+        for src, dst in reversed(warps):
+            w = piecewise_linear(w, dst, src)
+        return w
+
+    refit = lpc_to_biquads(warp_allpole(sos_to_lpc(sos), inverse), max_radius)
+    angle = pole_angles(sos)
+    for src, dst in warps:
+        angle = piecewise_linear(angle, src, dst)
+    return match_sections(refit, set_pole_angles(sos, angle))
+
+
+def _section_roots(sos: torch.Tensor) -> torch.Tensor:
+    """The two poles of each biquad, the one with the larger imaginary part (then real part)
+    first. Shape: ``(..., sections, 2)`` -> ``(..., sections, 2)`` complex128."""
+    a1, a2 = sos[..., 0].double(), sos[..., 1].double()
+    disc = torch.sqrt((a1.square() - 4 * a2).to(torch.complex128))
+    z1, z2 = (-a1 + disc) / 2, (-a1 - disc) / 2
+    swap = (z2.imag > z1.imag) | ((z2.imag == z1.imag) & (z2.real > z1.real))
+    return torch.stack([torch.where(swap, z2, z1), torch.where(swap, z1, z2)], -1)
+
+
+def match_sections(sos: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Reorder each frame's biquads to follow ``reference``'s (greedy nearest poles): the
+    cascade is the same filter in any order, but GOLF-ss interpolates coefficients between
+    frames section by section, so a refitted frame must keep the encoder's section order or
+    the filter between frame centres is a blend of unrelated poles.
+
+    Shape: ``sos, reference (..., sections, 2)`` -> ``(..., sections, 2)``.
+    """
+    n = sos.shape[-2]
+    z, zr = _section_roots(sos), _section_roots(reference)
+    cost = (zr.unsqueeze(-2) - z.unsqueeze(-3)).abs().sum(-1)  # (..., ref section, section)
+    pick = torch.empty(*sos.shape[:-2], n, dtype=torch.long, device=sos.device)
+    for _ in range(n):
+        flat = cost.flatten(-2).argmin(-1, keepdim=True)
+        row, col = flat // n, flat % n
+        pick.scatter_(-1, row, col)
+        cost = cost.scatter(-2, row.unsqueeze(-1).expand(*row.shape, n), math.inf)
+        cost = cost.scatter(-1, col.unsqueeze(-2).expand(*col.shape[:-1], n, 1), math.inf)
+    return sos.gather(-2, pick.unsqueeze(-1).expand(*pick.shape, 2))

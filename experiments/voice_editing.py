@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _results import write_results  # noqa: E402
 
-from ddsp.metrics.voice import cents, f0_track, formant_tracks, h1_h2  # noqa: E402
+from ddsp.metrics.voice import cents, f0_track, formant_tracks, h1_h2, smoothed_f0  # noqa: E402
 from ddsp.models.checkpoint import load_vocoder  # noqa: E402
 from ddsp.resynth import encode_file, synthesize  # noqa: E402
 from ddsp.synth.edit import VoiceEdit, edit_controls, stretch_frames  # noqa: E402
@@ -73,13 +73,6 @@ COMPOUND = VoiceEdit(pitch_shift=3, formant_scale=0.85, rd=1.8, time_stretch=1.2
 def median(x: torch.Tensor) -> float:
     x = x[torch.isfinite(x)]
     return float(x.median()) if len(x) else float("nan")
-
-
-def smooth_f0(f0: torch.Tensor, frames: int = 5) -> torch.Tensor:
-    """Moving average of log f0 over ``frames`` frames. Shape: ``(1, n)`` -> ``(1, n)``."""
-    lf = torch.log(f0.double())[None]
-    pool = torch.nn.functional.avg_pool1d(lf, frames, 1, frames // 2, count_include_pad=False)
-    return torch.exp(pool[0]).to(f0.dtype)
 
 
 class Clip:
@@ -122,7 +115,7 @@ class Clip:
 
 
 def pitch_rows(c: Clip) -> list[dict]:
-    rows, smooth = [], smooth_f0(c.voice.f0)[0]
+    rows, smooth = [], smoothed_f0(c.voice.f0)[0]
     for s in SHIFTS:
         y = c.render(VoiceEdit(pitch_shift=s), f"pitch{s:+d}")
         est, want = c.f0(y), c.voice.f0[0] * 2 ** (s / 12)
@@ -216,7 +209,7 @@ def noise_rows(c: Clip) -> list[dict]:
 
 
 def timing_rows(c: Clip) -> list[dict]:
-    rows, smooth = [], smooth_f0(c.voice.f0)
+    rows, smooth = [], smoothed_f0(c.voice.f0)
     n = c.y0.shape[-1]
     for s in STRETCHES:
         y = c.render(VoiceEdit(time_stretch=s), f"stretch{s:g}")

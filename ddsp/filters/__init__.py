@@ -1,5 +1,6 @@
 """Filters: time-varying all-pole (torchlpc), stable parameterisations, LPC analysis,
-pole-zero filters, FIR, frame-wise approximations (the papers' baselines) and frequency responses.
+pole-zero filters, FIR, frame-wise approximations (the papers' baselines), frequency responses
+and frequency warping of all-pole filters.
 
 Imports nothing heavier than torch, torchlpc and :mod:`ddsp.spectral`.
 """
@@ -22,6 +23,8 @@ from .lpc import (
     logits_to_biquads,
     logits_to_lsf,
     logits_to_reflection,
+    lpc_roots,
+    lpc_to_biquads,
     lpc_to_lsf,
     lpc_to_reflection,
     lsf_to_lpc,
@@ -31,6 +34,7 @@ from .lpc import (
     sos_to_lpc,
 )
 from .response import freqz
+from .warp import piecewise_linear, warp_allpole
 
 __all__ = [
     "allpole",
@@ -61,6 +65,10 @@ __all__ = [
     "poles_to_lpc",
     "logits_to_biquads",
     "biquads_to_logits",
+    "lpc_roots",
+    "lpc_to_biquads",
+    "piecewise_linear",
+    "warp_allpole",
     "sos_to_lpc",
     "freqz",
 ]

@@ -2,6 +2,7 @@
 
 from .classical import classical_lpc_vocoder
 from .core import exp_sigmoid, fill_unvoiced_f0, upsample
+from .edit import VoiceControls, VoiceEdit, edit_controls, render
 from .glottal import glottal_oscillator, glottal_wavetables, lf_waveform, rd_to_lf
 from .golf import GlottalFlowLPC
 from .harmonic import harmonic_oscillator, remove_above_nyquist
@@ -13,6 +14,10 @@ from .sawsing import SawtoothFIR
 from .streaming import StreamingGOLF
 
 __all__ = [
+    "VoiceEdit",
+    "VoiceControls",
+    "edit_controls",
+    "render",
     "exp_sigmoid",
     "fill_unvoiced_f0",
     "upsample",

@@ -28,7 +28,9 @@ as medians over the frames the data marks voiced:
 - identity (every edit at its neutral value) and streaming (a compound edit, block by block,
   against offline): max |difference|.
 
-Writes ``voice_editing.md`` / ``.json`` / ``.png`` to the results folder and the rendered audio
+Writes ``voice_editing.md`` / ``.json`` / ``.png`` and ``voice_edit_example.png`` (the figure of
+``python -m ddsp.resynth ... --pitch-shift 3 --formant-scale 0.85 --rd 1.8 --time-stretch 1.25
+--plot``) to the results folder and the rendered audio
 to ``--audio-dir`` (default: ``$DDSP_RESULTS_DIR`` or a temporary folder; never the checkout).
 """
 
@@ -328,6 +330,20 @@ def figure(clip: Clip, results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def example(clip: Clip, cfg, path: Path) -> None:
+    """``python -m ddsp.resynth``'s figure for the compound edit (:data:`COMPOUND`)."""
+    from ddsp.resynth import plot
+
+    edited = clip.edited(COMPOUND)
+    result = {
+        "audio": clip.batch["audio"][0],
+        "output": synthesize(clip.model, edited)[0],
+        "original": clip.voice,
+        "edited": edited,
+    }
+    plot(result, clip.model, cfg, path)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -335,6 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("ckpt", nargs="?", default=None, help="ckpt=PATH; default: pretrained/")
     ap.add_argument("--quick", action="store_true", help="one voice, results to a temp folder")
     ap.add_argument("--audio-dir", default=None, help="where the rendered audio goes")
+    ap.add_argument("--name", default="voice_editing", help="results file name (e.g. for GOLF-ff)")
     a = ap.parse_args(argv)
     torch.set_num_threads(min(torch.get_num_threads(), 4))
     ckpt = a.ckpt.split("=", 1)[1] if a.ckpt and a.ckpt.startswith("ckpt=") else a.ckpt
@@ -362,7 +379,8 @@ def main(argv: list[str] | None = None) -> None:
     kind = f"{type(synth).__name__}(mode={getattr(synth, 'mode', '-')})"
     md = [
         f"# Voice editing, measured\n\nModel: `{ckpt or 'pretrained/golf_ss.ckpt'}` ({kind}). "
-        f"Command: `python experiments/voice_editing.py{' ' + a.ckpt if a.ckpt else ''}`; "
+        f"Command: `python experiments/voice_editing.py{' ' + a.ckpt if a.ckpt else ''}"
+        f"{'' if a.name == 'voice_editing' else ' --name ' + a.name}`; "
         f"{time.perf_counter() - t0:.0f} s on {os.cpu_count()} CPUs, "
         f"{torch.get_num_threads()} torch threads. Medians over the data's voiced frames.\n"
     ]
@@ -382,8 +400,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['streaming_max_abs']:.1e}.\n"
         )
     out = write_results("voice_editing", "\n".join(md), {"model": kind, **results}, a.quick)
-    figure(next(iter(clips.values())), results, out / "voice_editing.png")
-    print(f"wrote {out / 'voice_editing.png'}; audio in {audio_dir}")
+    first = next(iter(clips.values()))
+    figure(first, results, out / "voice_editing.png")
+    example(first, cfg, out / "voice_edit_example.png")
+    print(
+        f"wrote {out / 'voice_editing.png'}, {out / 'voice_edit_example.png'}; audio in {audio_dir}"
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ block's real-time factor.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +108,7 @@ def resynthesize(
         raise ValueError(f"f0_scale must be > 0, got {f0_scale}")
     edit = edit or VoiceEdit()
     if f0_scale != 1.0:
-        edit = VoiceEdit(**{**edit.__dict__, "f0_scale": edit.f0_scale * f0_scale})
+        edit = dataclasses.replace(edit, f0_scale=edit.f0_scale * f0_scale)
     batch, original = encode_file(model, cfg, path)
     edited = edit_controls(
         edit, model.synth, original.f0, original.controls, original.voiced, original.gain

@@ -378,8 +378,8 @@ def main(argv: list[str] | None = None) -> None:
     synth = model.synth
     kind = f"{type(synth).__name__}(mode={getattr(synth, 'mode', '-')})"
     md = [
-        f"# Voice editing, measured\n\nModel: `{ckpt or 'pretrained/golf_ss.ckpt'}` ({kind}). "
-        f"Command: `python experiments/voice_editing.py{' ' + a.ckpt if a.ckpt else ''}"
+        f"# Voice editing, measured\n\nModel: `{Path(ckpt).name if ckpt else 'pretrained/golf_ss.ckpt'}` "
+        f"({kind}). Command: `python experiments/voice_editing.py{' ckpt=<it>' if a.ckpt else ''}"
         f"{'' if a.name == 'voice_editing' else ' --name ' + a.name}`; "
         f"{time.perf_counter() - t0:.0f} s on {os.cpu_count()} CPUs, "
         f"{torch.get_num_threads()} torch threads. Medians over the data's voiced frames.\n"
@@ -399,13 +399,12 @@ def main(argv: list[str] | None = None) -> None:
             f"streamed (4 frames a block) vs offline, compound edit: max |diff| "
             f"{r['streaming_max_abs']:.1e}.\n"
         )
-    out = write_results("voice_editing", "\n".join(md), {"model": kind, **results}, a.quick)
+    out = write_results(a.name, "\n".join(md), {"model": kind, **results}, a.quick)
     first = next(iter(clips.values()))
-    figure(first, results, out / "voice_editing.png")
-    example(first, cfg, out / "voice_edit_example.png")
-    print(
-        f"wrote {out / 'voice_editing.png'}, {out / 'voice_edit_example.png'}; audio in {audio_dir}"
-    )
+    figure(first, results, out / f"{a.name}.png")
+    if a.name == "voice_editing":
+        example(first, cfg, out / "voice_edit_example.png")
+    print(f"wrote {a.name}.md / .json / .png to {out}; audio in {audio_dir}")
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ class VoiceEdit:
             raise ValueError(f"pitch_shift must be finite (semitones), got {self.pitch_shift}")
         _positive("f0_scale", self.f0_scale)
         _positive("formant_scale", self.formant_scale)
+        object.__setattr__(self, "formant_factors", tuple(float(f) for f in self.formant_factors))
         if len(self.formant_factors) != 3:
             raise ValueError(f"formant_factors takes 3 factors (F1-F3), got {self.formant_factors}")
         for i, f in enumerate(self.formant_factors):

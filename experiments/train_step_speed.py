@@ -1,7 +1,7 @@
 """Time one training step (forward + backward + Adam) of a configured vocoder on CPU.
 
-    python experiments/train_step_speed.py                      # ddsp_hpn, 1 and 2 threads
-    python experiments/train_step_speed.py --experiment ddsp_hpn --repeats 30
+    python experiments/train_step_speed.py       # ddsp_hpn and lpc_vocoder (GOLF-ss), 1 and 2 threads
+    python experiments/train_step_speed.py --experiments ddsp_hpn pulf --repeats 30
 
 Uses a real batch from the shipped data (batch and segment length from the config) and the
 experiment's own model, loss and optimiser, without Lightning's loop. Writes
@@ -26,8 +26,8 @@ from ddsp.training import ROOT
 os.environ.setdefault("DDSP_ROOT", str(ROOT))  # conf/paths, for the configs composed here
 
 
-def measure(experiment: str, threads: int, repeats: int, warmup: int = 3) -> dict:
-    torch.set_num_threads(threads)
+def setup(experiment: str) -> dict:
+    """The experiment's model, loss, optimiser and one real training batch."""
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={experiment}", "paths.output_dir=/tmp"])
     torch.manual_seed(0)
@@ -36,52 +36,72 @@ def measure(experiment: str, threads: int, repeats: int, warmup: int = 3) -> dic
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     model = instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))
-    opt = model.optimizer_factory(model.parameters())
-    times = []
+    return {"model": model, "opt": model.optimizer_factory(model.parameters()), "batch": batch}
+
+
+def step(s: dict) -> float:
+    model, opt, batch = s["model"], s["opt"], s["batch"]
+    t0 = time.perf_counter()
+    opt.zero_grad()
+    loss = model.loss(model(batch).unsqueeze(1), batch["audio"].unsqueeze(1))
+    loss.backward()
+    opt.step()
+    return time.perf_counter() - t0
+
+
+def measure(experiments: list[str], threads: int, repeats: int, warmup: int = 3) -> list[dict]:
+    """Steps of every experiment, alternating (a slow spell of the machine hits them all)."""
+    torch.set_num_threads(threads)
+    runs = {e: setup(e) for e in experiments}
+    times: dict[str, list[float]] = {e: [] for e in experiments}
     for i in range(warmup + repeats):
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        loss = model.loss(model(batch).unsqueeze(1), batch["audio"].unsqueeze(1))
-        loss.backward()
-        opt.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return {
-        "experiment": experiment,
-        "threads": threads,
-        "batch": list(batch["audio"].shape),
-        "median_ms": 1000 * statistics.median(times),
-        "min_ms": 1000 * min(times),
-        "parameters": sum(p.numel() for p in model.parameters()),
-    }
+        for e, s in runs.items():
+            t = step(s)
+            if i >= warmup:
+                times[e].append(t)
+    return [
+        {
+            "experiment": e,
+            "threads": threads,
+            "batch": list(runs[e]["batch"]["audio"].shape),
+            "median_ms": 1000 * statistics.median(times[e]),
+            "min_ms": 1000 * min(times[e]),
+            "parameters": sum(p.numel() for p in runs[e]["model"].parameters()),
+        }
+        for e in experiments
+    ]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--experiment", default="ddsp_hpn")
+    ap.add_argument("--experiments", nargs="+", default=["ddsp_hpn", "lpc_vocoder"])
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--quick", action="store_true", help="3 repeats, 1 thread, temporary output")
     a = ap.parse_args()
     if a.quick:
         a.repeats, a.threads = 3, [1]
-    rows = [measure(a.experiment, t, a.repeats) for t in a.threads]
+    rows = [r for t in a.threads for r in measure(a.experiments, t, a.repeats)]
+    base = a.experiments[0]
     lines = [
-        f"# Training step time: `{a.experiment}`",
+        f"# Training step time: {', '.join(f'`{e}`' for e in a.experiments)}",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads max, "
         f"torch {torch.__version__}, Python {platform.python_version()}.",
-        f"One step = forward + backward + Adam on a real batch, median of {a.repeats} after 3 warm-up steps.",
+        f"One step = forward + backward + Adam on a real batch, median of {a.repeats} after 3 warm-up "
+        f"steps, the experiments alternating step by step. Command: `python experiments/train_step_speed.py"
+        f"{' --quick' if a.quick else ''}`.",
         "",
-        "| experiment | threads | batch (B, T) | parameters | median ms | min ms |",
-        "|---|---|---|---|---|---|",
+        f"| experiment | threads | batch (B, T) | parameters | median ms | min ms | / {base} |",
+        "|---|---|---|---|---|---|---|",
     ]
+    ref = {r["threads"]: r["median_ms"] for r in rows if r["experiment"] == base}
     for r in rows:
         lines.append(
             f"| {r['experiment']} | {r['threads']} | {tuple(r['batch'])} | {r['parameters'] / 1e6:.2f} M "
-            f"| {r['median_ms']:.0f} | {r['min_ms']:.0f} |"
+            f"| {r['median_ms']:.0f} | {r['min_ms']:.0f} | {r['median_ms'] / ref[r['threads']]:.2f} |"
         )
     text = "\n".join(lines) + "\n"
     write_results("train_step_speed", text, rows, a.quick)

@@ -28,7 +28,7 @@ def upsample(x: torch.Tensor, hop_length: int) -> torch.Tensor:
     # it; F.interpolate's position = index * scale rounds differently for every length)
     w = torch.arange(hop_length, dtype=x.dtype, device=x.device) / hop_length
     nxt = torch.cat([x[:, 1:], x[:, -1:]], dim=1)
-    y = x.unsqueeze(2) + (nxt - x).unsqueeze(2) * w[:, None]  # (B, frames, hop, C)
+    y = torch.addcmul(x.unsqueeze(2), (nxt - x).unsqueeze(2), w[:, None])  # (B, frames, hop, C)
     return y.reshape(b, frames * hop_length, c)
 
 

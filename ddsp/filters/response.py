@@ -59,10 +59,11 @@ def biquad_log_rms_gain(sos: torch.Tensor, n_freqs: int = 256) -> torch.Tensor:
     basis = torch.stack([torch.ones_like(w), torch.cos(w), torch.cos(2 * w)])  # (3, n_freqs)
     a1, a2 = sos[..., 0].double(), sos[..., 1].double()
     # |1 + a1 e^-jw + a2 e^-2jw|^2 = (1 + a1^2 + a2^2) + 2 a1 (1 + a2) cos w + 2 a2 cos 2w: one
-    # matmul, in float64 (the expansion cancels near a pole), with one log per 8 sections
-    # (their product cannot underflow: each factor is >= (1 - r)^4): 5x faster than a log per
-    # section and frequency, and closer to float64 in float32 (2e-6 against 1e-4)
+    # matmul in float64 (the expansion cancels near a pole), the logs in the input's dtype:
+    # forward + backward at a training batch 2-3x faster than re/im squares in float32, and
+    # closer to float64 (1e-5 against 1e-4 in the log gain). (A closed form, -1/2 sum log(1 -
+    # k^2) over the step-down's reflection coefficients, failed: the step-down of a product of
+    # 11 stable biquads gives |k| > 1 in float64 already for N(0, 2^2) logits.)
     coef = torch.stack([1 + a1.square() + a2.square(), 2 * a1 * (1 + a2), 2 * a2], dim=-1)
-    power = coef @ basis  # (..., S, n_freqs)
-    log_power = -sum(torch.log(p.prod(-2)) for p in power.split(8, dim=-2))
+    log_power = -torch.log((coef @ basis).to(sos.dtype)).sum(-2)  # (..., n_freqs)
     return (0.5 * (torch.logsumexp(log_power, dim=-1) - math.log(n_freqs))).to(sos.dtype)

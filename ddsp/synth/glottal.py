@@ -23,6 +23,7 @@ import math
 import torch
 
 from ..dsp import kaiser_sinc_lowpass
+from ..filters.fir import fft_convolve
 from ..filters.interpolate import upsample
 
 __all__ = [
@@ -176,13 +177,18 @@ def _lowpass_taps(
 
 def _decimate(y: torch.Tensor, factor: int) -> torch.Tensor:
     """Low-pass (:func:`_lowpass_taps`, linear phase, delay compensated) and keep every
-    ``factor``-th sample, computing only those: a strided convolution, 14x faster here than
-    filtering every sample with an FFT and dropping three quarters of them.
+    ``factor``-th sample.
 
-    Shape: ``(batch, time)`` -> ``(batch, time // factor)``.
+    Without gradients, a strided convolution computes only the kept samples (7x faster than
+    the FFT filter on one 6 s clip at 4x, where it was half of the GOLF decoder's time); when
+    a gradient is needed, the FFT filter, whose backward is half the strided convolution's on
+    a training batch (16 x 1 s). Equal to 1e-6. Shape: ``(batch, time)`` -> ``(batch, time //
+    factor)``.
     """
     h = _lowpass_taps(factor, dtype=y.dtype, device=y.device)
     delay = (h.shape[-1] - 1) // 2  # symmetric taps: correlation = convolution
+    if torch.is_grad_enabled() and y.requires_grad:
+        return fft_convolve(y, h)[..., delay : delay + y.shape[-1]][..., ::factor]
     x = torch.nn.functional.pad(y.unsqueeze(1), (delay, delay))
     return torch.nn.functional.conv1d(x, h.view(1, 1, -1), stride=factor)[:, 0]
 

@@ -60,21 +60,26 @@ class VQT(nn.Module):
         self.register_buffer("frequencies", self.plan.freqs.float(), persistent=False)
         self.register_buffer("decimator", SF.decimation_filter(), persistent=False)
         self.trainable = trainable
+        # kernels are kept as real views (..., 2): Module.to(dtype) casts complex tensors to a
+        # real dtype by dropping their imaginary part, so CQT().to(torch.float64) silently
+        # returned a wrong transform; real views follow .to / .double / .half like any weight
         if trainable:
-            cdtype = torch.complex128 if torch.get_default_dtype() == torch.float64 else None
+            dtype = torch.get_default_dtype()
             self.kernels = nn.ParameterList(
-                [nn.Parameter(b.to(cdtype or torch.complex64)) for b, *_ in self.plan.octaves]
+                [nn.Parameter(torch.view_as_real(b).to(dtype)) for b, *_ in self.plan.octaves]
             )
-        else:  # complex128 buffers, cast to the input's precision on use
+        else:  # float64 views, cast to the input's precision on use
             for i, (b, *_) in enumerate(self.plan.octaves):
-                self.register_buffer(f"basis{i}", b, persistent=False)
+                self.register_buffer(f"basis{i}", torch.view_as_real(b), persistent=False)
 
     def bases(self, dtype: torch.dtype) -> list[torch.Tensor]:
-        """The per-octave kernels in the complex dtype matching real ``dtype``."""
-        cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+        """The per-octave kernels, complex, in the precision of real ``dtype``."""
+        real = torch.float64 if dtype == torch.float64 else torch.float32
         if self.trainable:
-            return [k.to(cdtype) for k in self.kernels]
-        return [getattr(self, f"basis{i}").to(cdtype) for i in range(len(self.plan.octaves))]
+            views = list(self.kernels)
+        else:
+            views = [getattr(self, f"basis{i}") for i in range(len(self.plan.octaves))]
+        return [torch.view_as_complex(v.to(real).contiguous()) for v in views]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _checks.signal(x)

@@ -205,11 +205,13 @@ def test_lean_gradient_equals_torchlpc(order, with_zi):
         assert (o - r).abs().max() <= 1e-10 * r.abs().max()
 
 
-@pytest.mark.parametrize("path", ["fused", "torchlpc-based"])
+@pytest.mark.parametrize("path", ["fused", "torchlpc-based", "torchlpc-based, compiled"])
 @pytest.mark.parametrize("hop", [None, 1, 5, 40])  # 5 < order: a lag window spans frames
 @pytest.mark.parametrize("with_zi", [False, True])
 def test_both_backward_paths_equal_torchlpc(path, hop, with_zi, monkeypatch):
-    """The fused C++ backward and the torchlpc-kernel backward, per-sample and per-frame."""
+    """The fused C++ backward and the torchlpc-kernel backward, per-sample and per-frame; the
+    latter with eager helpers (order < 8) and with its torch.compile'd ones (order >= 8, the
+    path CUDA takes), which must have compiled rather than fallen back."""
     from torchlpc import sample_wise_lpc
 
     from ddsp.filters import _fused_cpu
@@ -220,7 +222,7 @@ def test_both_backward_paths_equal_torchlpc(path, hop, with_zi, monkeypatch):
     else:
         monkeypatch.setenv("DDSP_CPP", "0")
         monkeypatch.setitem(_fused_cpu._STATE, "module", None)
-    order, b, t = 7, 3, 400
+    order, b, t = (10 if path.endswith("compiled") else 7), 3, 400
     x = torch.randn(b, t, dtype=torch.float64, requires_grad=True)
     frames = t if hop is None else t // hop
     a = (0.3 * _smooth(b, frames, order)).requires_grad_()
@@ -235,6 +237,18 @@ def test_both_backward_paths_equal_torchlpc(path, hop, with_zi, monkeypatch):
     for o, r in zip(ours, ref, strict=True):
         assert o.shape == r.shape
         assert (o - r).abs().max() <= 1e-10 * r.abs().max()
+    if path.endswith("compiled"):
+        from ddsp.filters.lpc_function import _FAST
+
+        assert {"skew", "grad_a"} <= set(_FAST) and not _FAST.get("broken")
+
+
+def test_skew_helpers_equal_their_eager_forms():
+    from ddsp.filters.lpc_function import _shifted_reversed, _skew_gather
+
+    a = torch.randn(2, 50, 10, dtype=torch.float64)
+    for extra in (0, 10):
+        assert torch.equal(_skew_gather(a, extra), _shifted_reversed(a, extra))
 
 
 def test_lean_function_second_order():

@@ -12,7 +12,7 @@ Columns (all one forward + backward to the input and the parameters, float32):
   OLA       frame-wise filtering with windowed overlap-add (GOLF-ff)
   fwd       our forward alone (torchlpc's compiled kernel) on ready per-sample coefficients
   torchlpc  torchlpc.sample_wise_lpc on the same coefficients (raw filter, its own gradient)
-  lean-tk   ddsp.filters.lpc_function.lpc_filter with the backward built on torchlpc's kernel
+  lean-tk   ddsp.filters.allpole_grad.lpc_filter with the backward built on torchlpc's kernel
             (skewed copy of the coefficients; what runs where the C++ extension cannot build)
   ours      lpc_filter with the fused C++ backward (the default on CPU): the new path
   ours-sos  logits -> triangle biquads -> linear interpolation -> biquad cascade (end to end)
@@ -53,7 +53,7 @@ from ddsp.filters import (
     reflection_to_lpc,
 )
 from ddsp.filters.allpole import check_stable
-from ddsp.filters.lpc_function import lpc_filter
+from ddsp.filters.allpole_grad import lpc_filter
 
 PUBLISHED = (
     "Published (DiffAPF, DAFx 2024, Table 4, batch 34, 1 thread, M1 Pro; FACTS.md): time domain "

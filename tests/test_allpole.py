@@ -190,7 +190,7 @@ def test_baselines_converge_to_the_exact_filter_for_lti():
 def test_lean_gradient_equals_torchlpc(order, with_zi):
     from torchlpc import sample_wise_lpc
 
-    from ddsp.filters.lpc_function import HAS_KERNEL, lpc_filter
+    from ddsp.filters.allpole_grad import HAS_KERNEL, lpc_filter
 
     assert HAS_KERNEL, "torchlpc's compiled kernel did not load"
     x = torch.randn(3, 400, dtype=torch.float64, requires_grad=True)
@@ -215,7 +215,7 @@ def test_both_backward_paths_equal_torchlpc(path, hop, with_zi, monkeypatch):
     from torchlpc import sample_wise_lpc
 
     from ddsp.filters import _fused_cpu
-    from ddsp.filters.lpc_function import lpc_filter, lpc_filter_frames
+    from ddsp.filters.allpole_grad import lpc_filter, lpc_filter_frames
 
     if path == "fused":
         assert _fused_cpu.load() is not None, "the fused backward did not build"
@@ -238,13 +238,13 @@ def test_both_backward_paths_equal_torchlpc(path, hop, with_zi, monkeypatch):
         assert o.shape == r.shape
         assert (o - r).abs().max() <= 1e-10 * r.abs().max()
     if path.endswith("compiled"):
-        from ddsp.filters.lpc_function import _FAST
+        from ddsp.filters.allpole_grad import _FAST
 
         assert {"skew", "grad_a"} <= set(_FAST) and not _FAST.get("broken")
 
 
 def test_skew_helpers_equal_their_eager_forms():
-    from ddsp.filters.lpc_function import _shifted_reversed, _skew_gather
+    from ddsp.filters.allpole_grad import _shifted_reversed, _skew_gather
 
     a = torch.randn(2, 50, 10, dtype=torch.float64)
     for extra in (0, 10):
@@ -252,7 +252,7 @@ def test_skew_helpers_equal_their_eager_forms():
 
 
 def test_lean_function_second_order():
-    from ddsp.filters.lpc_function import lpc_filter, lpc_filter_frames
+    from ddsp.filters.allpole_grad import lpc_filter, lpc_filter_frames
 
     x = torch.randn(1, 16, dtype=torch.float64, requires_grad=True)
     a = (0.4 * _smooth(1, 16, 3, hop=8)).requires_grad_()

@@ -1,12 +1,12 @@
 """Time-varying all-pole filtering on torchlpc's compiled recursion (DiffAPF gradients),
-through the lean autograd function of :mod:`ddsp.filters.lpc_function`."""
+through the lean autograd function of :mod:`ddsp.filters.allpole_grad`."""
 
 from __future__ import annotations
 
 import torch
 
+from .allpole_grad import lpc_filter, lpc_filter_frames
 from .interpolate import upsample
-from .lpc_function import lpc_filter, lpc_filter_frames
 
 __all__ = ["allpole", "allpole_sos", "check_stable"]
 

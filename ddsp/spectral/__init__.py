@@ -5,7 +5,7 @@ dimensions) and returns ``(..., freq, frames)``.
 """
 
 from . import functional
-from .cqt import CQT, VQT
+from .cqt import CQT, VQT, GriffinLimCQT, InverseCQT, InverseVQT
 from .gammatone import Gammatonegram
 from .griffinlim import GriffinLim
 from .loudness import a_weighted_loudness, frame_rms
@@ -24,6 +24,9 @@ __all__ = [
     "MFCC",
     "CQT",
     "VQT",
+    "InverseCQT",
+    "InverseVQT",
+    "GriffinLimCQT",
     "Gammatonegram",
     "GriffinLim",
     "a_weighted_loudness",

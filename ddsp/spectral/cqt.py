@@ -1,4 +1,5 @@
-"""``VQT`` and ``CQT`` modules: librosa-exact constant/variable-Q transforms, trainable kernels."""
+"""``VQT`` and ``CQT`` modules: librosa-exact constant/variable-Q transforms, trainable kernels;
+their inverses and the CQT's Griffin-Lim."""
 
 from __future__ import annotations
 
@@ -103,3 +104,60 @@ class CQT(VQT):
         if "gamma" in kwargs:
             raise TypeError("CQT has gamma=0; use VQT for another gamma")
         super().__init__(sample_rate, hop_length, gamma=0.0, **kwargs)
+
+
+class InverseVQT(nn.Module):
+    """Inverse variable-Q transform (``librosa.icqt``'s algorithm for ``gamma=0``); give it the
+    forward transform's arguments. See :func:`ddsp.spectral.functional.ivqt`.
+
+    Shape:
+        ``(..., n_bins, frames)`` complex -> ``(..., time)``.
+    """
+
+    def __init__(self, sample_rate: float = 22050, hop_length: int = 512, **kwargs) -> None:
+        super().__init__()
+        self.sample_rate, self.hop_length, self.kwargs = sample_rate, hop_length, kwargs
+
+    def forward(self, spec: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        return SF.ivqt(spec, self.sample_rate, self.hop_length, length=length, **self.kwargs)
+
+
+class InverseCQT(InverseVQT):
+    """Inverse constant-Q transform, ``librosa.icqt``: :class:`InverseVQT` with ``gamma=0``."""
+
+    def __init__(self, sample_rate: float = 22050, hop_length: int = 512, **kwargs) -> None:
+        if "gamma" in kwargs:
+            raise TypeError("InverseCQT has gamma=0; use InverseVQT for another gamma")
+        super().__init__(sample_rate, hop_length, gamma=0.0, **kwargs)
+
+
+class GriffinLimCQT(nn.Module):
+    """A signal from a CQT magnitude, ``librosa.griffinlim_cqt``; see
+    :func:`ddsp.spectral.functional.griffinlim_cqt` for the arguments.
+
+    Shape:
+        ``(..., n_bins, frames)`` -> ``(..., time)``.
+    """
+
+    def __init__(
+        self,
+        sample_rate: float = 22050,
+        hop_length: int = 512,
+        n_iter: int = 32,
+        momentum: float = 0.99,
+        **kwargs,
+    ) -> None:
+        super().__init__()
+        self.sample_rate, self.hop_length = sample_rate, hop_length
+        self.n_iter, self.momentum, self.kwargs = n_iter, momentum, kwargs
+
+    def forward(
+        self,
+        magnitude: torch.Tensor,
+        length: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        return SF.griffinlim_cqt(
+            magnitude, self.sample_rate, self.hop_length, self.n_iter, self.momentum,
+            length=length, generator=generator, **self.kwargs,
+        )  # fmt: skip

@@ -26,6 +26,7 @@ from ._dct import dct, dct_matrix, lifter_weights
 from ._fourier import fourier_kernels, frequency_bins, padded_window, stft_matmul
 from ._gammatone import gammatone_filterbank
 from ._griffinlim import griffinlim
+from ._icqt import griffinlim_cqt, icqt, ivqt
 from ._mel import hz_to_mel, mel_filterbank, mel_to_hz, tf_mel_filterbank
 from ._stft import cached_window, get_window, istft, magnitude, phase, stft
 
@@ -49,6 +50,9 @@ __all__ = [
     "dct_matrix",
     "lifter_weights",
     "griffinlim",
+    "griffinlim_cqt",
+    "icqt",
+    "ivqt",
     "power_to_db",
     "amplitude_to_db",
     "a_weighting_db",

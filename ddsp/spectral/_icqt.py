@@ -1,0 +1,186 @@
+"""Inverse constant-Q / variable-Q transform (``librosa.icqt``'s algorithm) and the CQT's
+Griffin-Lim (``librosa.griffinlim_cqt``), differentiable, in torch.
+
+The inverse works octave by octave from the lowest: each octave's bins are projected back onto
+the Fourier frequencies of its own rate with the conjugate transpose of that octave's forward
+basis (weighted by the inverse of each filter's frequency-domain power and its length, as
+librosa), overlap-added with a rectangular window, upsampled to the full rate and summed. One
+difference: librosa upsamples with soxr's HQ resampler, we with the windowed sinc that the
+forward transform's decimation uses (:func:`ddsp.spectral._cqt.decimation_filter`), run as 2:1
+steps: the two agree to 3e-7 of the peak in the middle of a signal and differ within about
+2048 samples of its ends, where the resamplers treat the boundary differently.
+
+Like librosa's, the inverse is approximate (the CQT is not a tight frame): on 2 s of speech it
+leaves 0.16 of the energy as error; on the ERB-based VQT (``gamma=None``), 0.58.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..dsp import fft_convolve
+from . import _checks
+from ._cqt import (
+    cqt_fft_basis,
+    cqt_frequencies,
+    decimation_filter,
+    note_to_hz,
+    relative_bandwidth,
+    vqt,
+    wavelet_lengths,
+)
+from ._stft import istft
+
+__all__ = ["ivqt", "icqt", "griffinlim_cqt", "upsample2"]
+
+
+def upsample2(x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+    """2:1 interpolation, zero-delay: zeros between samples, then the decimation low-pass
+    (twice its gain, so a tone keeps its amplitude).
+
+    Shape: ``(..., time)`` -> ``(..., 2 time)``.
+    """
+    h = (decimation_filter() if h is None else h).to(device=x.device, dtype=x.dtype)
+    up = torch.zeros(*x.shape[:-1], 2 * x.shape[-1], dtype=x.dtype, device=x.device)
+    up[..., ::2] = x
+    taps = h.shape[-1]
+    return 2 * fft_convolve(up, h)[..., taps // 2 : taps // 2 + up.shape[-1]]
+
+
+def ivqt(
+    spec: torch.Tensor,
+    sample_rate: float = 22050,
+    hop_length: int = 512,
+    f_min: float | None = None,
+    bins_per_octave: int = 12,
+    gamma: float | None = None,
+    filter_scale: float = 1.0,
+    norm: float | None = 1.0,
+    sparsity: float = 0.01,
+    window: str = "hann",
+    scale: bool = True,
+    length: int | None = None,
+    tuning: float = 0.0,
+) -> torch.Tensor:
+    """Inverse of :func:`ddsp.spectral.functional.vqt` (``librosa.icqt`` for ``gamma=0``).
+
+    Args:
+        spec: ``(..., n_bins, frames)`` complex, lowest bin first, as the forward transform's.
+        length: output length in samples (default: what the frames cover).
+        the others: as the forward transform that made ``spec``.
+
+    Returns:
+        ``(..., time)`` real, in ``spec``'s precision.
+    """
+    if not (isinstance(spec, torch.Tensor) and spec.is_complex()):
+        raise TypeError("spec must be a complex tensor (..., n_bins, frames), e.g. from cqt()")
+    _checks.sample_rate(sample_rate)
+    _checks.positive_int("hop_length", hop_length)
+    _checks.positive_int("bins_per_octave", bins_per_octave)
+    f_min = note_to_hz("C1") if f_min is None else f_min
+    n_bins, n_frames = spec.shape[-2:]
+    freqs = cqt_frequencies(n_bins, f_min, bins_per_octave, tuning)
+    alpha = relative_bandwidth(freqs, bins_per_octave)
+    lengths, _ = wavelet_lengths(freqs, sample_rate, window, filter_scale, gamma, alpha)
+    if length is not None:  # only the frames that reach into the output
+        spec = spec[..., : math.ceil((length + float(lengths.max())) / hop_length)]
+    n_octaves = math.ceil(n_bins / bins_per_octave)
+    rates, hops = [float(sample_rate)], [hop_length]  # the top octave at the full rate
+    for _ in range(n_octaves - 1):
+        if hops[0] % 2 == 0:
+            rates.insert(0, rates[0] / 2)
+            hops.insert(0, hops[0] // 2)
+        else:
+            rates.insert(0, rates[0])
+            hops.insert(0, hops[0])
+    batch = spec.shape[:-2]
+    spec = spec.reshape(-1, *spec.shape[-2:])
+    real = spec.real.dtype
+    h = decimation_filter().to(device=spec.device, dtype=real)
+    y = None
+    for i, (rate, hop) in enumerate(zip(rates, hops, strict=True)):
+        sl = slice(bins_per_octave * i, min(bins_per_octave * (i + 1), n_bins))
+        basis, n_fft = cqt_fft_basis(
+            freqs[sl], rate, window, filter_scale, norm, sparsity, gamma, alpha[sl]
+        )
+        inv = basis.conj().T  # (n_fft // 2 + 1, n_filters)
+        weight = n_fft / (inv.abs().square().sum(0) * lengths[sl])
+        if scale:
+            weight = weight * lengths[sl].sqrt()
+        inv = (inv * weight).to(device=spec.device, dtype=spec.dtype)
+        y_oct = istft(inv @ spec[:, sl], n_fft, hop, window="rectangular", center=True)
+        for _ in range(round(math.log2(sample_rate / rate))):
+            y_oct = upsample2(y_oct, h)
+        if y is None:
+            y = y_oct
+        else:
+            n = min(y.shape[-1], y_oct.shape[-1])
+            y = torch.cat([y[..., :n] + y_oct[..., :n], y[..., n:]], dim=-1)
+    assert y is not None
+    if length is not None:
+        y = (
+            y[..., :length]
+            if y.shape[-1] >= length
+            else torch.nn.functional.pad(y, (0, length - y.shape[-1]))
+        )
+    return y.reshape(*batch, y.shape[-1])
+
+
+def icqt(spec: torch.Tensor, sample_rate: float = 22050, hop_length: int = 512, **kwargs):
+    """Inverse constant-Q transform, ``librosa.icqt``: :func:`ivqt` with ``gamma=0``.
+
+    Shape: ``(..., n_bins, frames)`` complex -> ``(..., time)``.
+    """
+    return ivqt(spec, sample_rate, hop_length, gamma=0.0, **kwargs)
+
+
+def griffinlim_cqt(
+    magnitude: torch.Tensor,
+    sample_rate: float = 22050,
+    hop_length: int = 512,
+    n_iter: int = 32,
+    momentum: float = 0.99,
+    length: int | None = None,
+    init: str | None = "random",
+    generator: torch.Generator | None = None,
+    **kwargs,
+) -> torch.Tensor:
+    """A signal whose CQT magnitude is ``magnitude`` (``librosa.griffinlim_cqt``'s fast
+    Griffin-Lim): alternate the inverse and forward CQT, keeping the phase, with momentum.
+
+    Args:
+        magnitude: ``(..., n_bins, frames)`` non-negative.
+        init: ``"random"`` (uniform phases from ``generator``) or ``None`` (zero phase).
+        kwargs: the CQT's arguments (``f_min``, ``bins_per_octave``, ``filter_scale``, ...).
+
+    Shape: -> ``(..., time)``.
+    """
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    _checks.positive_int("n_iter", n_iter)
+    mag = magnitude.to(torch.float64 if magnitude.dtype == torch.float64 else torch.float32)
+    if init == "random":
+        phase = torch.rand(mag.shape, generator=generator, dtype=mag.dtype) * (2 * math.pi)
+        angles = torch.polar(torch.ones_like(mag), phase.to(mag.device))
+    elif init is None:
+        angles = torch.ones_like(
+            mag, dtype=torch.complex128 if mag.dtype == torch.float64 else torch.complex64
+        )
+    else:
+        raise ValueError(f"init must be 'random' or None, got {init!r}")
+    n_bins = mag.shape[-2]
+    forward = {k: v for k, v in kwargs.items() if k != "length"}
+    rebuilt = torch.zeros_like(angles)
+    eps = torch.finfo(mag.dtype).tiny
+    for _ in range(n_iter):
+        previous = rebuilt
+        y = icqt(mag * angles, sample_rate, hop_length, length=length, **kwargs)
+        rebuilt = vqt(y, sample_rate, hop_length, n_bins=n_bins, gamma=0.0, **forward)
+        rebuilt = rebuilt[..., : mag.shape[-1]]
+        angles = rebuilt - (momentum / (1 + momentum)) * previous[..., : rebuilt.shape[-1]]
+        angles = angles / (angles.abs() + eps)
+        if angles.shape[-1] < mag.shape[-1]:
+            angles = torch.nn.functional.pad(angles, (0, mag.shape[-1] - angles.shape[-1]), value=1)
+    return icqt(mag * angles, sample_rate, hop_length, length=length, **kwargs)

@@ -2,15 +2,17 @@
 
 One home for each: the FFT convolution (:func:`fft_convolve`, with :func:`next_fast_len`) and
 the Kaiser-windowed sinc low-pass (:func:`kaiser_sinc_lowpass`) that the CQT's 2:1 decimator and
-the glottal oscillator's decimation filter are built from. ``ddsp.filters`` re-exports
-``fft_convolve``.
+the glottal oscillator's decimation filter are built from, and the overlap-add
+(:func:`overlap_add`). ``ddsp.filters`` re-exports ``fft_convolve``. Framing is
+``Tensor.unfold`` everywhere, after each caller's own padding (centred STFT frames, zero-padded
+LPC and GOLF-ff segments).
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["next_fast_len", "fft_convolve", "kaiser_sinc_lowpass"]
+__all__ = ["next_fast_len", "fft_convolve", "kaiser_sinc_lowpass", "overlap_add"]
 
 
 def next_fast_len(n: int) -> int:
@@ -63,3 +65,21 @@ def kaiser_sinc_lowpass(taps: int, cutoff: float, beta: float) -> torch.Tensor:
     window = torch.kaiser_window(taps, periodic=False, beta=beta, dtype=torch.float64)
     h = cutoff * torch.sinc(cutoff * n) * window
     return h / h.sum()
+
+
+def overlap_add(frames: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """Sum frames placed ``hop_length`` samples apart (the one overlap-add: the inverse STFT,
+    GOLF-ff's frame-wise filter and the time-varying FIR all use it).
+
+    Shape: ``(..., n_frames, frame_length)`` -> ``(..., (n_frames - 1) * hop_length +
+    frame_length)``.
+    """
+    lead, (n, length) = frames.shape[:-2], frames.shape[-2:]
+    total = (n - 1) * hop_length + length
+    y = torch.nn.functional.fold(
+        frames.reshape(-1, n, length).transpose(1, 2),
+        (1, total),
+        (1, length),
+        stride=(1, hop_length),
+    )
+    return y.reshape(*lead, total)

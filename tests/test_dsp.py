@@ -67,3 +67,15 @@ def test_frame_rms_matches_a_direct_computation_and_gradchecks():
     assert np.abs(ours - ref).max() < 1e-12
     v = torch.from_numpy(x[:, :480]).requires_grad_()
     assert torch.autograd.gradcheck(lambda t: frame_rms(t, 160, 4), (v,))
+
+
+def test_overlap_add_is_the_sum_of_shifted_frames():
+    from ddsp.dsp import overlap_add
+
+    frames = torch.randn(2, 3, 7, 10, dtype=torch.float64)  # (..., n_frames, frame_length)
+    for hop in (1, 4, 10, 13):  # overlapping, touching and gapped frames
+        total = 6 * hop + 10
+        ref = torch.zeros(2, 3, total, dtype=torch.float64)
+        for k in range(7):
+            ref[..., k * hop : k * hop + 10] += frames[..., k, :]
+        assert torch.allclose(overlap_add(frames, hop), ref, rtol=0, atol=1e-14)

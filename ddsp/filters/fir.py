@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..dsp import fft_convolve
+from ..dsp import fft_convolve, overlap_add
 
 __all__ = [
     "fft_convolve",
@@ -86,12 +86,7 @@ def ltv_fir(
         )
     blocks = x.reshape(*x.shape[:-1], frames, hop_length)
     y = fft_convolve(blocks, h)  # (..., frames, hop + taps - 1)
-    batch = y.shape[:-2]
-    seg = hop_length + taps - 1
-    y = y.reshape(-1, frames, seg).transpose(1, 2)  # (B, seg, frames) for fold
-    out_len = (frames - 1) * hop_length + seg
-    y = F.fold(y, (1, out_len), kernel_size=(1, seg), stride=(1, hop_length))
-    y = y.reshape(*batch, out_len)
+    y = overlap_add(y, hop_length)
     if zi is not None:
         y = torch.cat([y[..., : taps - 1] + zi, y[..., taps - 1 :]], dim=-1)
     if return_zf:

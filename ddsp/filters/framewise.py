@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..dsp import overlap_add
 from ..spectral.functional import get_window, istft, stft
 from .allpole import allpole, allpole_sos
 
@@ -50,14 +51,9 @@ def allpole_framewise_ola(
     else:
         y = allpole(segs, a)  # LTI per frame: a (B, frames, order) broadcasts as (..., order)
     w = get_window("hann", win, dtype=x.dtype, device=x.device)
-    total = (frames - 1) * hop_length + win
-    out = F.fold((y * w).transpose(1, 2), (1, total), (1, win), stride=(1, hop_length)).reshape(
-        b, total
+    out = overlap_add(y * w, hop_length) / overlap_add(w.expand(frames, win), hop_length).clamp_min(
+        1e-8
     )
-    wsum = F.fold(
-        w.expand(1, frames, win).transpose(1, 2), (1, total), (1, win), stride=(1, hop_length)
-    )
-    out = out / wsum.reshape(total).clamp_min(1e-8)
     return out[:, pad : pad + t]
 
 

@@ -12,6 +12,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from ..dsp import overlap_add
 from . import _checks
 
 
@@ -187,15 +188,8 @@ def istft(
     frames = torch.fft.irfft(spec.reshape(-1, *spec.shape[-2:]).transpose(-1, -2), n=n_fft) * w
     n_frames = frames.shape[-2]
     total = n_fft + hop_length * (n_frames - 1)
-    y = F.fold(frames.transpose(-1, -2), (1, total), (1, n_fft), stride=(1, hop_length)).reshape(
-        -1, total
-    )
-    wsum = F.fold(
-        w.square().expand(1, n_frames, n_fft).transpose(-1, -2),
-        (1, total),
-        (1, n_fft),
-        stride=(1, hop_length),
-    ).reshape(total)
+    y = overlap_add(frames, hop_length)
+    wsum = overlap_add(w.square().expand(n_frames, n_fft), hop_length)
     start = n_fft // 2 if center else 0
     end = total - n_fft // 2 if center else total
     if length is not None:

@@ -12,7 +12,7 @@ import math
 import torch
 
 from . import _checks
-from ._stft import center_pad, get_window
+from ._stft import frames, get_window
 
 
 def frequency_bins(
@@ -102,15 +102,10 @@ def stft_matmul(
     _checks.signal(x)
     _checks.warn_if_longer(n_fft, x.shape[-1])
     batch = x.shape[:-1]
-    flat = x.reshape(-1, x.shape[-1])
-    if center:
-        flat = center_pad(flat, n_fft // 2, pad_mode)
-    if flat.shape[-1] < n_fft:
-        raise ValueError(f"stft: signal of {flat.shape[-1]} samples is shorter than n_fft={n_fft}")
-    frames = flat.unfold(-1, n_fft, hop_length)  # (B, frames, n_fft)
+    f = frames(x, n_fft, hop_length, center, pad_mode)  # (B, frames, n_fft)
     if window is not None:
-        frames = frames * window
-    spec = torch.complex(frames @ kernel_re, frames @ kernel_im).transpose(-1, -2)
+        f = f * window
+    spec = torch.complex(f @ kernel_re, f @ kernel_im).transpose(-1, -2)
     return spec.reshape(*batch, *spec.shape[-2:])
 
 

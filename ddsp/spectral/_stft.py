@@ -118,16 +118,27 @@ def stft(
     hop_length = win_length // 4 if hop_length is None else hop_length
     w = _window(window, win_length, n_fft, x.dtype, x.device)
     batch = x.shape[:-1]
+    spec = _RealFFT.apply(frames(x, n_fft, hop_length, center, pad_mode) * w).transpose(-1, -2)
+    if normalized:
+        spec = spec / w.pow(2).sum().sqrt()
+    return spec.reshape(*batch, *spec.shape[-2:])
+
+
+def frames(
+    x: torch.Tensor, n_fft: int, hop_length: int, center: bool = True, pad_mode: str = "constant"
+) -> torch.Tensor:
+    """The STFT's frames (the matmul STFT's too): ``n_fft`` samples every ``hop_length``,
+    centred on ``t * hop_length`` with ``center`` (:func:`center_pad`). A view where no padding
+    is needed.
+
+    Shape: ``(..., time)`` -> ``(prod(...), frames, n_fft)``.
+    """
     flat = x.reshape(-1, x.shape[-1])
     if center:
         flat = center_pad(flat, n_fft // 2, pad_mode)
     if flat.shape[-1] < n_fft:
         raise ValueError(f"stft: signal of {flat.shape[-1]} samples is shorter than n_fft={n_fft}")
-    frames = flat.unfold(-1, n_fft, hop_length) * w  # (B, frames, n_fft)
-    spec = _RealFFT.apply(frames).transpose(-1, -2)
-    if normalized:
-        spec = spec / w.pow(2).sum().sqrt()
-    return spec.reshape(*batch, *spec.shape[-2:])
+    return flat.unfold(-1, n_fft, hop_length)
 
 
 def center_pad(x: torch.Tensor, pad: int, mode: str = "constant") -> torch.Tensor:

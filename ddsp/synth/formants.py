@@ -13,7 +13,7 @@ the response's peaks, each moved by its own factor). Two ways to apply it:
 - ``"envelope"``: the vocal tract's power response is warped and an all-pole filter of the same
   order refitted (:func:`ddsp.filters.warp.warp_allpole`), its sections put back in the
   encoder's order (:func:`match_sections`), so levels move with their frequencies: the
-  response's peaks land on ``factor x`` themselves (within 1 %) and the balance changes by a few
+  response's peaks land on ``factor x`` themselves (within 2 %) and the balance changes by a few
   dB only. Its output's LPC formants move by less than asked (x 0.8: about x 0.88 on the shipped
   model): Praat-style LPC on this model's broad, many-pole vocal tract follows the spectral
   balance as much as the peaks (experiments/results/voice_editing.md).

@@ -128,3 +128,23 @@ def test_window_first_built_in_inference_mode_still_backpropagates():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("power,eps", [(1.0, 0.0), (2.0, 0.0), (0.5, 0.0), (1.0, 1e-6)])
+@pytest.mark.parametrize("shape", [(3, 2, 5000), (1, 300_000), (4000,)])  # incl. frame blocks
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_stft_power_blocked_path_equals_magnitude_of_stft(power, eps, shape, dtype):
+    x = torch.randn(shape, dtype=dtype)
+    for kw in ({}, {"center": False, "normalized": True, "win_length": 300}):
+        ref = SF.magnitude(SF.stft(x, 512, 128, **kw), power, eps)
+        got = SF.stft_power(x, 512, 128, power=power, eps=eps, **kw)  # no gradient: blocked
+        assert got.shape == ref.shape
+        # compared as power spectra: FFT rounding is relative to a frame's energy, and a
+        # power below 2 magnifies it in the smallest bins (blocked and batched FFTs round
+        # differently, by an ulp of the frame's largest values)
+        got, ref = got ** (2 / power), ref ** (2 / power)
+        tol = 1e-12 if dtype == torch.float64 else 1e-6
+        assert (got - ref).abs().max() <= tol * ref.abs().max()
+    xg = x.clone().requires_grad_()  # with a gradient: the autograd path itself
+    SF.stft_power(xg, 512, 128, power=power, eps=eps).sum().backward()
+    assert torch.isfinite(xg.grad).all()

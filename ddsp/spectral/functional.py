@@ -28,12 +28,13 @@ from ._gammatone import gammatone_filterbank
 from ._griffinlim import griffinlim
 from ._icqt import griffinlim_cqt, icqt, ivqt
 from ._mel import hz_to_mel, mel_filterbank, mel_to_hz, tf_mel_filterbank
-from ._stft import cached_window, get_window, istft, magnitude, phase, stft
+from ._stft import cached_window, get_window, istft, magnitude, phase, stft, stft_power
 
 __all__ = [
     "get_window",
     "cached_window",
     "stft",
+    "stft_power",
     "istft",
     "magnitude",
     "phase",

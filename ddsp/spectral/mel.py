@@ -68,17 +68,40 @@ class MelSpectrogram(nn.Module):
             )
         # centre frequency of each filter (its peak), for plot axes
         self.register_buffer("frequencies", _centres(fb, sample_rate, n_fft), persistent=False)
+        self.bands: list[tuple[int, int]] = []
         if trainable_mel:
             self.mel_basis = nn.Parameter(fb.to(torch.get_default_dtype()))
         else:  # float64, cast to the input dtype on use
             self.register_buffer("mel_basis", fb, persistent=False)
+            # the fixed basis is banded (each bin feeds one or two filters): groups of
+            # consecutive filters times only the bins they reach skip the zeros, 7x fewer
+            # products than the dense matmul (which took a third of a mel spectrogram's time)
+            for i, (start, stop, block) in enumerate(_banded(fb)):
+                self.bands.append((start, stop))
+                self.register_buffer(f"mel_band{i}", block, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = self.spectrogram(x)
         basis = self.mel_basis
         if isinstance(basis, nn.Parameter):  # keep mel energies >= 0 (log-mel stays finite)
-            basis = basis.clamp_min(0.0)
-        return torch.matmul(basis.to(spec.dtype), spec)
+            return torch.matmul(basis.clamp_min(0.0).to(spec.dtype), spec)
+        blocks = [
+            torch.matmul(getattr(self, f"mel_band{i}").to(spec.dtype), spec[..., lo:hi, :])
+            for i, (lo, hi) in enumerate(self.bands)
+        ]
+        return torch.cat(blocks, dim=-2)
+
+
+def _banded(fb: torch.Tensor, group: int = 16) -> list[tuple[int, int, torch.Tensor]]:
+    """Split a filterbank ``(n_filters, n_bins)`` into groups of ``group`` consecutive filters,
+    each with the span of bins where any of them is non-zero: ``[(lo, hi, fb[g, lo:hi])]``."""
+    out = []
+    for g in range(0, fb.shape[0], group):
+        rows = fb[g : g + group]
+        nz = torch.nonzero(rows.abs().sum(0) > 0).flatten()
+        lo, hi = (int(nz[0]), int(nz[-1]) + 1) if len(nz) else (0, 1)
+        out.append((lo, hi, rows[:, lo:hi].contiguous()))
+    return out
 
 
 class LogMelSpectrogram(MelSpectrogram):

@@ -46,6 +46,13 @@ class Spectrogram(STFT):
         self.power = modes[output] if output is not None else power  # None: complex
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.power is not None and not self.phase and not self.use_kernels:
+            w = self._current_window(x.dtype)  # (fast without gradients: SF.stft_power)
+            return SF.stft_power(
+                x, self.n_fft, self.hop_length, self.win_length if w is None else self.n_fft,
+                self.window if w is None else w, self.center, self.pad_mode, self.normalized,
+                self.power,
+            )  # fmt: skip
         spec = super().forward(x)
         if self.phase:
             return SF.phase(spec)

@@ -148,3 +148,14 @@ def test_stft_power_blocked_path_equals_magnitude_of_stft(power, eps, shape, dty
     xg = x.clone().requires_grad_()  # with a gradient: the autograd path itself
     SF.stft_power(xg, 512, 128, power=power, eps=eps).sum().backward()
     assert torch.isfinite(xg.grad).all()
+
+
+@pytest.mark.parametrize("mel_scale,norm", [("slaney", "slaney"), ("htk", None), ("tf", None)])
+def test_banded_mel_equals_the_dense_matmul(mel_scale, norm):
+    """The fixed mel basis is applied as bands of filters over the bins they reach."""
+    kw = {"f_max": 8000.0} if mel_scale == "tf" else {}
+    mel = MelSpectrogram(16000, 512, 128, n_mels=80, mel_scale=mel_scale, norm=norm, **kw).double()
+    x = torch.randn(2, 8000, dtype=torch.float64)
+    dense = torch.matmul(mel.mel_basis, mel.spectrogram(x))
+    assert sum(hi - lo for lo, hi in mel.bands) * 16 < 0.5 * mel.mel_basis.numel()  # sparse
+    assert (mel(x) - dense).abs().max() <= 1e-12 * dense.abs().max()

@@ -57,9 +57,9 @@ def _log_ratio(s: torch.Tensor, t: torch.Tensor, dp: torch.Tensor) -> torch.Tens
 
 class _Terms(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x_spec, y_spec, w_sc, w_log, w_lin, rel, eps, delta):
+    def forward(ctx, x_spec, y, w_sc, w_log, w_lin, rel, eps, delta):
         px = torch.addcmul(x_spec.real * x_spec.real, x_spec.imag, x_spec.imag)
-        py = torch.addcmul(y_spec.real * y_spec.real, y_spec.imag, y_spec.imag)
+        py = torch.addcmul(y.real * y.real, y.imag, y.imag) if y.is_complex() else y
         s, x_live = _floor(px, rel, eps)
         t, _ = _floor(py, rel, eps)
         x, y = s.sqrt(), t.sqrt()
@@ -133,7 +133,8 @@ def fused_stft_terms(
 ) -> torch.Tensor:
     """Per-example ``w_sc SC + w_log D(log) + w_lin D(lin)`` (natural log, L1 / smoothed L1).
 
-    Shape: complex ``(B, C, F, frames)`` (``y_spec`` without gradient) -> ``(B,)``.
+    Shape: complex ``(B, C, F, frames)``; ``y_spec`` (without gradient) the same, or the
+    target's power ``|Y|^2`` (real, same shape) -> ``(B,)``.
     """
     rel = None if floor_db is None else 10.0 ** (floor_db / 10.0)
     return _Terms.apply(

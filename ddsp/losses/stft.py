@@ -243,6 +243,17 @@ class STFTLoss(nn.Module):
         """:meth:`forward` without the input checks (for callers that checked already)."""
         x_spec = self.spectrum(input)
         target_grad = target.requires_grad and torch.is_grad_enabled()
+        if self._fusable() and not target_grad and not (self.w_phs or self.w_complex):
+            with torch.no_grad():  # the target's power alone, computed in cache-sized blocks
+                py = SF.stft_power(
+                    target.reshape(target.shape[0], -1, target.shape[-1]), self.fft_size,
+                    self.hop_size, self.win_length, self.window, True, self.pad_mode, power=2.0,
+                )  # fmt: skip
+            loss = fused_stft_terms(
+                x_spec, py, self.w_sc, self.w_log_mag * self.log_scale, self.w_lin_mag,
+                self.floor_db, self.eps, self.smooth_l1,
+            )  # fmt: skip
+            return reduce(loss, self.reduction)
         with torch.set_grad_enabled(target_grad):
             y_spec = self.spectrum(target)
         if self._fusable() and not target_grad:

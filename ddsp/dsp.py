@@ -10,9 +10,14 @@ LPC and GOLF-ff segments).
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import torch
 
-__all__ = ["next_fast_len", "fft_convolve", "kaiser_sinc_lowpass", "overlap_add"]
+__all__ = ["next_fast_len", "fft_convolve", "kaiser_sinc_lowpass", "overlap_add", "compiled"]
+
+COMPILED: dict[str, object] = {}  # name -> torch.compile'd function; "broken" once it failed
 
 
 def next_fast_len(n: int) -> int:
@@ -83,3 +88,28 @@ def overlap_add(frames: torch.Tensor, hop_length: int) -> torch.Tensor:
         stride=(1, hop_length),
     )
     return y.reshape(*lead, total)
+
+
+def compiled(name: str, eager):
+    """``torch.compile(eager, dynamic=True)``, cached under ``name``, for the elementwise chains
+    that eager mode runs as a pass over memory per op (the all-pole backward's helpers, the
+    spectral losses' terms). Eager when ``DDSP_COMPILE=0``, or once compiling has failed (no C++
+    compiler, an unsupported device: warned once)."""
+    if os.environ.get("DDSP_COMPILE", "1") == "0" or COMPILED.get("broken"):
+        return eager
+    if name not in COMPILED:
+        COMPILED[name] = torch.compile(eager, dynamic=True)
+    fn = COMPILED[name]
+
+    def run(*args):
+        try:
+            return fn(*args)
+        except Exception as e:  # no C++ compiler, unsupported device, ...
+            COMPILED["broken"] = True
+            warnings.warn(
+                f"ddsp: torch.compile unavailable ({type(e).__name__}: {e}); running eagerly",
+                stacklevel=3,
+            )
+            return eager(*args)
+
+    return run

@@ -238,9 +238,9 @@ def test_both_backward_paths_equal_torchlpc(path, hop, with_zi, monkeypatch):
         assert o.shape == r.shape
         assert (o - r).abs().max() <= 1e-10 * r.abs().max()
     if path.endswith("compiled"):
-        from ddsp.filters.allpole_grad import _FAST
+        from ddsp.dsp import COMPILED
 
-        assert {"skew", "grad_a"} <= set(_FAST) and not _FAST.get("broken")
+        assert {"allpole.skew", "allpole.grad_a"} <= set(COMPILED) and not COMPILED.get("broken")
 
 
 def test_skew_helpers_equal_their_eager_forms():

@@ -23,13 +23,11 @@ is written with this function and differentiable views), so second derivatives w
 
 from __future__ import annotations
 
-import os
-import warnings
-
 import torch
 import torch.nn.functional as F
 import torchlpc
 
+from ..dsp import compiled
 from . import _fused_cpu
 
 __all__ = ["lpc_filter", "lpc_filter_frames", "HAS_KERNEL"]
@@ -56,33 +54,6 @@ def _grad_coefficients(y: torch.Tensor, zi: torch.Tensor, gx: torch.Tensor) -> t
     n = zi.shape[-1]
     y_pad = torch.cat([zi.flip(1), y[:, :-1]], dim=1)  # y[t - N] ... y[t - 1] windows
     return (y_pad.unfold(1, n, 1) * -gx.unsqueeze(-1)).flip(-1)  # column j <-> y[t - 1 - j]
-
-
-_FAST: dict[str, object] = {}
-
-
-def _fast(name: str, eager):
-    """``torch.compile``d version of a helper for first-order backward passes; eager when
-    ``DDSP_COMPILE=0`` or when compiling fails (warned once)."""
-    if os.environ.get("DDSP_COMPILE", "1") == "0" or _FAST.get("broken"):
-        return eager
-    if name not in _FAST:
-        _FAST[name] = torch.compile(eager, dynamic=True)
-    compiled = _FAST[name]
-
-    def run(*args):
-        try:
-            return compiled(*args)
-        except Exception as e:  # no C++ compiler, unsupported device, ...
-            _FAST["broken"] = True
-            warnings.warn(
-                f"ddsp.filters: torch.compile unavailable ({type(e).__name__}: {e}); "
-                "using the eager all-pole backward",
-                stacklevel=3,
-            )
-            return eager(*args)
-
-    return run
 
 
 def _kernel(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
@@ -178,14 +149,18 @@ def _backward(a, zi, y, grad_y, needs_input_grad):
     # saving on the small tensors of low orders, e.g. the biquads of a cascade); second
     # order (create_graph): differentiable eager ops
     fast = not torch.is_grad_enabled() and n >= 8
-    shifted = _fast("skew", _skew_gather)(a, extra) if fast else _shifted_reversed(a, extra)
+    shifted = (
+        compiled("allpole.skew", _skew_gather)(a, extra) if fast else _shifted_reversed(a, extra)
+    )
     g_rev = F.pad(grad_y.flip(1), (0, extra))
     gx_rev = _LPC.apply(g_rev, shifted, torch.zeros_like(zi))  # reversed time, T + extra
     grad_zi = gx_rev[:, t:] if need_zi else None  # [dL/dy[-1], dL/dy[-2], ...]
     gx = gx_rev[:, :t].flip(1)
     grad_a = None
     if needs_input_grad[1]:
-        grad_a = (_fast("grad_a", _grad_coefficients) if fast else _grad_coefficients)(y, zi, gx)
+        grad_a = (compiled("allpole.grad_a", _grad_coefficients) if fast else _grad_coefficients)(
+            y, zi, gx
+        )
     return gx, grad_a, grad_zi
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import torch
 
+from ..dsp import compiled
+
 __all__ = ["fused_stft_terms", "smooth_l1"]
 
 
@@ -55,69 +57,88 @@ def _log_ratio(s: torch.Tensor, t: torch.Tensor, dp: torch.Tensor) -> torch.Tens
     return 0.5 * torch.where(near, torch.log1p(torch.where(near, q, 0.0)), torch.log(s / t))
 
 
+def _forward(px, py, w_sc: float, w_log: float, w_lin: float, rel, eps: float, delta: float):
+    """The loss per example and what the backward needs, from the two power spectra."""
+    s, x_live = _floor(px, rel, eps)
+    t, _ = _floor(py, rel, eps)
+    x, y = s.sqrt(), t.sqrt()
+    if rel is None:  # clamped powers: no cancellation to avoid
+        dp = s - t
+    else:  # (px - py) + (fx - fy): the small powers' difference survives the floors
+        dp = (px - py) + ((s - px) - (t - py))
+    diff = dp / (x + y)
+    n = diff[0].numel()
+    loss = px.new_zeros(px.shape[0])
+    nd = ny = r = None
+    if w_sc:
+        nd = torch.linalg.vector_norm(diff.flatten(1), dim=1)
+        ny = torch.linalg.vector_norm(y.flatten(1), dim=1)
+        loss = loss + w_sc * nd / ny
+    if w_log:
+        r = _log_ratio(s, t, dp)
+        loss = loss + w_log * (smooth_l1(r, delta) if delta else r.abs()).flatten(1).sum(1) / n
+    if w_lin:
+        w = delta * (x + y) / 2 if delta else None
+        loss = loss + w_lin * (smooth_l1(diff, w) if delta else diff.abs()).flatten(1).sum(1) / n
+    return loss, s, x, y, diff, x_live, nd, ny, r
+
+
+def _backward(
+    g, s, x, y, diff, x_live, nd, ny, r, w_sc: float, w_log: float, w_lin: float, rel, delta: float
+):
+    """``dL/d|X|^2`` per bin (the caller multiplies by ``2 X``)."""
+    n = diff[0].numel()
+    shape = (-1,) + (1,) * (x.dim() - 1)
+    g = g.reshape(shape)
+    # dL/ds per bin, as a multiple of 1 / (2x) (the derivative of x and of d)
+    per_x = torch.zeros_like(x)
+    if w_sc:
+        per_x = per_x + (w_sc / (nd * ny).clamp_min(1e-30)).reshape(shape) * diff
+    if w_lin:
+        if delta:
+            hd, hw = _smooth_grads(diff, delta * (x + y) / 2)
+            per_x = per_x + (w_lin / n) * (hd + hw * (delta / 2))
+        else:
+            per_x = per_x + (w_lin / n) * torch.sign(diff)
+    ds = per_x / (2.0 * x)
+    if w_log:
+        hr = _smooth_grads(r, delta)[0] if delta else torch.sign(r)
+        ds = ds + (w_log / n) * hr / (2.0 * s)
+    ds = ds * g
+    if rel is None:  # clamped: no gradient below eps
+        return torch.where(x_live, ds, 0.0)
+    share = ds.sum(dim=-2, keepdim=True) * (rel / x.shape[-2])  # the floor passes its share on
+    return ds + torch.where(x_live, share, 0.0)
+
+
+# Eager, the terms are ~25 passes over memory forward and ~15 backward; compiled (one loop each,
+# ddsp.dsp.compiled) 10x and 8x faster on a (16, 1, 1025, 251) spectrum. Small spectra (tests,
+# one-off calls) stay eager: compiling takes seconds.
+COMPILE_FROM = 1 << 18  # bins x frames x batch
+
+
+def _run(name: str, fn, big: bool):
+    return compiled(f"loss.{name}", fn) if big else fn
+
+
 class _Terms(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x_spec, y, w_sc, w_log, w_lin, rel, eps, delta):
         px = torch.addcmul(x_spec.real * x_spec.real, x_spec.imag, x_spec.imag)
         py = torch.addcmul(y.real * y.real, y.imag, y.imag) if y.is_complex() else y
-        s, x_live = _floor(px, rel, eps)
-        t, _ = _floor(py, rel, eps)
-        x, y = s.sqrt(), t.sqrt()
-        if rel is None:  # clamped powers: no cancellation to avoid
-            diff = (s - t) / (x + y)
-            dp = s - t
-        else:  # (px - py) + (fx - fy): the small powers' difference survives the floors
-            dp = (px - py) + ((s - px) - (t - py))
-            diff = dp / (x + y)
-        n = diff[0].numel()
-        loss = px.new_zeros(px.shape[0])
-        flat = (lambda v: v.flatten(1)) if px.dim() > 1 else (lambda v: v[None])
-        r = None
-        if w_sc:
-            nd = torch.linalg.vector_norm(flat(diff), dim=1)
-            ny = torch.linalg.vector_norm(flat(y), dim=1)
-            loss = loss + w_sc * nd / ny
-        else:
-            nd = ny = None
-        if w_log:
-            r = _log_ratio(s, t, dp)
-            loss = loss + w_log * flat(smooth_l1(r, delta) if delta else r.abs()).sum(1) / n
-        if w_lin:
-            w = delta * (x + y) / 2 if delta else None
-            loss = loss + w_lin * flat(smooth_l1(diff, w) if delta else diff.abs()).sum(1) / n
-        ctx.save_for_backward(x_spec, s, x, y, diff, x_live, nd, ny)
-        ctx.r = r
-        ctx.args = (w_sc, w_log, w_lin, rel, delta, n)
+        big = px.numel() >= COMPILE_FROM
+        loss, s, x, y, diff, x_live, nd, ny, r = _run("forward", _forward, big)(
+            px, py, w_sc, w_log, w_lin, rel, eps, delta
+        )
+        ctx.save_for_backward(x_spec, s, x, y, diff, x_live, nd, ny, r)
+        ctx.args = (w_sc, w_log, w_lin, rel, delta)
         return loss
 
     @staticmethod
     def backward(ctx, g):
-        x_spec, s, x, y, diff, x_live, nd, ny = ctx.saved_tensors
-        w_sc, w_log, w_lin, rel, delta, n = ctx.args
-        shape = (-1,) + (1,) * (x.dim() - 1)
-        g = g.reshape(shape)
-        # dL/ds per bin, as a multiple of 1 / (2x) (the derivative of x and of d)
-        per_x = torch.zeros_like(x)
-        if w_sc:
-            per_x = per_x + (w_sc / (nd * ny).clamp_min(1e-30)).reshape(shape) * diff
-        if w_lin:
-            if delta:
-                w = delta * (x + y) / 2
-                hd, hw = _smooth_grads(diff, w)
-                per_x = per_x + (w_lin / n) * (hd + hw * (delta / 2))
-            else:
-                per_x = per_x + (w_lin / n) * torch.sign(diff)
-        ds = per_x / (2.0 * x)
-        if w_log:
-            r = ctx.r
-            hr = _smooth_grads(r, delta)[0] if delta else torch.sign(r)
-            ds = ds + (w_log / n) * hr / (2.0 * s)
-        ds = ds * g
-        if rel is None:  # clamped: no gradient below eps
-            dpx = torch.where(x_live, ds, 0.0)
-        else:  # s = px + max(eps, rel mean_f px): the floor passes its share on
-            share = ds.sum(dim=-2, keepdim=True) * (rel / x.shape[-2])
-            dpx = ds + torch.where(x_live, share, 0.0)
+        x_spec, s, x, y, diff, x_live, nd, ny, r = ctx.saved_tensors
+        big = x.numel() >= COMPILE_FROM and not torch.is_grad_enabled()
+        dpx = _run("backward", _backward, big)(g, s, x, y, diff, x_live, nd, ny, r, *ctx.args)
         return 2.0 * dpx * x_spec, None, None, None, None, None, None, None
 
 

@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from ..dsp import compiled
+
 __all__ = ["freqz", "biquad_log_rms_gain"]
 
 
@@ -57,13 +59,25 @@ def biquad_log_rms_gain(sos: torch.Tensor, n_freqs: int = 256) -> torch.Tensor:
     """
     w = torch.linspace(0, math.pi, n_freqs, dtype=torch.float64, device=sos.device)
     basis = torch.stack([torch.ones_like(w), torch.cos(w), torch.cos(2 * w)])  # (3, n_freqs)
+    if torch.is_grad_enabled() and sos.requires_grad and sos[..., 0].numel() >= 1 << 12:
+        # a training batch: one compiled loop each way, 2.2x the eager forward + backward
+        fn = compiled("biquad_log_rms_gain", _log_rms_gain)
+        return fn(sos, basis, fn is not _log_rms_gain)  # the fused form only when compiled
+    return _log_rms_gain(sos, basis, False)
+
+
+def _log_rms_gain(sos: torch.Tensor, basis: torch.Tensor, fused: bool) -> torch.Tensor:
     a1, a2 = sos[..., 0].double(), sos[..., 1].double()
-    # |1 + a1 e^-jw + a2 e^-2jw|^2 = (1 + a1^2 + a2^2) + 2 a1 (1 + a2) cos w + 2 a2 cos 2w: one
-    # matmul in float64 (the expansion cancels near a pole), the logs in the input's dtype:
-    # forward + backward at a training batch 2-3x faster than re/im squares in float32, and
-    # closer to float64 (1e-5 against 1e-4 in the log gain). (A closed form, -1/2 sum log(1 -
-    # k^2) over the step-down's reflection coefficients, failed: the step-down of a product of
-    # 11 stable biquads gives |k| > 1 in float64 already for N(0, 2^2) logits.)
+    # |1 + a1 e^-jw + a2 e^-2jw|^2 = (1 + a1^2 + a2^2) + 2 a1 (1 + a2) cos w + 2 a2 cos 2w, in
+    # float64 (the expansion cancels near a pole), the logs in the input's dtype: forward +
+    # backward at a training batch 2-3x faster than re/im squares in float32, and closer to
+    # float64 (1e-5 against 1e-4 in the log gain). (A closed form, -1/2 sum log(1 - k^2) over
+    # the step-down's reflection coefficients, failed: the step-down of a product of 11 stable
+    # biquads gives |k| > 1 in float64 already for N(0, 2^2) logits.)
     coef = torch.stack([1 + a1.square() + a2.square(), 2 * a1 * (1 + a2), 2 * a2], dim=-1)
-    log_power = -torch.log((coef @ basis).to(sos.dtype)).sum(-2)  # (..., n_freqs)
-    return (0.5 * (torch.logsumexp(log_power, dim=-1) - math.log(n_freqs))).to(sos.dtype)
+    if fused:  # compiled: one loop together with the logs (a matmul stays a kernel of its own)
+        power = (coef.unsqueeze(-1) * basis).sum(-2)
+    else:  # eager: the matmul is the fast form (a broadcast sum is 3x slower)
+        power = coef @ basis  # (..., sections, n_freqs)
+    log_power = -torch.log(power.to(sos.dtype)).sum(-2)  # (..., n_freqs)
+    return (0.5 * (torch.logsumexp(log_power, dim=-1) - math.log(basis.shape[-1]))).to(sos.dtype)

@@ -45,7 +45,7 @@ from .synth.edit import (
     render,
 )
 
-__all__ = ["encode_file", "synthesize", "resynthesize", "read_curve", "main"]
+__all__ = ["encode_file", "synthesize", "edit_and_render", "resynthesize", "read_curve", "main"]
 
 
 def encode_file(model, cfg, path: str | Path) -> tuple[dict[str, torch.Tensor], VoiceControls]:
@@ -110,6 +110,18 @@ def resynthesize(
     if f0_scale != 1.0:
         edit = dataclasses.replace(edit, f0_scale=edit.f0_scale * f0_scale)
     batch, original = encode_file(model, cfg, path)
+    return edit_and_render(model, batch, original, edit, block_frames)
+
+
+def edit_and_render(
+    model,
+    batch: dict[str, torch.Tensor],
+    original: VoiceControls,
+    edit: VoiceEdit,
+    block_frames: int | None = None,
+) -> dict:
+    """Apply ``edit`` to an encoded recording (:func:`encode_file`) and render it: the dict
+    :func:`resynthesize` returns (what :func:`plot` draws)."""
     edited = edit_controls(
         edit, model.synth, original.f0, original.controls, original.voiced, original.gain
     )
@@ -374,15 +386,7 @@ def _main(a: argparse.Namespace) -> None:
     sr, hop = cfg.data.sample_rate, cfg.data.hop_length
     batch, original = encode_file(model, cfg, a.input)
     edit = _edit(a, original.frames, sr / hop)
-    edited = edit_controls(
-        edit, model.synth, original.f0, original.controls, original.voiced, original.gain
-    )
-    result = {
-        "audio": batch["audio"][0],
-        "output": synthesize(model, edited, a.block_frames)[0],
-        "original": original,
-        "edited": edited,
-    }
+    result = edit_and_render(model, batch, original, edit, a.block_frames)
     out = result["output"].numpy()
     peak = float(np.abs(out).max())
     if peak > 1.0:

@@ -332,16 +332,9 @@ def figure(clip: Clip, results: dict, path: Path) -> None:
 
 def example(clip: Clip, cfg, path: Path) -> None:
     """``python -m ddsp.resynth``'s figure for the compound edit (:data:`COMPOUND`)."""
-    from ddsp.resynth import plot
+    from ddsp.resynth import edit_and_render, plot
 
-    edited = clip.edited(COMPOUND)
-    result = {
-        "audio": clip.batch["audio"][0],
-        "output": synthesize(clip.model, edited)[0],
-        "original": clip.voice,
-        "edited": edited,
-    }
-    plot(result, clip.model, cfg, path)
+    plot(edit_and_render(clip.model, clip.batch, clip.voice, COMPOUND), clip.model, cfg, path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ All work on one recording at a time and return frame tracks on the pipeline's gr
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -14,7 +15,7 @@ import torch
 from ..f0 import extract_f0
 from ..filters.analysis import autocorrelation, levinson_durbin
 from ..filters.lpc import lpc_roots
-from ..spectral._stft import get_window
+from ..spectral.functional import get_window, stft_power
 
 __all__ = ["f0_track", "cents", "smoothed_f0", "formant_tracks", "h1_h2"]
 
@@ -119,12 +120,11 @@ def h1_h2(
 
     Shape: ``audio (time,)``, ``f0 (frames,)`` Hz (NaN or 0 = skip) -> ``(frames,)`` dB.
     """
-    x = audio.detach().cpu().double()
-    pad = n_fft // 2
-    x = torch.nn.functional.pad(x.reshape(1, 1, -1), (pad, pad)).reshape(-1)
-    frames = x.unfold(0, n_fft, hop_length) * get_window("hann", n_fft, dtype=torch.float64)
-    size = n_fft * oversample
-    db = 20 * torch.log10(torch.fft.rfft(frames, size).abs().clamp_min(1e-12))  # (frames, bins)
+    size = n_fft * oversample  # a centred Hann window of n_fft zero-padded to size
+    with warnings.catch_warnings():  # the padded FFT may be longer than a short clip: fine
+        warnings.filterwarnings("ignore", "n_fft=.* is too large")
+        mag = stft_power(audio.detach().cpu().double(), size, hop_length, n_fft, "hann")
+    db = 20 * torch.log10(mag.T.clamp_min(1e-12))  # (frames, bins)
     n = min(len(db), len(f0))
     db, f0 = db[:n], f0[:n].double()
     bins = torch.arange(db.shape[-1], dtype=torch.float64) * sample_rate / size

@@ -163,21 +163,18 @@ def griffinlim_cqt(
     mag = magnitude.to(torch.float64 if magnitude.dtype == torch.float64 else torch.float32)
     if init == "random":
         phase = torch.rand(mag.shape, generator=generator, dtype=mag.dtype) * (2 * math.pi)
-        angles = torch.polar(torch.ones_like(mag), phase.to(mag.device))
     elif init is None:
-        angles = torch.ones_like(
-            mag, dtype=torch.complex128 if mag.dtype == torch.float64 else torch.complex64
-        )
+        phase = torch.zeros_like(mag)
     else:
         raise ValueError(f"init must be 'random' or None, got {init!r}")
+    angles = torch.polar(torch.ones_like(mag), phase.to(mag.device))
     n_bins = mag.shape[-2]
-    forward = {k: v for k, v in kwargs.items() if k != "length"}
     rebuilt = torch.zeros_like(angles)
     eps = torch.finfo(mag.dtype).tiny
     for _ in range(n_iter):
         previous = rebuilt
         y = icqt(mag * angles, sample_rate, hop_length, length=length, **kwargs)
-        rebuilt = vqt(y, sample_rate, hop_length, n_bins=n_bins, gamma=0.0, **forward)
+        rebuilt = vqt(y, sample_rate, hop_length, n_bins=n_bins, gamma=0.0, **kwargs)
         rebuilt = rebuilt[..., : mag.shape[-1]]
         angles = rebuilt - (momentum / (1 + momentum)) * previous[..., : rebuilt.shape[-1]]
         angles = angles / (angles.abs() + eps)

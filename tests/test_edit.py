@@ -418,3 +418,44 @@ def test_voice_measures_on_synthetic_signals():
     for k, f in enumerate(formants[:3]):
         assert median(got[:, k]) == pytest.approx(f, rel=0.03)
     assert cents(torch.tensor([440.0, math.nan]), torch.tensor([220.0, 1.0]))[0] == 1200
+
+
+def test_gradchecks_of_the_editing_primitives():
+    """float64 gradcheck of every differentiable primitive the edits added."""
+    from ddsp.dsp import overlap_add
+    from ddsp.synth.core import exp_sigmoid, inverse_exp_sigmoid
+
+    g = torch.Generator().manual_seed(4)
+    gc = torch.autograd.gradcheck
+    logits = (torch.randn(3, 4, 2, dtype=torch.float64, generator=g)).requires_grad_()
+    sos = logits_to_biquads(logits.detach())
+    assert gc(lambda s: biquads_to_logits(s), (sos.clone().requires_grad_(),))
+    x = torch.linspace(0.1, 2.9, 7, dtype=torch.float64).requires_grad_()
+    xp = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64).requires_grad_()
+    fp = torch.tensor([0.0, 0.5, 2.5, 3.0], dtype=torch.float64).requires_grad_()
+    assert gc(piecewise_linear, (x, xp, fp))
+    a = sos_to_lpc(logits_to_biquads(0.5 * logits.detach()[:1, :2])).requires_grad_()
+    assert gc(lambda a: warp_allpole(a, lambda w: w / 1.1, n_freqs=64), (a,))
+    assert gc(lpc_to_biquads, (a,))  # away from coinciding roots
+    frames = torch.randn(2, 5, 8, dtype=torch.float64, generator=g).requires_grad_()
+    assert gc(lambda f: overlap_add(f, 3), (frames,))
+    angle = torch.rand(3, 4, dtype=torch.float64, generator=g).requires_grad_()
+    assert gc(lambda s, t: set_pole_angles(s, t), (sos.clone().requires_grad_(), angle))
+    track = torch.rand(1, 9, 2, dtype=torch.float64, generator=g).requires_grad_()
+    assert gc(lambda t: stretch_frames(t, 1.7), (track,))
+    y = (torch.rand(5, dtype=torch.float64, generator=g) + 0.01).requires_grad_()
+    assert gc(inverse_exp_sigmoid, (y,))
+    assert torch.allclose(exp_sigmoid(inverse_exp_sigmoid(y)), y, rtol=1e-9)
+
+
+def test_rd_mapping_and_curve_errors():
+    from ddsp.synth.glottal import position_to_rd, rd_to_position
+
+    rd = torch.tensor([0.3, 1.0, 2.7], dtype=torch.float64)
+    assert torch.allclose(position_to_rd(rd_to_position(rd)), rd, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"Rd must lie in the wavetables' range \[0.3, 2.7\]"):
+        rd_to_position(torch.tensor([3.0]))
+    with pytest.raises(ValueError, match="same number"):
+        piecewise_linear(torch.zeros(3), torch.zeros(1), torch.zeros(1))
+    with pytest.raises(ValueError, match="increase"):
+        curve_from_points(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 2.0]), 5, 100.0)

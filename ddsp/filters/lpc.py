@@ -199,7 +199,7 @@ def lpc_to_biquads(a: torch.Tensor, max_radius: float | None = None) -> torch.Te
         roots = torch.where(mag > max_radius, roots * (max_radius / mag.clamp_min(1e-300)), roots)
     out = torch.empty(roots.shape[0], order // 2, 2, dtype=torch.float64)
     for i, z in enumerate(roots):
-        tol = 1e-9 * max(1.0, float(z.abs().max()))
+        tol = 1e-9 * max(1.0, float(z.detach().abs().max()))
         upper = z[z.imag > tol]
         upper = upper[upper.angle().argsort()]
         real = z.real[z.imag.abs() <= tol].sort().values

@@ -20,6 +20,11 @@ def piecewise_linear(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> tor
 
     Shape: ``x (..., n)``, ``xp, fp (..., k)`` (broadcast) -> ``(..., n)``.
     """
+    if xp.shape[-1] < 2 or xp.shape[-1] != fp.shape[-1]:
+        raise ValueError(
+            f"piecewise_linear: xp and fp need the same number (>= 2) of points, got "
+            f"{xp.shape[-1]} and {fp.shape[-1]}"
+        )
     shape = torch.broadcast_shapes(x.shape[:-1], xp.shape[:-1], fp.shape[:-1])
     x = x.expand(*shape, x.shape[-1]).contiguous()
     xp = xp.expand(*shape, xp.shape[-1]).contiguous()

@@ -10,7 +10,7 @@ ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: train test lint format install clean-venv
+.PHONY: train test lint format install clean-venv voices
 
 install: $(STAMP)
 
@@ -32,6 +32,12 @@ FORCE:
 
 train: $(STAMP)
 	$(PY) train.py experiment=$(EXPERIMENT) $(ARGS)
+
+# The multi-speaker training speech (2.9 h, 13 languages; not shipped): see ddsp/data/voices.py.
+# Then: make train EXPERIMENT=lpc_vocoder_voices
+VOICES_ROOT ?= $(HOME)/.cache/ddsp/voices
+voices: $(STAMP)
+	$(PY) -m ddsp.data.voices $(VOICES_ROOT)
 
 # Writes nothing into the repository but the environment: no bytecode, ruff or pytest caches
 # (a test at the end of the suite checks that no file appeared or changed).

@@ -30,7 +30,7 @@ from .metrics.pesq import pesq_wb
 from .spectral.loudness import frame_rms
 from .synth import classical_lpc_vocoder
 
-__all__ = ["world_resynthesis", "compare", "format_table", "SYSTEMS", "METRICS"]
+__all__ = ["world_resynthesis", "render_systems", "compare", "format_table", "SYSTEMS", "METRICS"]
 
 SYSTEMS = ("ours", "WORLD", "classical LPC")
 METRICS = (
@@ -109,6 +109,13 @@ _RUNS: dict[str, Callable[..., torch.Tensor]] = {
     "WORLD": _world,
     "classical LPC": _classical,
 }
+
+
+def render_systems(batch: dict[str, torch.Tensor], model, sample_rate: int, hop_length: int):
+    """Every system's resynthesis of one file's ``batch`` (``audio (1, T)``, ``f0, voiced,
+    loudness (1, frames)``): ``{system: (T,)}``, in :data:`SYSTEMS` order."""
+    with torch.no_grad():
+        return {name: run(batch, sample_rate, hop_length, model) for name, run in _RUNS.items()}
 
 
 def _timed(fn: Callable[..., torch.Tensor], *args) -> tuple[torch.Tensor, float]:

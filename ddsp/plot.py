@@ -26,6 +26,7 @@ __all__ = [
     "plot_features",
     "plot_cqt",
     "plot_resynthesis",
+    "plot_levels",
     "plot_filter_response",
     "figure_to_array",
 ]
@@ -41,6 +42,7 @@ def plot_spectrogram(
     top_db: float = 80.0,
     f0: torch.Tensor | None = None,
     f0_hop: int | None = None,
+    ref: float | None = None,
 ) -> Axes:
     """Log-magnitude spectrogram (dB re. peak) with time in seconds and frequency in Hz.
 
@@ -48,11 +50,14 @@ def plot_spectrogram(
         audio: ``(time,)`` signal.
         f0: optional ``(frames,)`` f0 track in Hz (0 = unvoiced) drawn over it, with hop
             ``f0_hop``.
+        ref: the power that is 0 dB (default: this spectrogram's peak); pass one signal's
+            peak to draw several on the same absolute scale.
     """
     ax = ax or Figure(figsize=(6, 3)).gca()
     x = torch.as_tensor(audio).detach().float().cpu().reshape(-1)
     spec = SF.magnitude(SF.stft(x, n_fft, hop_length), 2.0)
-    db = SF.power_to_db(spec, ref=float(spec.max().clamp_min(1e-10)), top_db=top_db).numpy()
+    ref = float(spec.max().clamp_min(1e-10)) if ref is None else ref
+    db = SF.power_to_db(spec, ref=ref, top_db=None).clamp(-top_db, None).numpy()
     extent = (0, len(x) / sample_rate, 0, sample_rate / 2)
     im = ax.imshow(
         db, origin="lower", aspect="auto", extent=extent, cmap="magma", vmin=-top_db, vmax=0
@@ -161,6 +166,46 @@ def plot_resynthesis(
     plot_spectrogram(output, sample_rate, ax=axes[0, 1], title="resynthesis")
     plot_cqt(target, sample_rate, ax=axes[1, 0])
     plot_cqt(output, sample_rate, ax=axes[1, 1])
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_levels(
+    signals: dict[str, torch.Tensor],
+    sample_rate: int,
+    hop_length: int = 160,
+    title: str | None = None,
+    top_db: float = 90.0,
+) -> Figure:
+    """Spectrograms of several signals on one absolute scale (0 dB = the first one's peak), and
+    below them their A-weighted loudness per frame (:func:`ddsp.spectral.a_weighted_loudness`,
+    dBFS): where one renders too quietly, too loudly, or hisses in silence.
+
+    Shape: each signal ``(time,)``; the first is the reference (the input).
+    """
+    from .spectral.loudness import a_weighted_loudness
+
+    names = list(signals)
+    first = torch.as_tensor(signals[names[0]]).detach().float().cpu().reshape(-1)
+    peak = float(SF.magnitude(SF.stft(first, 1024, 128), 2.0).max().clamp_min(1e-10))
+    fig = Figure(figsize=(4.2 * len(names), 5.6), constrained_layout=True)
+    grid = fig.add_gridspec(2, len(names), height_ratios=(3, 2))
+    level = fig.add_subplot(grid[1, :])
+    for i, name in enumerate(names):
+        x = torch.as_tensor(signals[name]).detach().float().cpu().reshape(-1)
+        ax = fig.add_subplot(grid[0, i])
+        plot_spectrogram(x, sample_rate, ax=ax, title=name, top_db=top_db, ref=peak)
+        loud = a_weighted_loudness(x, sample_rate, hop_length)
+        t = np.arange(len(loud)) * hop_length / sample_rate
+        level.plot(t, loud.numpy(), lw=1.3 if i == 0 else 0.9, label=name)
+    level.set_xlabel("time (s)")
+    level.set_ylabel("A-weighted loudness (dB)")
+    level.set_ylim(
+        max(-100.0, float(a_weighted_loudness(first, sample_rate, hop_length).min()) - 10), None
+    )
+    level.grid(alpha=0.3)
+    level.legend(loc="upper right")
     if title:
         fig.suptitle(title)
     return fig

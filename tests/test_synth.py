@@ -114,3 +114,18 @@ def test_hpn_rejects_bad_control_shapes():
             torch.full((1, 5), 100.0),
             {"harmonic": torch.zeros(1, 4, 9), "noise": torch.zeros(1, 5, 65)},
         )
+
+
+@pytest.mark.parametrize("cls", ["GlottalFlowLPC", "PulseTrainLPC"])
+def test_max_gain_is_the_ceiling_of_the_vocal_tract_gain(cls):
+    import ddsp.synth as S
+
+    torch.manual_seed(0)
+    low, high = getattr(S, cls)(16000, 160), getattr(S, cls)(16000, 160, max_gain=8.0)
+    f0 = torch.full((1, 20), 140.0)
+    controls = {k: torch.randn(1, 20, n) for k, n in low.control_sizes.items()}
+    gen = (torch.Generator().manual_seed(1), torch.Generator().manual_seed(1))
+    y2, y8 = low(f0, controls, generator=gen[0]), high(f0, controls, generator=gen[1])
+    torch.testing.assert_close(y8, 4.0 * y2, rtol=1e-4, atol=1e-5 * float(y8.abs().max()))
+    with pytest.raises(ValueError, match="max_gain must be > 0, got 0"):
+        getattr(S, cls)(16000, 160, max_gain=0.0)

@@ -72,16 +72,18 @@ def gate_voiced(x: torch.Tensor, voiced: torch.Tensor | None, hop_length: int) -
 
 
 def normalised_biquads(
-    controls: torch.Tensor, order: int, max_radius: float = 0.99
+    controls: torch.Tensor, order: int, max_radius: float = 0.99, max_gain: float = 2.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """An all-pole vocal tract from raw controls: ``order / 2`` biquads in the triangle
     parameterisation (:func:`ddsp.filters.logits_to_biquads`) and the frame gain
-    ``exp_sigmoid(last) / rms_gain``, which normalises each frame's cascade to unit power gain
-    (:func:`ddsp.filters.response.biquad_log_rms_gain`). Shared by GOLF and PULF.
+    ``exp_sigmoid(last, max_value=max_gain) / rms_gain``, which normalises each frame's cascade
+    to unit power gain (:func:`ddsp.filters.response.biquad_log_rms_gain`). Shared by GOLF and
+    PULF.
 
     Shape: ``(batch, frames, order + 1)`` -> ``sos (batch, frames, order / 2, 2)``,
     ``gain (batch, frames)``.
     """
     b, f, _ = controls.shape
     sos = logits_to_biquads(controls[..., :order].reshape(b, f, order // 2, 2), max_radius)
-    return sos, exp_sigmoid(controls[..., order]) * torch.exp(-biquad_log_rms_gain(sos))
+    gain = exp_sigmoid(controls[..., order], max_value=max_gain)
+    return sos, gain * torch.exp(-biquad_log_rms_gain(sos))

@@ -204,7 +204,9 @@ def _scale_noise(synth: nn.Module, controls: dict[str, torch.Tensor], scale: flo
         raise ValueError(f"noise edits need a noise branch; {type(synth).__name__} has none")
     c = controls["noise"]
     if hasattr(synth, "orders"):  # PULF: the gain of the noise filter (last channel)
-        g = inverse_exp_sigmoid(exp_sigmoid(c[..., -1:].double()) * scale).to(c.dtype)
+        top = synth.max_gain
+        g = exp_sigmoid(c[..., -1:].double(), max_value=top) * scale
+        g = inverse_exp_sigmoid(g, max_value=top).to(c.dtype)
         return {**controls, "noise": torch.cat([c[..., :-1], g], -1)}
     mags = exp_sigmoid(c.double() - NOISE_OFFSET)
     return {**controls, "noise": (inverse_exp_sigmoid(mags * scale) + NOISE_OFFSET).to(c.dtype)}

@@ -25,8 +25,12 @@ class GlottalFlowLPC(nn.Module):
         ``noise (n_noise_bands)``: noise magnitudes (``exp_sigmoid(x - 5)``), a zero-phase
         time-varying FIR on white noise;
         ``vocal_tract (order + 1)``: ``order / 2`` biquads in the triangle parameterisation
-        (poles within ``max_radius``) and the overall gain (``exp_sigmoid``), applied after
-        normalising each frame's vocal tract to unit RMS gain (:meth:`log_rms_gain`).
+        (poles within ``max_radius``) and the overall gain (``exp_sigmoid`` up to
+        ``max_gain``), applied after normalising each frame's vocal tract to unit RMS gain
+        (:meth:`log_rms_gain`). A model whose input is normalised to unit level
+        (``VocoderModule(level="frame")``) needs a gain above 2 (the glottal source is quieter
+        than unit RMS): with the old ceiling of 2 the gain saturated and every output came out
+        about 2 dB too quiet; the configs use 8.
 
     ``mode="sample"`` (GOLF-ss) interpolates the biquad coefficients linearly to every sample
     (stable at every sample: the stability triangle is convex) and filters the cascade
@@ -53,6 +57,7 @@ class GlottalFlowLPC(nn.Module):
         max_radius: float = 0.99,
         mode: str = "sample",
         room_length: int = 0,
+        max_gain: float = 2.0,
     ) -> None:
         super().__init__()
         if lpc_order % 2:
@@ -62,6 +67,9 @@ class GlottalFlowLPC(nn.Module):
         self.sample_rate, self.hop_length = sample_rate, hop_length
         self.lpc_order, self.n_noise_bands = lpc_order, n_noise_bands
         self.oversample, self.max_radius, self.mode = oversample, max_radius, mode
+        if not max_gain > 0:
+            raise ValueError(f"max_gain must be > 0, got {max_gain}")
+        self.max_gain = max_gain
         tables, _ = glottal_wavetables(n_tables, table_size)
         self.register_buffer("tables", tables, persistent=False)
         self.room = (
@@ -75,7 +83,7 @@ class GlottalFlowLPC(nn.Module):
 
     def biquads(self, vocal_tract: torch.Tensor) -> torch.Tensor:
         """``(batch, frames, order + 1)`` controls -> ``(batch, frames, order / 2, 2)`` (a1, a2)."""
-        return normalised_biquads(vocal_tract, self.lpc_order, self.max_radius)[0]
+        return normalised_biquads(vocal_tract, self.lpc_order, self.max_radius, self.max_gain)[0]
 
     # the unit-power normalisation of a biquad cascade (kept here for existing callers)
     log_rms_gain = staticmethod(biquad_log_rms_gain)
@@ -115,7 +123,7 @@ class GlottalFlowLPC(nn.Module):
         noise = filtered_noise(
             noise_magnitudes(controls["noise"]), self.hop_length, generator, noise
         )
-        sos, gain = normalised_biquads(vt, self.lpc_order, self.max_radius)  # (B, frames)
+        sos, gain = normalised_biquads(vt, self.lpc_order, self.max_radius, self.max_gain)
         excitation = (glottal + noise) * upsample(gain.unsqueeze(-1), self.hop_length)[..., 0]
         return excitation, sos
 

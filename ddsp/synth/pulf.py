@@ -19,7 +19,8 @@ class PulseTrainLPC(nn.Module):
     """PULF: pulse train -> all-pole (``harmonic_order``) + noise -> all-pole (``noise_order``).
 
     Both filters are biquad cascades in the triangle parameterisation, interpolated per sample
-    and normalised per frame to unit RMS gain, each with its own gain.
+    and normalised per frame to unit RMS gain, each with its own gain (``exp_sigmoid`` up to
+    ``max_gain``; see :class:`ddsp.synth.GlottalFlowLPC` for why the configs raise it to 8).
 
     Shape: ``f0: (batch, frames)``, controls ``harmonic (h_order + 1)``, ``noise (n_order + 1)``
     -> ``(batch, frames * hop_length)``.
@@ -33,6 +34,7 @@ class PulseTrainLPC(nn.Module):
         noise_order: int = 22,
         n_harmonics: int = 100,
         max_radius: float = 0.99,
+        max_gain: float = 2.0,
     ) -> None:
         super().__init__()
         if harmonic_order % 2 or noise_order % 2:
@@ -40,13 +42,16 @@ class PulseTrainLPC(nn.Module):
         self.sample_rate, self.hop_length = sample_rate, hop_length
         self.orders = {"harmonic": harmonic_order, "noise": noise_order}
         self.n_harmonics, self.max_radius = n_harmonics, max_radius
+        if not max_gain > 0:
+            raise ValueError(f"max_gain must be > 0, got {max_gain}")
+        self.max_gain = max_gain
 
     @property
     def control_sizes(self) -> dict[str, int]:
         return {k: n + 1 for k, n in self.orders.items()}
 
     def _filter(self, x: torch.Tensor, c: torch.Tensor, order: int) -> torch.Tensor:
-        sos, gain = normalised_biquads(c, order, self.max_radius)
+        sos, gain = normalised_biquads(c, order, self.max_radius, self.max_gain)
         return allpole_sos(
             x * upsample(gain.unsqueeze(-1), self.hop_length)[..., 0],
             sos,

@@ -1,4 +1,4 @@
-"""PULF, SawSing and the classical LPC vocoder."""
+"""PULF, SawSing, NHV, differentiable WORLD and the classical LPC vocoder."""
 
 import pytest
 import torch
@@ -6,8 +6,10 @@ import torch
 from ddsp.filters import allpole, reflection_to_lpc
 from ddsp.losses import MultiResolutionSTFTLoss
 from ddsp.synth import (
+    DifferentiableWORLD,
     GlottalFlowLPC,
     HarmonicPlusNoise,
+    NeuralHomomorphic,
     PulseTrainLPC,
     SawtoothFIR,
     classical_lpc_vocoder,
@@ -19,6 +21,9 @@ from ddsp.synth import (
     [
         PulseTrainLPC(8000, 40, harmonic_order=4, noise_order=2, n_harmonics=8),
         SawtoothFIR(8000, 40, n_magnitudes=9, n_noise_bands=5, n_harmonics=8),
+        NeuralHomomorphic(8000, 40, n_cepstrum=6, n_fft=16, n_noise_bands=5, n_harmonics=8),
+        DifferentiableWORLD(8000, 40, n_mels=6, n_fft=16, n_noise_bands=5, n_harmonics=8),
+        NeuralHomomorphic(8000, 40, 6, 16, 5, 8, room_length=8),
     ],
 )
 def test_shapes_and_gradients(synth):
@@ -69,6 +74,8 @@ def test_classical_lpc_vocoder_recovers_an_ar_voice():
         lambda: PulseTrainLPC(8000, 40, harmonic_order=4, noise_order=2, n_harmonics=8),
         lambda: SawtoothFIR(8000, 40, n_magnitudes=9, n_noise_bands=5, n_harmonics=8),
         lambda: HarmonicPlusNoise(8000, 40, n_harmonics=8, n_noise_bands=5, reverb=False),
+        lambda: NeuralHomomorphic(8000, 40, n_cepstrum=6, n_fft=16, n_noise_bands=5),
+        lambda: DifferentiableWORLD(8000, 40, n_mels=6, n_fft=16, n_noise_bands=5),
         lambda: GlottalFlowLPC(8000, 40, lpc_order=4, n_noise_bands=5, n_tables=4, table_size=64),
     ],
 )
@@ -80,9 +87,9 @@ def test_voicing_gate_mutes_the_periodic_source_and_ramps(make):
     silent_noise = torch.zeros(1, 240, dtype=torch.float64)
     with torch.no_grad():
         kw = {"noise": silent_noise} if isinstance(synth, GlottalFlowLPC) else {}
-        if isinstance(synth, (PulseTrainLPC, HarmonicPlusNoise, SawtoothFIR)):
+        if not isinstance(synth, GlottalFlowLPC):
             for k in ctrl:
-                if k.startswith("noise"):
+                if k.startswith("noise") or k == "aperiodicity":
                     ctrl[k] -= 30.0  # noise magnitudes / gain at their floor
         on = synth(f0, ctrl, voiced=torch.ones(1, 6, dtype=torch.float64), **kw)
         off = synth(f0, ctrl, voiced=torch.zeros(1, 6, dtype=torch.float64), **kw)
@@ -91,3 +98,44 @@ def test_voicing_gate_mutes_the_periodic_source_and_ramps(make):
     assert off.abs().max() < 1e-4 * on.abs().max()
     # before the ramp (frames 0-1, minus the filters' look-ahead) the output is silent
     assert step[0, :60].abs().max() < 1e-4 * on.abs().max()
+
+
+def test_nhv_with_a_flat_cepstrum_passes_the_pulse_train_through():
+    """Zero cepstra are a unit impulse: the harmonic branch is the gated pulse train itself."""
+    from ddsp.synth.harmonic import pulse_train
+
+    synth = NeuralHomomorphic(8000, 40, n_cepstrum=6, n_fft=16, n_noise_bands=5).double()
+    f0 = torch.full((1, 6), 180.0, dtype=torch.float64)
+    ctrl = {
+        "cepstrum": torch.zeros(1, 6, 6).double(),
+        "noise": torch.full((1, 6, 5), -40.0).double(),
+    }
+    y = synth(f0, ctrl, voiced=torch.ones(1, 6).double())
+    torch.testing.assert_close(y, pulse_train(f0, 8000, 40, 100, 0.0), atol=1e-6, rtol=0)
+    ctrl["cepstrum"][..., 0] = 0.5  # c0 is the log gain
+    torch.testing.assert_close(
+        synth(f0, ctrl, voiced=torch.ones(1, 6).double()),
+        y * 0.5**0 * torch.e**0.5,
+        atol=1e-6,
+        rtol=0,
+    )
+
+
+def test_dworld_envelope_reproduces_a_smooth_spectrum():
+    """The mel-band envelope, spread back by the pseudo-inverse, follows the shape of a smooth
+    power spectrum (two formants 10 and 7 dB above the floor) within 1.5 dB of a constant offset
+    (the cut negatives of the pseudo-inverse, which the trained gain absorbs) from 300 Hz to
+    7 kHz."""
+    from ddsp.spectral._mel import mel_filterbank
+
+    synth = DifferentiableWORLD(16000, 160, n_mels=80, n_fft=512).double()
+    f = torch.linspace(0, 8000, 257, dtype=torch.float64)
+    power = 1e-2 * (
+        1 + 9 * torch.exp(-(((f - 700) / 300) ** 2)) + 4 * torch.exp(-(((f - 2500) / 500) ** 2))
+    )
+    fb = mel_filterbank(16000, 512, 80, norm=None, dtype=torch.float64)
+    amp = synth.envelope(torch.log(fb @ power)[None, None])[0, 0]
+    band = (f > 300) & (f < 7000)
+    err = 20 * torch.log10(amp[band] / power[band].sqrt())
+    assert (err - err.median()).abs().max() < 1.5, err.tolist()
+    assert err.median().abs() < 2.0

@@ -95,3 +95,26 @@ def test_compiled_unit_power_gain_equals_the_eager_one(monkeypatch):
     assert "biquad_log_rms_gain" in COMPILED and not COMPILED.get("broken")
     assert (out["1"][0] - out["0"][0]).abs().max() <= 1e-5
     assert (out["1"][1] - out["0"][1]).abs().max() <= 1e-5 * out["0"][1].abs().max()
+
+
+def test_cepstrum_to_minimum_phase_ir_is_exact_for_a_known_filter():
+    """h = [1, -a] (zero inside the circle: minimum phase) has the real cepstrum
+    c_n = -a^n / (2n); the response built from it is h again (aliasing ~ a^n_fft)."""
+    from ddsp.filters import cepstrum_to_minimum_phase_ir, magnitudes_to_minimum_phase_ir
+
+    a, n_fft = 0.5, 256
+    n = torch.arange(1, 100, dtype=torch.float64)
+    cep = torch.cat([torch.zeros(1, dtype=torch.float64), -(a**n) / (2 * n)])
+    h = cepstrum_to_minimum_phase_ir(cep, n_fft)
+    expect = torch.zeros(n_fft, dtype=torch.float64)
+    expect[:2] = torch.tensor([1.0, -a])
+    torch.testing.assert_close(h, expect, atol=1e-12, rtol=0)
+    # the same filter from its magnitude response (one home for the folding)
+    mags = torch.fft.rfft(expect).abs()
+    torch.testing.assert_close(magnitudes_to_minimum_phase_ir(mags), expect, atol=1e-12, rtol=0)
+    assert torch.autograd.gradcheck(
+        lambda c: cepstrum_to_minimum_phase_ir(c, 16),
+        torch.randn(3, 8, dtype=torch.float64, requires_grad=True),
+    )
+    with pytest.raises(ValueError, match="cepstrum has 9 coefficients; need 1 ... n_fft // 2 = 8"):
+        cepstrum_to_minimum_phase_ir(torch.zeros(9), 16)

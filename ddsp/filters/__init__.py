@@ -8,6 +8,7 @@ Imports nothing heavier than torch, torchlpc and :mod:`ddsp.spectral`.
 from .allpole import allpole, allpole_sos, check_stable
 from .analysis import autocorrelation, levinson_durbin, lpc_analysis
 from .fir import (
+    cepstrum_to_minimum_phase_ir,
     fft_convolve,
     ltv_fir,
     magnitudes_to_impulse_response,
@@ -49,6 +50,7 @@ __all__ = [
     "ltv_fir",
     "magnitudes_to_impulse_response",
     "magnitudes_to_minimum_phase_ir",
+    "cepstrum_to_minimum_phase_ir",
     "lfilter",
     "ltv_iir",
     "interpolate_lpc",

@@ -11,6 +11,7 @@ __all__ = [
     "fft_convolve",
     "magnitudes_to_impulse_response",
     "magnitudes_to_minimum_phase_ir",
+    "cepstrum_to_minimum_phase_ir",
     "ltv_fir",
 ]
 
@@ -125,4 +126,32 @@ def magnitudes_to_minimum_phase_ir(
     fold[1 : (n_fft + 1) // 2] = 2.0
     if n_fft % 2 == 0:
         fold[n_fft // 2] = 1.0
-    return torch.fft.irfft(torch.exp(torch.fft.rfft(cep * fold)), n=n_fft)
+    return _minimum_phase_from_causal_cepstrum(cep * fold, n_fft)
+
+
+def _minimum_phase_from_causal_cepstrum(cep: torch.Tensor, n_fft: int) -> torch.Tensor:
+    return torch.fft.irfft(torch.exp(torch.fft.rfft(cep, n=n_fft)), n=n_fft)
+
+
+def cepstrum_to_minimum_phase_ir(cepstrum: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """Real cepstra -> minimum-phase impulse responses (NHV's harmonic filter).
+
+    ``cepstrum[..., 0]`` is the log gain, ``cepstrum[..., n]`` (``n >= 1``) the coefficient of
+    quefrency ``n`` of the log magnitude response ``log|H(w)| = c0 + 2 sum_n c_n cos(n w)``.
+    The minimum-phase filter with that magnitude has the causal complex cepstrum
+    ``(c0, 2 c1, 2 c2, ...)``: its response is ``exp`` of that cepstrum's spectrum.
+
+    Args:
+        cepstrum: ``(..., n_ceps)`` with ``n_ceps <= n_fft // 2``.
+        n_fft: FFT size and impulse-response length (longer: less time aliasing).
+
+    Returns:
+        ``(..., n_fft)`` causal impulse responses.
+    """
+    n_ceps = cepstrum.shape[-1]
+    if not 0 < n_ceps <= n_fft // 2:
+        raise ValueError(
+            f"cepstrum has {n_ceps} coefficients; need 1 ... n_fft // 2 = {n_fft // 2}"
+        )
+    causal = torch.cat([cepstrum[..., :1], 2.0 * cepstrum[..., 1:]], dim=-1)
+    return _minimum_phase_from_causal_cepstrum(causal, n_fft)

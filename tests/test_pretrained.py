@@ -22,3 +22,18 @@ def test_pretrained_model_resynthesises_a_shipped_file(tmp_path):
     out = tmp_path / "out.wav"
     main([str(wav), str(out)])  # the command line without ckpt= uses it too
     assert sf.info(str(out)).samplerate == cfg.data.sample_rate
+
+
+def test_strip_checkpoint_points_the_test_split_at_shipped_data(tmp_path):
+    """A shipped checkpoint trained elsewhere evaluates on the checkout's data by default and
+    keeps where it was trained."""
+    import torch
+
+    from ddsp.models.checkpoint import strip_checkpoint
+
+    out = strip_checkpoint(PRETRAINED, tmp_path / "m.ckpt", data_root="data/fillets_cs", note=1)
+    saved = torch.load(out, weights_only=False)
+    assert set(saved) == {"state_dict", "ddsp_config", "trained_on_root", "note"}
+    assert "optimizer_states" not in saved
+    _, cfg = load_vocoder(out)
+    assert cfg.data.root == str(PRETRAINED.parents[1] / "data" / "fillets_cs")

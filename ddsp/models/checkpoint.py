@@ -55,10 +55,20 @@ def load_vocoder(
     return model.eval(), cfg
 
 
-def strip_checkpoint(src: str | Path, dst: str | Path, **extra) -> Path:
+def strip_checkpoint(
+    src: str | Path, dst: str | Path, data_root: str | None = None, **extra
+) -> Path:
     """Write what :func:`load_vocoder` needs from a training checkpoint (weights and config,
-    no optimiser state: a third of the size), plus ``extra`` entries (e.g. metrics)."""
+    no optimiser state: a third of the size), plus ``extra`` entries (e.g. metrics).
+
+    ``data_root`` replaces the config's ``data.root`` (the folder ``ddsp.evaluate`` takes its
+    test split from); the training folder is kept as ``trained_on_root``. A relative path is
+    read from the checkout, e.g. ``"data/fillets_cs"`` for a checkpoint shipped with it."""
     ckpt = torch.load(src, map_location="cpu", weights_only=False)
-    out = {"state_dict": ckpt["state_dict"], "ddsp_config": ckpt["ddsp_config"], **extra}
+    config = dict(ckpt["ddsp_config"])
+    if data_root is not None:
+        extra.setdefault("trained_on_root", config["data"]["root"])
+        config["data"] = {**config["data"], "root": data_root}
+    out = {"state_dict": ckpt["state_dict"], "ddsp_config": config, **extra}
     torch.save(out, dst)
     return Path(dst)

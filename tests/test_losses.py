@@ -290,3 +290,41 @@ def test_compiled_terms_equal_the_eager_ones(monkeypatch):
     assert {"loss.forward", "loss.backward"} <= set(COMPILED) and not COMPILED.get("broken")
     assert torch.allclose(out["1"][0], out["0"][0], rtol=1e-5)
     assert (out["1"][1] - out["0"][1]).abs().max() <= 1e-4 * out["0"][1].abs().max()
+
+
+def test_frame_level_loss_measures_the_level_error_in_db():
+    from ddsp.losses import FrameLevelLoss
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 1, 4000, dtype=torch.float64)
+    loss = FrameLevelLoss(640, 160)
+    assert float(loss(x, x)) == 0.0
+    torch.testing.assert_close(
+        loss(0.5 * x, x), torch.tensor(20 * math.log10(2), dtype=torch.float64)
+    )
+    # the target's digital silence: levels floored range_db below its loudest frame, finite
+    x[..., 2000:] = 0.0
+    y = x.clone()
+    y[..., 2000:] = 1e-9 * torch.randn(2, 1, 2000, dtype=torch.float64)
+    assert torch.isfinite(loss(y, x)) and float(loss(y, x)) < 1e-9
+    assert torch.autograd.gradcheck(
+        lambda a: FrameLevelLoss(64, 16)(a, x[..., :256]),
+        (torch.randn(2, 1, 256, dtype=torch.float64, requires_grad=True),),
+    )
+    with pytest.raises(ValueError, match="at least frame_length=640 samples, got 100"):
+        loss(x[..., :100], x[..., :100])
+    with pytest.raises(ValueError, match="differ"):
+        loss(x[..., :1000], x[..., :1200])
+    with pytest.raises(ValueError, match="range_db must be > 0"):
+        FrameLevelLoss(range_db=0.0)
+
+
+def test_combined_loss_is_the_weighted_sum_of_its_terms():
+    from ddsp.losses import CombinedLoss, FrameLevelLoss
+
+    x, y = torch.randn(2, 1, 4000), torch.randn(2, 1, 4000)
+    mss, level = MultiResolutionSTFTLoss(preset="golf"), FrameLevelLoss()
+    both = CombinedLoss({"mss": mss, "level": level}, {"level": 0.5})
+    torch.testing.assert_close(both(x, y), mss(x, y) + 0.5 * level(x, y))
+    with pytest.raises(ValueError, match=r"weights for unknown terms \['lvl'\]"):
+        CombinedLoss({"mss": mss}, {"lvl": 1.0})

@@ -3,6 +3,7 @@
 Time-domain losses (auraloss's) are in :mod:`ddsp.losses.time`, imported on demand.
 """
 
+from .level import CombinedLoss, FrameLevelLoss
 from .multi_resolution import (
     PRESETS,
     MultiResolutionSTFTLoss,
@@ -20,4 +21,6 @@ __all__ = [
     "SumAndDifferenceSTFTLoss",
     "PRESETS",
     "golf_mss",
+    "FrameLevelLoss",
+    "CombinedLoss",
 ]

@@ -204,6 +204,14 @@ def write_table(results: dict, steps: int, quick: bool = False) -> None:
         "metrics of the best validation checkpoint. Command: `python experiments/vocoders.py "
         f"--steps {steps}`; 2 CPU threads, other work running beside it (times are indicative).",
         "",
+        *(
+            [
+                f"Not in this run (`--models`): {', '.join(m for m in MODELS if m not in results)}.",
+                "",
+            ]
+            if any(m not in results for m in MODELS)
+            else []
+        ),
         "Test split as training logs it (89 s, 1 s segments tiling each file, the last one ending "
         "at the file's end); MSS: GOLF's multi-scale STFT metric.",
         "",

@@ -63,3 +63,20 @@ def test_loudness_and_f0_errors():
 def test_real_time_factor():
     rtf = real_time_factor(lambda: sum(range(1000)), seconds_of_audio=1.0, repeats=5)
     assert 0 < rtf < 0.1
+
+
+def test_pesq_wb_scores_speech_and_says_nan_where_it_cannot():
+    import soundfile as sf
+    from conftest import DATA
+
+    from ddsp.metrics.pesq import pesq_wb
+
+    x, sr = sf.read(str(sorted(DATA.glob("*.ogg"))[5]), dtype="float32")
+    x = torch.from_numpy(x[: 3 * sr])
+    noisy = x + 0.05 * x.abs().max() * torch.randn_like(x)
+    score = pesq_wb(torch.stack([x, noisy]), torch.stack([x, x]), sr)
+    assert score[0] > 4.0 and 1.0 < score[1] < score[0]  # identical ~4.6; noise lowers it
+    short = x[: int(0.2 * sr)]  # under P.862's quarter second: NaN, not an exception
+    assert torch.isnan(pesq_wb(short[None], short[None], sr)).all()
+    silent = torch.zeros(1, sr)
+    assert torch.isnan(pesq_wb(silent, silent, sr)).all()

@@ -13,7 +13,8 @@ __all__ = ["pesq_wb"]
 
 def pesq_wb(pred: torch.Tensor, target: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """PESQ-WB (MOS-LQO, about 1.0 ... 4.6) per example, at 16 kHz (resampled with soxr when
-    ``sample_rate`` differs). NaN where PESQ finds no speech (e.g. a silent reference).
+    ``sample_rate`` differs). NaN where PESQ cannot score: it finds no speech (e.g. a silent
+    reference) or the clip is shorter than its minimum of a quarter second.
 
     Shape: ``(batch, time)`` -> ``(batch,)``.
     """
@@ -29,6 +30,9 @@ def pesq_wb(pred: torch.Tensor, target: torch.Tensor, sample_rate: int) -> torch
             import soxr
 
             y, x = soxr.resample(y, sample_rate, 16000), soxr.resample(x, sample_rate, 16000)
+        if len(x) < 4000:  # P.862's minimum; the package raises BufferTooShortError below it
+            out.append(math.nan)
+            continue
         try:
             out.append(pesq(16000, np.ascontiguousarray(x), np.ascontiguousarray(y), "wb"))
         except NoUtterancesError:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,8 @@ def run_tracked(cmd: list[str], log: Path) -> tuple[float, float]:
 def train_and_evaluate(
     name: str, overrides: list[str], steps: int, work: Path, extra: tuple[str, ...] = ()
 ) -> dict:
-    run_dir = work / name.split(" ")[0]
+    # an ASCII folder name: Hydra's override grammar rejects "∇" in hydra.run.dir
+    run_dir = work / (re.sub(r"[^A-Za-z0-9_-]+", "", name.split(" ")[0]) or "model")
     cmd = [
         sys.executable, "train.py", *overrides, *extra, f"trainer.max_steps={steps}", "logger=csv",
         "seed=1234", f"hydra.run.dir={run_dir}",

@@ -48,3 +48,14 @@ def test_every_front_end_plots_with_its_axis(speech):
     ax = plot_features(MFCC(sr, n_fft=1024, hop_length=256)(x), sr, 256, axis="bins", db=None)
     assert ax.get_ylabel() == "bin"
     plt.close(ax.figure)
+
+
+def test_level_figure_draws_every_signal_on_one_scale():
+    from ddsp.plot import plot_levels
+
+    x = torch.randn(8000)
+    fig = plot_levels({"input": x, "half": 0.5 * x}, 16000, 160, title="t")
+    level = fig.axes[0]  # the loudness panel first, then each spectrogram with its colour bar
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["input", "half"]
+    a, b = (line.get_ydata() for line in level.get_lines())
+    assert abs(float((a - b)[5:-5].mean()) - 6.02) < 0.01  # half the amplitude: 6 dB lower

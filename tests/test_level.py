@@ -11,7 +11,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from ddsp.data.prepare import PrepConfig, analyse_file
-from ddsp.spectral import frame_rms
+from ddsp.losses import FrameLevelLoss
+from ddsp.spectral import butterworth_highpass, frame_rms
 from ddsp.training import ROOT
 
 
@@ -75,3 +76,74 @@ def test_digital_silence_renders_near_silent(tmp_path):
     start, end = int(8000 * 16000 / sr) + 800, int(16000 * 16000 / sr) - 800
     rms = out[start:end].square().mean().sqrt()
     assert 20 * torch.log10(rms) < -80.0  # input: digital silence; untrained model's output
+
+
+@pytest.mark.parametrize("order", [2, 4])
+@pytest.mark.parametrize("cutoff_hz", [60.0, 500.0])
+def test_butterworth_highpass_matches_scipys_butterworth_magnitude(order, cutoff_hz):
+    from scipy import signal
+
+    sr, n = 16000, 32000
+    impulse = torch.zeros(1, n, dtype=torch.float64)
+    impulse[0, n // 2] = 1.0  # the response decays within a few periods of the cutoff
+    h = butterworth_highpass(impulse, cutoff_hz / sr, order)[0]
+    torch.testing.assert_close(h.flip(0)[: n - 1], h[1:], atol=1e-12, rtol=0)  # zero phase
+    ours = torch.fft.rfft(h).abs().numpy()
+    freqs = torch.fft.rfftfreq(n, 1 / sr).numpy()
+    sos = signal.butter(order, cutoff_hz, "highpass", fs=sr, output="sos")
+    ref = abs(signal.sosfreqz(sos, worN=freqs[1:], fs=sr)[1])  # scipy's analogue-matched design
+    band = freqs[1:] < sr / 4  # the bilinear transform warps scipy's response near Nyquist
+    assert abs(ours[1:][band] - ref[band]).max() < 2e-3
+    assert ours[0] < 1e-12  # DC removed exactly
+
+
+def test_butterworth_highpass_float32_gradcheck_and_bad_cutoff():
+    x = torch.randn(2, 3000, dtype=torch.float64)
+    y64 = butterworth_highpass(x, 0.01)
+    y32 = butterworth_highpass(x.float(), 0.01)
+    assert y32.dtype == torch.float32
+    torch.testing.assert_close(y32.double(), y64, atol=1e-5 * y64.abs().max(), rtol=0)
+    v = torch.randn(1, 200, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: butterworth_highpass(t, 0.05), (v,))
+    for bad in (0.0, -0.1, 0.5, float("nan")):
+        with pytest.raises(ValueError, match="cutoff"):
+            butterworth_highpass(x, bad)
+
+
+def test_level_track_ignores_rumble_below_the_voice():
+    """Real speech plus 30 Hz rumble 10 dB above it: the high-passed level track of the voiced
+    frames stays within 1 dB of the clean recording's; the full-band one does not."""
+    path = sorted(DATA.glob("*.ogg"))[3]
+    item = analyse_file(path, PrepConfig(16000, 160))
+    x = item["audio"][None]
+    frames = x.shape[-1] // 160
+    t = torch.arange(x.shape[-1]) / 16000
+    rumble = 10 ** (10 / 20) * x.square().mean().sqrt() * 2**0.5 * torch.sin(2 * torch.pi * 30 * t)
+    voiced = item["voiced"][:frames] > 0.5
+
+    def db(track):
+        return 20 * torch.log10(track[0, voiced])
+
+    hp = 60 / 16000
+    clean = db(frame_rms(x, 160, frames, highpass=hp))
+    noisy = db(frame_rms(x + rumble, 160, frames, highpass=hp))
+    full = db(frame_rms(x + rumble, 160, frames))
+    assert (noisy - clean).abs().median() < 1.0
+    assert (full - clean).median() > 5.0
+
+
+def test_level_highpass_is_validated_and_shared_by_the_level_loss():
+    model, _ = _model("lpc_vocoder")
+    assert model.level_highpass_hz == 60.0  # the configs use the data's f0_min
+    parts = (model.synth, lambda **k: model.encoder, model.loss, None)
+    with pytest.raises(ValueError, match="level_highpass_hz"):
+        type(model)(*parts, level="frame", level_highpass_hz=9000.0)  # above Nyquist at 16 kHz
+    with pytest.raises(ValueError, match="sample_rate"):
+        FrameLevelLoss(highpass_hz=60.0)
+    torch.manual_seed(0)
+    voice = torch.randn(2, 16000) * 0.1
+    t = torch.arange(16000) / 16000
+    target = voice + torch.sin(2 * torch.pi * 20 * t)  # 17 dB above the voice, 38 dB cut
+    plain, hp = FrameLevelLoss(), FrameLevelLoss(highpass_hz=60.0, sample_rate=16000)
+    assert plain(voice, target) > 10.0  # full band: asks for the rumble's energy
+    assert hp(voice, target) < 0.1

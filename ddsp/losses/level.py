@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..spectral.loudness import butterworth_highpass
+
 __all__ = ["FrameLevelLoss", "CombinedLoss"]
 
 
@@ -22,11 +24,28 @@ class FrameLevelLoss(nn.Module):
     ``range_db`` below the target's loudest frame (per example), so near-silent frames weigh
     no more than that and digital silence gives no infinite log.
 
+    ``highpass_hz > 0`` (with ``sample_rate``) measures both levels above that frequency
+    (:func:`ddsp.spectral.butterworth_highpass`), as the vocoders' level track does: rumble below
+    the voice, which no vocoder here renders, then does not ask for energy in the voice band.
+
     Shape: ``input, target: (batch, ..., time)`` -> scalar.
     """
 
-    def __init__(self, frame_length: int = 640, hop_length: int = 160, range_db: float = 60.0):
+    def __init__(
+        self,
+        frame_length: int = 640,
+        hop_length: int = 160,
+        range_db: float = 60.0,
+        highpass_hz: float = 0.0,
+        sample_rate: int | None = None,
+    ):
         super().__init__()
+        if highpass_hz < 0 or (highpass_hz > 0 and not sample_rate):
+            raise ValueError(
+                f"highpass_hz must be >= 0, and > 0 needs sample_rate; got {highpass_hz}, "
+                f"{sample_rate}"
+            )
+        self.highpass = highpass_hz / sample_rate if highpass_hz > 0 else 0.0
         if not 0 < hop_length <= frame_length:
             raise ValueError(
                 f"need 0 < hop_length <= frame_length, got {hop_length}, {frame_length}"
@@ -41,6 +60,8 @@ class FrameLevelLoss(nn.Module):
             raise ValueError(
                 f"signals need at least frame_length={self.frame_length} samples, got {x.shape[-1]}"
             )
+        if self.highpass > 0:
+            x = butterworth_highpass(x, self.highpass)
         power = F.avg_pool1d(
             x.reshape(-1, 1, x.shape[-1]).square(), self.frame_length, self.hop_length
         )

@@ -30,7 +30,7 @@ class VocoderModule(L.LightningModule):
             formula), so that runs with different training losses stay comparable.
         optimizer: ``optimizer(params) -> torch.optim.Optimizer`` (a Hydra partial).
         scheduler: optional ``scheduler(optimizer) -> LRScheduler`` stepped every step.
-        sample_rate: Hz (for media logging).
+        sample_rate: Hz (media logging, the level track's high-pass).
         n_audio_examples: validation examples logged as audio and spectrograms.
         voicing_gate: pass the data's voicing flags to the synthesiser, which mutes its periodic
             source in unvoiced frames (ramped over a hop); ``False``: the encoder must learn it.
@@ -42,6 +42,10 @@ class VocoderModule(L.LightningModule):
             a recording at any level comes out at that level, and digital silence as (near)
             silence. ``"none"``: the encoder sees the raw input and must learn absolute levels
             (models trained before this option).
+        level_highpass_hz: with ``level="frame"``, measure the level track above this frequency
+            (:func:`ddsp.spectral.butterworth_highpass`, 4th order, zero phase; the configs use
+            the data's ``f0_min``), so that rumble and mains hum below the voice do not set the
+            output's level. 0: full band (models trained before this option).
     """
 
     def __init__(
@@ -56,11 +60,17 @@ class VocoderModule(L.LightningModule):
         n_audio_examples: int = 4,
         voicing_gate: bool = True,
         level: str = "none",
+        level_highpass_hz: float = 0.0,
     ) -> None:
         super().__init__()
         if level not in ("none", "frame"):
             raise ValueError(f"level must be 'none' or 'frame', got {level!r}")
-        self.level = level
+        if not 0.0 <= level_highpass_hz < sample_rate / 2:
+            raise ValueError(
+                f"level_highpass_hz must be in [0, sample_rate / 2 = {sample_rate / 2}), "
+                f"got {level_highpass_hz}"
+            )
+        self.level, self.level_highpass_hz = level, level_highpass_hz
         self.synth = synth
         self.encoder = encoder(control_sizes=synth.control_sizes)
         self.loss = loss
@@ -98,7 +108,8 @@ class VocoderModule(L.LightningModule):
         if "level" in batch:
             return batch["level"]
         hop = self.synth.hop_length
-        return frame_rms(batch["audio"].detach(), hop, batch["f0"].shape[-1])
+        highpass = self.level_highpass_hz / self.sample_rate
+        return frame_rms(batch["audio"].detach(), hop, batch["f0"].shape[-1], highpass=highpass)
 
     def encode(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The encoder's controls ``{name: (B, frames, channels)}`` for a batch; with

@@ -8,7 +8,7 @@ from . import functional
 from .cqt import CQT, VQT, GriffinLimCQT, InverseCQT, InverseVQT
 from .gammatone import Gammatonegram
 from .griffinlim import GriffinLim
-from .loudness import a_weighted_loudness, frame_rms
+from .loudness import a_weighted_loudness, butterworth_highpass, frame_rms
 from .mel import LogMelSpectrogram, MelSpectrogram
 from .mfcc import MFCC
 from .spectrogram import Spectrogram
@@ -31,4 +31,5 @@ __all__ = [
     "GriffinLim",
     "a_weighted_loudness",
     "frame_rms",
+    "butterworth_highpass",
 ]

@@ -1,4 +1,4 @@
-"""The multi-speaker data recipe (``python -m ddsp.data.voices``) on a small package built here
+"""The multi-speaker data recipe (``python -m ddsp.data.voices``) on small packages built here
 in the Debian format: languages map to speakers and splits, low-rate files are left out,
 provenance is written, and the reserved packages are refused."""
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ddsp.data.voices import LANGUAGES, RESERVED, build, main, read_deb
+from ddsp.data.voices import KTUBERLING_LANGUAGES, LANGUAGES, RESERVED, build, main, read_deb
 
 STAMPS = "./usr/share/tuxpaint/stamps/"
 
@@ -23,6 +23,13 @@ def _ogg(seconds: float, rate: int, f0: float) -> bytes:
     x = 0.3 * np.sin(2 * np.pi * f0 * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t))
     buf = io.BytesIO()
     sf.write(buf, np.stack([x, x], 1), rate, format="OGG", subtype="VORBIS")
+    return buf.getvalue()
+
+
+def _wav(seconds: float, rate: int, f0: float) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    buf = io.BytesIO()
+    sf.write(buf, 0.3 * np.sin(2 * np.pi * f0 * t), rate, format="WAV")
     return buf.getvalue()
 
 
@@ -120,3 +127,41 @@ def test_rejects_what_is_not_a_package(tmp_path):
     path.write_bytes(b"not an archive")
     with pytest.raises(ValueError, match="not a Debian package"):
         read_deb(path)
+
+
+def test_adds_ktuberling_words_to_training_only(deb, tmp_path):
+    kt = tmp_path / "ktuberling-data_4%3a22.12.3-1_all.deb"
+    sounds = "./usr/share/ktuberling/sounds/"
+    _deb(
+        kt,
+        {
+            sounds + "de/ball.ogg": _ogg(0.7, 44100, 120.0),
+            sounds + "fr/bouche.wav": _wav(0.6, 44100, 150.0),
+            sounds + "el/ball.ogg": _ogg(0.7, 44100, 200.0),  # a test language: left out
+            sounds + "sr@latin/brkovi.ogg": _ogg(0.7, 22050, 180.0),  # a copy of sr
+            sounds + "pt/bola.ogg": _ogg(0.7, 8000, 180.0),  # 8 kHz only: not in the recipe
+            sounds + "de.soundtheme": b"<language code='de'/>",  # not audio
+        },
+    )
+    out = tmp_path / "voices"
+    summary = build(out, [deb, kt])
+    rows = {r["file"]: r for r in csv.DictReader(open(out / "manifest.csv"))}
+    assert {"de/ktuberling__ball.flac", "fr/ktuberling__bouche.flac"} <= set(rows)
+    assert not any("ktuberling" in f and not f.startswith(("de/", "fr/")) for f in rows)
+    for f in ("de/ktuberling__ball.flac", "fr/ktuberling__bouche.flac"):
+        voice = KTUBERLING_LANGUAGES[f.split("/")[0]]
+        assert (rows[f]["split"], rows[f]["speaker"]) == ("train", voice.speaker)
+        assert rows[f]["source"].startswith("ktuberling-data:")
+    assert summary["train"]["voices"] == 3  # PaulK (Tux Paint French) and two KTuberling voices
+    sources = (out / "SOURCES.md").read_text()
+    assert "`ktuberling-data` 4:22.12.3-1" in sources  # the epoch, decoded from the file name
+    assert "'el': a validation / test language" in sources and "'pt' not in the recipe" in sources
+
+
+def test_training_voices_are_many_and_never_held_out_languages():
+    held_out = {c for c, v in LANGUAGES.items() if v.split != "train"}
+    assert not held_out & set(KTUBERLING_LANGUAGES)
+    assert all(v.split == "train" for v in KTUBERLING_LANGUAGES.values())
+    train = {v.speaker for v in [*LANGUAGES.values(), *KTUBERLING_LANGUAGES.values()]}
+    train -= {v.speaker for v in LANGUAGES.values() if v.split != "train"}
+    assert len(train) >= 10

@@ -1,18 +1,27 @@
-"""Multi-speaker, multi-language training speech from a Debian package: one command.
+"""Multi-speaker, multi-language training speech from Debian packages: one command.
 
     python -m ddsp.data.voices ~/.cache/ddsp/voices          # apt-get download, then build
-    python -m ddsp.data.voices OUT --deb tuxpaint-stamps-default_2022.06.04-1_all.deb
+    python -m ddsp.data.voices OUT --deb tuxpaint-stamps-default_2022.06.04-1_all.deb \
+        --deb ktuberling-data_22.12.3-1_all.deb              # packages downloaded beforehand
 
-Source: the spoken stamp descriptions of Tux Paint (Debian ``tuxpaint-stamps-default``, GPL-2):
-about 7,000 short sentences, 2.9 hours, 13 languages, recorded by volunteers, mostly one voice
-per language (the package's changelog names them; :data:`LANGUAGES`). Every file becomes
-``OUT/<language>/<stamp path with / as __>.flac``, mono, 16 kHz (soxr), at its recorded level
+Sources (:data:`SOURCES`, both GPL-2 or later):
+
+- the spoken stamp descriptions of Tux Paint (Debian ``tuxpaint-stamps-default``): about 7,000
+  short sentences, 2.9 hours, 13 languages, recorded by volunteers, mostly one voice per
+  language (the package's changelog names them; :data:`LANGUAGES`);
+- the spoken words of KDE's KTuberling (``ktuberling-data``): about 2,000 single words, one
+  voice per language; the recipe takes the 16 kHz-or-better recordings of the languages whose
+  Tux Paint voice trains (or that Tux Paint lacks) into the training split
+  (:data:`KTUBERLING_LANGUAGES`) and leaves out the languages of the validation and test
+  voices, so that no recording of those languages trains.
+
+Every file becomes ``OUT/<language>/<name>.flac``, mono, 16 kHz (soxr), at its recorded level
 (levels differ by 20 dB between voices, which a level-true vocoder must handle). Files recorded
 below 16 kHz are left out and listed.
 
 The split is by language, hence by speaker (no voice is in two splits, assuming no volunteer
 recorded two languages): ``splits.csv`` (read by :mod:`ddsp.data.prepare`), ``manifest.csv``
-(file, language, speaker, split, seconds, source file) and ``SOURCES.md`` (package, version,
+(file, language, speaker, split, seconds, source file) and ``SOURCES.md`` (packages, versions,
 SHA-256, licence, credits, the table of minutes per split) are written beside the audio.
 
 **Reserved for independent evaluation and never used here:** the Debian packages
@@ -32,8 +41,10 @@ import subprocess
 import tarfile
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import soundfile as sf
@@ -42,9 +53,22 @@ from tqdm import tqdm
 from .. import cli
 from .audio import load_audio
 
-__all__ = ["LANGUAGES", "RESERVED", "PACKAGE", "Voice", "read_deb", "build", "main"]
+__all__ = [
+    "LANGUAGES",
+    "KTUBERLING_LANGUAGES",
+    "RESERVED",
+    "PACKAGE",
+    "KTUBERLING",
+    "SOURCES",
+    "Voice",
+    "read_deb",
+    "build",
+    "main",
+]
 
 PACKAGE = "tuxpaint-stamps-default"
+KTUBERLING = "ktuberling-data"
+SOURCES = (PACKAGE, KTUBERLING)
 RESERVED = ("fillets-ng-data-nl", "hedgewars-data", "klettres-data")
 SAMPLE_RATE = 16000
 
@@ -77,6 +101,27 @@ LANGUAGES: dict[str, Voice] = {
     "ml": Voice("Malayalam", "unnamed (Malayalam)", "test"),
 }
 
+#: KTuberling's word lists (``sounds/<code>/<word>.ogg``, ``.wav`` or ``.opus``) that the recipe trains on; none of
+#: these languages is in the validation or test split. The recordings are uncredited.
+KTUBERLING_LANGUAGES: dict[str, Voice] = {
+    code: Voice(language, f"unnamed (KTuberling {language})", "train")
+    for code, language in {
+        "uk": "Ukrainian",
+        "nn": "Norwegian Nynorsk",
+        "wa": "Walloon",
+        "de": "German",
+        "gl": "Galician",
+        "sl": "Slovenian",
+        "ga": "Irish",
+        "sr": "Serbian",
+        "fr": "French",
+        "ru": "Russian",
+        "ro": "Romanian",
+        "es": "Spanish",
+    }.items()
+}
+
+_WORD = re.compile(r"/ktuberling/sounds/(?P<code>[^/]+)/(?P<word>[^/]+)\.(?:ogg|wav|opus)$")
 _DESC = re.compile(r"_desc(?:_(?P<code>[A-Za-z_]+?))?(?:\.ogg)+$")
 
 
@@ -89,25 +134,25 @@ def _check_not_reserved(name: str) -> None:
             )
 
 
-def download(folder: Path) -> Path:
-    """``apt-get download`` :data:`PACKAGE` into ``folder``; the path of the ``.deb``."""
+def download(folder: Path, package: str = PACKAGE) -> Path:
+    """``apt-get download`` ``package`` into ``folder``; the path of the ``.deb``."""
     try:
         subprocess.run(
-            ["apt-get", "download", PACKAGE], cwd=folder, check=True, capture_output=True
+            ["apt-get", "download", package], cwd=folder, check=True, capture_output=True
         )
     except FileNotFoundError:
         raise FileNotFoundError(
             "apt-get is not available: download the Debian package "
-            f"{PACKAGE} (e.g. from packages.debian.org) and pass it with --deb"
+            f"{package} (e.g. from packages.debian.org) and pass it with --deb"
         ) from None
     except subprocess.CalledProcessError as e:
         raise ValueError(
-            f"apt-get download {PACKAGE} failed ({e.stderr.decode(errors='replace').strip()}); "
+            f"apt-get download {package} failed ({e.stderr.decode(errors='replace').strip()}); "
             "download the package yourself and pass it with --deb"
         ) from None
-    debs = sorted(folder.glob(f"{PACKAGE}_*.deb"))
+    debs = sorted(folder.glob(f"{package}_*.deb"))
     if not debs:
-        raise FileNotFoundError(f"apt-get download wrote no {PACKAGE}_*.deb into {folder}")
+        raise FileNotFoundError(f"apt-get download wrote no {package}_*.deb into {folder}")
     return debs[-1]
 
 
@@ -137,50 +182,97 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build(out: str | Path, deb: str | Path | None = None) -> dict[str, dict[str, float]]:
-    """Build the data set in ``out`` from ``deb`` (downloaded when ``None``).
+def _entry(package: str, name: str) -> tuple[Voice, Path] | str | None:
+    """Where a package member goes: ``(voice, relative .flac path)``, a reason to leave it out,
+    or None for a member that is not speech."""
+    if package == PACKAGE:
+        hit = _DESC.search(name)
+        if hit is None:
+            return None
+        code = hit.group("code") or "en"
+        if code not in LANGUAGES:
+            return f"language {code!r} not in the recipe"
+        stamp = re.sub(r"(\.ogg)+$", "", name.split("/stamps/", 1)[1])
+        return LANGUAGES[code], Path(code) / (stamp.replace("/", "__") + ".flac")
+    hit = _WORD.search(name)
+    if hit is None:
+        return None
+    code = hit.group("code")
+    if code not in KTUBERLING_LANGUAGES:
+        held_out = code in LANGUAGES and LANGUAGES[code].split != "train"
+        return (
+            f"KTuberling {code!r}: a validation / test language, kept out of training"
+            if held_out
+            else f"KTuberling {code!r} not in the recipe (a copy of 'sr', or 8 kHz only)"
+        )
+    return KTUBERLING_LANGUAGES[code], Path(code) / f"ktuberling__{hit.group('word')}.flac"
+
+
+def _package(deb: Path) -> str:
+    for package in SOURCES:
+        if deb.name.startswith(package + "_"):
+            return package
+    raise ValueError(
+        f"{deb}: expected one of " + ", ".join(f"{p}_<version>_all.deb" for p in SOURCES)
+    )
+
+
+def build(
+    out: str | Path, deb: str | Path | Sequence[str | Path] | None = None
+) -> dict[str, dict[str, float]]:
+    """Build the data set in ``out`` from the packages ``deb`` (one path or several; every one
+    of :data:`SOURCES` is downloaded when ``None``; a source not given is not used).
 
     Returns:
-        ``{split: {"files": n, "minutes": m, "voices": k}}``.
+        ``{split: {"files": n, "minutes": m, "voices": distinct speakers}}``.
     """
     out = Path(out).expanduser()
+    given = [deb] if isinstance(deb, (str, Path)) else list(deb or [])
+    for d in given:
+        _check_not_reserved(Path(d).name)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ddsp-voices-") as tmp:
-        deb = Path(deb) if deb is not None else download(Path(tmp))
-        _check_not_reserved(deb.name)
-        if not deb.is_file():
-            raise FileNotFoundError(f"{deb}: no such file")
-        if not deb.name.startswith(PACKAGE + "_"):
-            raise ValueError(f"{deb}: expected a {PACKAGE}_<version>_all.deb")
-        version = deb.name.split("_")[1]
-        digest = _sha256(deb)
-        archive = read_deb(deb)
-        members = [m for m in archive.getmembers() if m.isfile() and _DESC.search(m.name)]
+        debs = [Path(d) for d in given] or [download(Path(tmp), p) for p in SOURCES]
+        for d in debs:
+            if not d.is_file():
+                raise FileNotFoundError(f"{d}: no such file")
+            _package(d)
+        packages: dict[str, tuple[str, str]] = {}
         rows, skipped = [], []
-        for m in tqdm(members, desc="voices", unit="file"):
-            code = _DESC.search(m.name).group("code") or "en"
-            if code not in LANGUAGES:
-                skipped.append((m.name, f"language {code!r} not in the recipe"))
-                continue
-            stamp = m.name.split("/stamps/", 1)[1]
-            stamp = re.sub(r"(\.ogg)+$", "", stamp)
-            rel = Path(code) / (stamp.replace("/", "__") + ".flac")
-            with tempfile.NamedTemporaryFile(suffix=".ogg", dir=tmp) as f:
-                f.write(archive.extractfile(m).read())
-                f.flush()
-                rate = sf.info(f.name).samplerate
-                if rate < SAMPLE_RATE:
-                    skipped.append((m.name, f"recorded at {rate} Hz"))
+        for d in debs:
+            package = _package(d)
+            packages[package] = (unquote(d.name.split("_")[1]), _sha256(d))  # 4%3a: epoch
+            archive = read_deb(d)
+            for m in tqdm(archive.getmembers(), desc=package, unit="file"):
+                entry = _entry(package, m.name) if m.isfile() else None
+                if entry is None:
                     continue
-                with warnings.catch_warnings():  # stereo -> mono is intended here
-                    warnings.simplefilter("ignore")
-                    x, _ = load_audio(f.name, SAMPLE_RATE)
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            sf.write(out / rel, np.clip(x, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16")
-            v = LANGUAGES[code]
-            rows.append(
-                (rel.as_posix(), v.language, v.speaker, v.split, len(x) / SAMPLE_RATE, m.name)
-            )
+                if isinstance(entry, str):
+                    skipped.append((m.name, entry))
+                    continue
+                voice, rel = entry
+                with tempfile.NamedTemporaryFile(suffix=Path(m.name).suffix, dir=tmp) as f:
+                    f.write(archive.extractfile(m).read())
+                    f.flush()
+                    rate = sf.info(f.name).samplerate
+                    if rate < SAMPLE_RATE:
+                        skipped.append((m.name, f"recorded at {rate} Hz"))
+                        continue
+                    with warnings.catch_warnings():  # stereo -> mono is intended here
+                        warnings.simplefilter("ignore")
+                        x, _ = load_audio(f.name, SAMPLE_RATE)
+                (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                sf.write(out / rel, np.clip(x, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16")
+                rows.append(
+                    (
+                        rel.as_posix(),
+                        voice.language,
+                        voice.speaker,
+                        voice.split,
+                        len(x) / SAMPLE_RATE,
+                        f"{package}:{m.name}",
+                    )
+                )
     rows.sort()
     with open(out / "splits.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -194,36 +286,43 @@ def build(out: str | Path, deb: str | Path | None = None) -> dict[str, dict[str,
         s: {
             "files": sum(r[3] == s for r in rows),
             "minutes": round(sum(r[4] for r in rows if r[3] == s) / 60, 1),
-            "voices": len({r[1] for r in rows if r[3] == s}),
+            "voices": len({r[2] for r in rows if r[3] == s}),
         }
         for s in ("train", "valid", "test")
     }
-    _write_sources(out / "SOURCES.md", version, digest, rows, skipped, summary)
+    _write_sources(out / "SOURCES.md", packages, rows, skipped, summary)
     return summary
 
 
-def _write_sources(path, version, digest, rows, skipped, summary) -> None:
-    lines = [
-        "# Multi-speaker speech built by `python -m ddsp.data.voices`",
-        "",
-        f"- Source: Debian package `{PACKAGE}` {version} (Tux Paint stamps), SHA-256 `{digest}`;",
-        "  the spoken stamp descriptions `usr/share/tuxpaint/stamps/**/*_desc[_<lang>].ogg`.",
-        "- Licence: GNU GPL version 2 or later (the package's `copyright`: Bill Kendrick and",
-        "  contributors). These files stay under GPL-2; do not redistribute them without it.",
+def _write_sources(path, packages, rows, skipped, summary) -> None:
+    lines = ["# Multi-speaker speech built by `python -m ddsp.data.voices`", ""]
+    for package, (version, digest) in packages.items():
+        what = (
+            "Tux Paint's spoken stamp descriptions `usr/share/tuxpaint/stamps/**/*_desc*.ogg`"
+            if package == PACKAGE
+            else "KTuberling's spoken words `usr/share/ktuberling/sounds/<lang>/*.{ogg,wav,opus}`"
+        )
+        lines.append(f"- Source: Debian package `{package}` {version}, SHA-256 `{digest}`: {what}.")
+    lines += [
+        "- Licence: GNU GPL version 2 or later (the packages' `copyright`: Bill Kendrick and",
+        "  contributors for Tux Paint; the KDE team for KTuberling). These files stay under",
+        "  GPL-2; do not redistribute them without it.",
         "- Processing: mono (channel mean), 16 kHz (soxr high quality), 16-bit FLAC, recorded",
-        "  level kept. Split by language (one voice per language, as credited).",
+        "  level kept. Split by language (one voice per language and package, as credited).",
         "- Reserved, never used: " + ", ".join(f"`{p}`" for p in RESERVED) + ".",
         "",
         "| code | language | speaker | split | files | minutes |",
         "|---|---|---|---|---:|---:|",
     ]
-    for code, v in LANGUAGES.items():
-        mine = [r for r in rows if r[1] == v.language]
-        minutes = sum(r[4] for r in mine) / 60
-        lines.append(
-            f"| {code} | {v.language} | {v.speaker} | {v.split} | {len(mine)} | {minutes:.1f} |"
-        )
-    lines += ["", "| split | files | minutes | languages |", "|---|---:|---:|---:|"]
+    voices = [(c, v) for c, v in LANGUAGES.items()] + list(KTUBERLING_LANGUAGES.items())
+    for code, v in voices:
+        mine = [r for r in rows if r[2] == v.speaker]
+        if mine or v in LANGUAGES.values():
+            minutes = sum(r[4] for r in mine) / 60
+            lines.append(
+                f"| {code} | {v.language} | {v.speaker} | {v.split} | {len(mine)} | {minutes:.1f} |"
+            )
+    lines += ["", "| split | files | minutes | speakers |", "|---|---:|---:|---:|"]
     lines += [
         f"| {s} | {d['files']} | {d['minutes']} | {d['voices']} |" for s, d in summary.items()
     ]
@@ -237,13 +336,19 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m ddsp.data.voices", description=__doc__.split("\n")[0]
     )
     parser.add_argument("out", help="output folder (created); point data.root at it")
-    parser.add_argument("--deb", help=f"a downloaded {PACKAGE}_*.deb (default: apt-get download)")
+    parser.add_argument(
+        "--deb",
+        action="append",
+        help="a downloaded package, repeatable: "
+        + " / ".join(f"{p}_*.deb" for p in SOURCES)
+        + " (default: apt-get download both; a package not given is not used)",
+    )
     args = parser.parse_args(argv)
 
     def run() -> None:
         summary = build(args.out, args.deb)
         for split, d in summary.items():
-            print(f"{split:>5}: {d['files']} files, {d['minutes']} min, {d['voices']} languages")
+            print(f"{split:>5}: {d['files']} files, {d['minutes']} min, {d['voices']} speakers")
         print(f"wrote {Path(args.out).expanduser()}; train with data.root={args.out}")
 
     cli.run("python -m ddsp.data.voices", run)

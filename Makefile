@@ -33,7 +33,7 @@ FORCE:
 train: $(STAMP)
 	$(PY) train.py experiment=$(EXPERIMENT) $(ARGS)
 
-# The multi-speaker training speech (3.2 h, 21 languages; not shipped): see ddsp/data/voices.py.
+# The multi-speaker training speech (3.2 h, 20 languages; not shipped): see ddsp/data/voices.py.
 # Then: make train EXPERIMENT=lpc_vocoder_voices
 VOICES_ROOT ?= $(HOME)/.cache/ddsp/voices
 voices: $(STAMP)

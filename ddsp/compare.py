@@ -30,7 +30,16 @@ from .metrics.pesq import pesq_wb
 from .spectral.loudness import frame_rms
 from .synth import classical_lpc_vocoder
 
-__all__ = ["world_resynthesis", "render_systems", "compare", "format_table", "SYSTEMS", "METRICS"]
+__all__ = [
+    "world_resynthesis",
+    "render_systems",
+    "compare",
+    "compare_files",
+    "summarise",
+    "format_table",
+    "SYSTEMS",
+    "METRICS",
+]
 
 SYSTEMS = ("ours", "WORLD", "classical LPC")
 METRICS = (
@@ -124,14 +133,15 @@ def _timed(fn: Callable[..., torch.Tensor], *args) -> tuple[torch.Tensor, float]
     return out, time.perf_counter() - t0
 
 
-def compare(model, cfg, files: list[Path], progress: bool = True) -> dict[str, dict[str, float]]:
-    """Resynthesise every file with the three systems; ``{system: {metric: mean over files}}``
-    (``files`` and ``seconds`` included)."""
+def compare_files(
+    model, cfg, files: list[Path], progress: bool = True
+) -> list[dict[str, dict[str, float] | str | float]]:
+    """Resynthesise every file with the three systems; one row per file long enough to score:
+    ``{"file": path, "seconds": duration, system: {metric: value, "rtf_seconds": wall}}``."""
     d = cfg.data
     sr, hop = d.sample_rate, d.hop_length
     prep = PrepConfig(sr, hop, d.f0_min, d.f0_max, d.f0_method)
-    sums: dict[str, dict[str, list[float]]] = {s: {} for s in SYSTEMS}
-    seconds, used = 0.0, 0
+    rows: list[dict] = []
     for path in tqdm(files, desc="Comparing vocoders", disable=not progress):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # short or silent files are still compared
@@ -148,26 +158,38 @@ def compare(model, cfg, files: list[Path], progress: bool = True) -> dict[str, d
             "loudness": item["loudness"][None],
         }
         with torch.no_grad():
-            if not used:  # warm-up: first calls pay one-off costs (allocations, caches)
+            if not rows:  # warm-up: first calls pay one-off costs (allocations, caches)
                 for run in _RUNS.values():
                     run(batch, sr, hop, model)
             outs = {name: _timed(run, batch, sr, hop, model) for name, run in _RUNS.items()}
+        row: dict = {"file": str(path), "seconds": len(x) / sr}
         for system, (y, wall) in outs.items():
-            row = _metrics(y, x, item, sr, hop)
-            row["rtf_seconds"] = wall
-            for k, v in row.items():
-                sums[system].setdefault(k, []).append(v)
-        seconds += len(x) / sr
-        used += 1
-    if not used:
+            row[system] = {**_metrics(y, x, item, sr, hop), "rtf_seconds": wall}
+        rows.append(row)
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Rows of :func:`compare_files` -> ``{system: {metric: mean over files}}`` (NaN-skipping
+    means; ``rtf`` is the total wall time over the total duration; ``files`` and ``seconds``
+    included)."""
+    if not rows:
         raise ValueError("no file long enough to compare (each needs at least 8 frames)")
+    seconds = sum(r["seconds"] for r in rows)
     out = {}
-    for system, rows in sums.items():
-        means = {k: _nanmean(v) for k, v in rows.items() if k != "rtf_seconds"}
-        means["rtf"] = sum(rows["rtf_seconds"]) / seconds
-        means["files"], means["seconds"] = float(used), seconds
+    for system in SYSTEMS:
+        keys = [k for k in rows[0][system] if k != "rtf_seconds"]
+        means = {k: _nanmean([r[system][k] for r in rows]) for k in keys}
+        means["rtf"] = sum(r[system]["rtf_seconds"] for r in rows) / seconds
+        means["files"], means["seconds"] = float(len(rows)), seconds
         out[system] = means
     return out
+
+
+def compare(model, cfg, files: list[Path], progress: bool = True) -> dict[str, dict[str, float]]:
+    """Resynthesise every file with the three systems; ``{system: {metric: mean over files}}``
+    (``files`` and ``seconds`` included): :func:`summarise` of :func:`compare_files`."""
+    return summarise(compare_files(model, cfg, files, progress))
 
 
 def _nanmean(values: list[float]) -> float:

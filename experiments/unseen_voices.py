@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DDSP_ROOT", str(ROOT))
 
-from ddsp.compare import METRICS, SYSTEMS, compare, render_systems  # noqa: E402
+from ddsp.compare import METRICS, SYSTEMS, compare_files, render_systems, summarise  # noqa: E402
 from ddsp.data.prepare import PrepConfig, analyse_file, assign_splits, find_audio_files  # noqa: E402
 from ddsp.models.checkpoint import PRETRAINED, load_vocoder  # noqa: E402
 from ddsp.plot import plot_levels  # noqa: E402
@@ -97,12 +97,15 @@ def main(argv: list[str] | None = None) -> None:
     prep = PrepConfig(d.sample_rate, d.hop_length, d.f0_min, d.f0_max, d.f0_method)
     sets = _sets(Path(a.voices).expanduser(), prep, 6 if a.quick else a.max_files)
     t0 = time.perf_counter()
+    every = [p for files in sets.values() for p in files]  # each file rendered once
+    by_file = {r["file"]: r for r in compare_files(model, cfg, every)}
     results: dict[str, dict] = {}
-    voices_test = [p for k, v in sets.items() if k != "fillets_cs" for p in v]
+    scored = {k: [by_file[str(p)] for p in v if str(p) in by_file] for k, v in sets.items()}
+    voices_test = [r for k, rows in scored.items() if k != "fillets_cs" for r in rows]
     if voices_test:
-        results["voices test (all)"] = compare(model, cfg, voices_test)
-    for name, files in sets.items():
-        results[name] = compare(model, cfg, files, progress=False)
+        results["voices test (all)"] = summarise(voices_test)
+    for name, rows in scored.items():
+        results[name] = summarise(rows)
     out = results_dir(a.quick)
     for name, index in FIGURE_CLIPS.items():
         if name in sets:

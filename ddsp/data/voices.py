@@ -110,7 +110,6 @@ KTUBERLING_LANGUAGES: dict[str, Voice] = {
         "nn": "Norwegian Nynorsk",
         "wa": "Walloon",
         "de": "German",
-        "gl": "Galician",
         "sl": "Slovenian",
         "ga": "Irish",
         "sr": "Serbian",
@@ -119,6 +118,13 @@ KTUBERLING_LANGUAGES: dict[str, Voice] = {
         "ro": "Romanian",
         "es": "Spanish",
     }.items()
+}
+
+#: Why a KTuberling language with files is not in :data:`KTUBERLING_LANGUAGES`.
+_NOT_USED = {
+    "gl": "the f0 tracker finds no voiced frame in 42 of its 71 words: not a voice to learn from",
+    **{c: "recorded at 8 kHz only" for c in ("fi", "it", "pt", "sv", "nds")},
+    **{c: "a copy of 'sr'" for c in ("sr@latin", "sr@ijekavian", "sr@ijekavianlatin")},
 }
 
 _WORD = re.compile(r"/ktuberling/sounds/(?P<code>[^/]+)/(?P<word>[^/]+)\.(?:ogg|wav|opus)$")
@@ -203,7 +209,7 @@ def _entry(package: str, name: str) -> tuple[Voice, Path] | str | None:
         return (
             f"KTuberling {code!r}: a validation / test language, kept out of training"
             if held_out
-            else f"KTuberling {code!r} not in the recipe (a copy of 'sr', or 8 kHz only)"
+            else f"KTuberling {code!r} not in the recipe ({_NOT_USED.get(code, 'not speech')})"
         )
     return KTUBERLING_LANGUAGES[code], Path(code) / f"ktuberling__{hit.group('word')}.flac"
 

@@ -15,7 +15,15 @@ import warnings
 
 import torch
 
-__all__ = ["next_fast_len", "fft_convolve", "kaiser_sinc_lowpass", "overlap_add", "compiled"]
+__all__ = [
+    "next_fast_len",
+    "fft_convolve",
+    "kaiser_sinc_lowpass",
+    "overlap_add",
+    "compiled",
+    "host_reads_free",
+    "device_assert",
+]
 
 COMPILED: dict[str, object] = {}  # name -> torch.compile'd function; "broken" once it failed
 
@@ -113,3 +121,20 @@ def compiled(name: str, eager):
             return eager(*args)
 
     return run
+
+
+def host_reads_free(t: torch.Tensor) -> bool:
+    """Whether reading a value of ``t`` on the host is free (CPU tensors): the hot paths'
+    NaN/Inf checks read there and raise their precise errors; elsewhere they call
+    :func:`device_assert`, which does not stall the device."""
+    return t.device.type == "cpu"
+
+
+def device_assert(ok: torch.Tensor, message: str) -> None:
+    """Queue the check that the 0-dim boolean ``ok`` holds on its device, without synchronising
+    the host (:func:`torch._assert_async`; nothing on ``meta``). A failure surfaces at the next
+    synchronisation as a device-side assertion, which ends the process's CUDA context: an error
+    all the same, never a silent NaN, at no per-call stall. ``message`` is what a CPU run of the
+    same call raises."""
+    if ok.device.type != "meta":
+        torch._assert_async(ok, message)

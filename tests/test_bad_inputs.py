@@ -96,6 +96,30 @@ def test_allpole_forward_ad_and_vmap():
 # --- losses ------------------------------------------------------------------------------
 
 
+def test_accelerator_checks_are_queued_not_read(monkeypatch):
+    """Off the CPU the hot paths' NaN/Inf checks are device assertions (no host stall per
+    call): run here as if off the CPU, a finite call passes and a NaN still raises, with the
+    message the device assertion carries (on the CPU ``_assert_async`` raises at once)."""
+    import sys
+
+    import ddsp.dsp
+
+    reads = []
+    for name in ("ddsp.filters.allpole", "ddsp.losses.stft"):  # the modules, not the functions
+        module = sys.modules[name]
+        monkeypatch.setattr(module, "host_reads_free", lambda t: reads.append(t.device) and False)
+    x, a = torch.randn(1, 400), 0.1 * torch.randn(1, 400, 4)
+    loss = STFTLoss(256, 64)
+    assert torch.isfinite(allpole(x, a)).all() and torch.isfinite(loss(x[:, None], x[:, None]))
+    assert len(reads) == 3  # the filter's output, the loss's input and target
+    x[0, 7] = math.nan
+    with pytest.raises(RuntimeError, match="allpole: the output holds NaN or Inf"):
+        allpole(x, a)
+    with pytest.raises(RuntimeError, match="input contains NaN or Inf, or peaks beyond"):
+        loss(x[:, None], torch.zeros(1, 1, 400))
+    ddsp.dsp.device_assert(torch.tensor(False, device="meta"), "meta tensors hold no values")
+
+
 def test_mel_loss_with_empty_bands_warns_and_stays_finite():
     with pytest.warns(UserWarning, match="mel bands hold no FFT bin"):
         loss = MultiResolutionSTFTLoss(scale="mel", n_bins=128, sample_rate=44100)

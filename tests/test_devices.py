@@ -171,3 +171,31 @@ def test_module_to_a_dtype_is_the_same_transform(name):
     for dtype in (torch.float64, torch.float32):
         out = copy.deepcopy(module).to(dtype=dtype)(x.to(dtype))
         assert (out.to(ref.dtype) - ref).abs().max() <= 1e-4 * ref.abs().max()
+
+
+@pytest.mark.skipif(DEVICE != "cuda", reason="needs CUDA (python experiments/gpu_check.py)")
+def test_hot_paths_never_stall_the_host():
+    """The training hot path (GOLF-ss forward, the all-pole filter and the MSS loss, forward
+    and backward) runs with CUDA's sync debug mode set to raise on any host synchronisation:
+    the NaN/Inf checks there are device assertions (``ddsp.dsp.device_assert``)."""
+    synth = GlottalFlowLPC(SR, 160, mode="sample").to(DEVICE)
+    g = torch.Generator().manual_seed(0)
+    frames = 50
+    f0 = (110 + 60 * torch.rand(4, frames, generator=g)).to(DEVICE)
+    controls = {
+        k: torch.randn(4, frames, n, generator=g).to(DEVICE).requires_grad_()
+        for k, n in synth.control_sizes.items()
+    }
+    target = _speech(frames * 160, 2).float().repeat(2, 1).to(DEVICE)
+    loss_fn = L.MultiResolutionSTFTLoss(preset="golf").to(DEVICE)
+    x = target.clone().requires_grad_()
+    a = (0.1 * torch.randn(4, frames * 160, 8, generator=g)).to(DEVICE).requires_grad_()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        y = synth(f0, controls)
+        loss = loss_fn(y[:, None], target[:, None]) + allpole(x, a).square().mean()
+        loss.backward()
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert torch.isfinite(loss).item()

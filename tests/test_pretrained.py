@@ -1,6 +1,7 @@
 """The pretrained model shipped in pretrained/ loads by default and resynthesises shipped speech
 at the input's level."""
 
+import pytest
 import soundfile as sf
 import torch
 from conftest import DATA
@@ -37,3 +38,29 @@ def test_strip_checkpoint_points_the_test_split_at_shipped_data(tmp_path):
     assert "optimizer_states" not in saved
     _, cfg = load_vocoder(out)
     assert cfg.data.root == str(PRETRAINED.parents[1] / "data" / "fillets_cs")
+
+
+def test_comparison_rows_per_file_and_their_summary():
+    """``compare_files`` gives one row per file with every system's metrics; ``summarise``
+    averages them (NaN-skipping) and ``compare`` is the two together."""
+    import math
+
+    from ddsp.compare import METRICS, SYSTEMS, compare, compare_files, summarise
+
+    model, cfg = load_vocoder()
+    files = sorted(DATA.glob("*.ogg"))[:2]
+    rows = compare_files(model, cfg, files, progress=False)
+    assert [r["file"] for r in rows] == [str(f) for f in files]
+    summary = summarise(rows)
+    for system in SYSTEMS:
+        for key, _, _ in METRICS[:-1]:  # the RTF is total time over total duration
+            values = [r[system][key] for r in rows if not math.isnan(r[system][key])]
+            if values:
+                assert math.isclose(summary[system][key], sum(values) / len(values))
+        assert summary[system]["files"] == 2
+        total = sum(r[system]["rtf_seconds"] for r in rows) / sum(r["seconds"] for r in rows)
+        assert math.isclose(summary[system]["rtf"], total)
+    again = compare(model, cfg, files, progress=False)  # same noise seed: same outputs
+    assert math.isclose(again["ours"]["mss"], summary["ours"]["mss"], rel_tol=1e-6)
+    with pytest.raises(ValueError, match="no file long enough"):
+        summarise([])

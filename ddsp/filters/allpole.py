@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from ..dsp import device_assert, host_reads_free
 from .allpole_grad import lpc_filter, lpc_filter_frames
 from .interpolate import upsample
 
@@ -37,7 +38,12 @@ def _is_batched(t: torch.Tensor) -> bool:
 def _check_output(y: torch.Tensor, x, a, zi, checked_stability: bool) -> None:
     """NaN/Inf anywhere in the inputs reaches the output; one reduction over the output (far
     smaller than ``a``) finds it, and only then are the inputs searched for the culprit."""
-    if _is_batched(y) or torch.isfinite(y.detach().sum()):
+    if _is_batched(y):
+        return
+    if not host_reads_free(y):  # an accelerator: no host stall per call
+        device_assert(torch.isfinite(y.detach()).all(), "allpole: the output holds NaN or Inf")
+        return
+    if torch.isfinite(y.detach().sum()):
         return
     if torch.isfinite(y.detach()).all():
         return  # finite but so large that the sum overflowed

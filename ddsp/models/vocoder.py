@@ -8,6 +8,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from ..dsp import device_assert, host_reads_free
 from ..filters.interpolate import upsample
 from ..spectral.loudness import a_weighted_loudness, frame_rms
 from ..synth.edit import apply_gain
@@ -142,7 +143,9 @@ class VocoderModule(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         y = self(batch)
         loss = self.loss(y.unsqueeze(1), batch["audio"].unsqueeze(1))
-        if not torch.isfinite(loss):
+        if not host_reads_free(loss):  # an accelerator: no host stall per step
+            device_assert(torch.isfinite(loss), "non-finite training loss")
+        elif not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss at step {self.global_step}")
         self.log("train/loss", loss, prog_bar=True, batch_size=len(y))
         return loss

@@ -100,8 +100,15 @@ def test_modules_equal_their_functions_and_check_inputs():
         GriffinLimCQT(SR, 512, n_iter=2)(mag, generator=g1),
         SF.griffinlim_cqt(mag, SR, 512, n_iter=2, generator=g2),
     )
+    # a real spec is a magnitude with zero phase, as librosa.icqt takes it
+    assert torch.equal(SF.icqt(mag, SR, 512), SF.icqt(mag.to(torch.complex128), SR, 512))
     with pytest.raises(TypeError, match="complex"):
-        SF.icqt(mag, SR, 512)
+        SF.icqt(mag.to(torch.int64), SR, 512)
+    # pad_mode is the forward transform's only (librosa passes it to griffinlim_cqt)
+    rec = SF.griffinlim_cqt(mag, SR, 512, n_iter=1, pad_mode="reflect", length=len(y))
+    assert rec.shape == y.shape
+    with pytest.raises(ValueError, match="too short for this CQT"):  # as librosa
+        SF.cqt(torch.zeros(16, dtype=torch.float64), 44100, n_bins=36)
     with pytest.raises(ValueError, match="momentum"):
         SF.griffinlim_cqt(mag, SR, 512, momentum=1.0)
     with pytest.raises(TypeError, match="gamma=0"):

@@ -312,6 +312,12 @@ def vqt_response(
         ``(batch, n_bins, frames)`` complex, lowest bin first.
     """
     h = decimation_filter() if h is None else h
+    if x.shape[-1] < 2**plan.early:  # as librosa: nothing would be left after decimating
+        raise ValueError(
+            f"signal of {x.shape[-1]} samples is too short for this CQT: it is first decimated "
+            f"2:1 {plan.early} times (the top octave lies far below Nyquist), which needs at "
+            f"least {2**plan.early} samples"
+        )
     for _ in range(plan.early):
         x = decimate2(x, h)
     out = []

@@ -67,15 +67,22 @@ def ivqt(
     """Inverse of :func:`ddsp.spectral.functional.vqt` (``librosa.icqt`` for ``gamma=0``).
 
     Args:
-        spec: ``(..., n_bins, frames)`` complex, lowest bin first, as the forward transform's.
+        spec: ``(..., n_bins, frames)`` complex, lowest bin first, as the forward transform's
+            (real: a magnitude with zero phase).
         length: output length in samples (default: what the frames cover).
         the others: as the forward transform that made ``spec``.
 
     Returns:
         ``(..., time)`` real, in ``spec``'s precision.
     """
-    if not (isinstance(spec, torch.Tensor) and spec.is_complex()):
-        raise TypeError("spec must be a complex tensor (..., n_bins, frames), e.g. from cqt()")
+    if not (isinstance(spec, torch.Tensor) and (spec.is_complex() or spec.is_floating_point())):
+        raise TypeError(
+            "spec must be a complex (or real: zero phase) float tensor (..., n_bins, frames), "
+            f"e.g. from cqt(); got {type(spec).__name__}"
+            + (f" of {spec.dtype}" if isinstance(spec, torch.Tensor) else "")
+        )
+    if not spec.is_complex():  # a magnitude: zero phase, as librosa.icqt takes it
+        spec = spec.to(torch.complex128 if spec.dtype == torch.float64 else torch.complex64)
     _checks.sample_rate(sample_rate)
     _checks.positive_int("hop_length", hop_length)
     _checks.positive_int("bins_per_octave", bins_per_octave)
@@ -145,6 +152,7 @@ def griffinlim_cqt(
     length: int | None = None,
     init: str | None = "random",
     generator: torch.Generator | None = None,
+    pad_mode: str = "constant",
     **kwargs,
 ) -> torch.Tensor:
     """A signal whose CQT magnitude is ``magnitude`` (``librosa.griffinlim_cqt``'s fast
@@ -153,7 +161,9 @@ def griffinlim_cqt(
     Args:
         magnitude: ``(..., n_bins, frames)`` non-negative.
         init: ``"random"`` (uniform phases from ``generator``) or ``None`` (zero phase).
-        kwargs: the CQT's arguments (``f_min``, ``bins_per_octave``, ``filter_scale``, ...).
+        pad_mode: the forward CQT's padding (the inverse has none).
+        kwargs: the other arguments of the CQT and its inverse (``f_min``,
+            ``bins_per_octave``, ``filter_scale``, ``window``, ``scale``, ...).
 
     Shape: -> ``(..., time)``.
     """
@@ -174,7 +184,9 @@ def griffinlim_cqt(
     for _ in range(n_iter):
         previous = rebuilt
         y = icqt(mag * angles, sample_rate, hop_length, length=length, **kwargs)
-        rebuilt = vqt(y, sample_rate, hop_length, n_bins=n_bins, gamma=0.0, **kwargs)
+        rebuilt = vqt(
+            y, sample_rate, hop_length, n_bins=n_bins, gamma=0.0, pad_mode=pad_mode, **kwargs
+        )
         rebuilt = rebuilt[..., : mag.shape[-1]]
         angles = rebuilt - (momentum / (1 + momentum)) * previous[..., : rebuilt.shape[-1]]
         angles = angles / (angles.abs() + eps)

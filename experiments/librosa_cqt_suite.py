@@ -23,6 +23,7 @@ not replace (``hybrid_cqt``, ``pseudo_cqt``) are deselected and counted. Writes
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -134,6 +135,7 @@ class _Collector:
                 why = report.longrepr[2].removeprefix("Skipped: ")
             elif report.failed:
                 why = str(report.longrepr).strip().splitlines()[-1][:160]
+                why = re.sub(r"\S*librosa-cqt-suite-[^/]+/", "", why)  # the temporary folder
             if report.nodeid not in self.outcomes or report.outcome != "passed":
                 self.outcomes[report.nodeid] = (report.outcome, why)
 

@@ -44,7 +44,7 @@ voices: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check --no-cache .
 	$(VENV)/bin/ruff format --no-cache --check .
-	PYTHONDONTWRITEBYTECODE=1 $(PY) -m pytest -q -p no:cacheprovider $(ARGS)
+	PYTHONDONTWRITEBYTECODE=1 $(PY) -m pytest -q -p no:cacheprovider --durations=12 $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

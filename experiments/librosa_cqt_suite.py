@@ -14,8 +14,8 @@ What the adapters map: librosa's keyword names to ours (``sr`` -> ``sample_rate`
 ``f_min``, ``random_state`` -> a seeded generator); our ``ValueError`` to librosa's
 ``ParameterError`` (the tests expect that class for bad arguments); ``res_type`` is not used
 (our 2:1 decimator is a fixed Kaiser-windowed sinc, :func:`ddsp.dsp.kaiser_sinc_lowpass`).
-A case asking for something we do not provide (``tuning=None``: tuning estimated from the
-signal; non-equal ``intervals``) is skipped with that reason; tests of librosa functions we do
+A case asking for something we do not provide (non-equal ``intervals``) is skipped with that
+reason; tests of librosa functions we do
 not replace (``hybrid_cqt``, ``pseudo_cqt``) are deselected and counted. Writes
 ``librosa_cqt_suite.md/.json``: passed / failed / skipped per test function, and why.
 """
@@ -60,8 +60,6 @@ def _kwargs(kwargs: dict, allowed: set[str]) -> tuple[dict, object]:
     dtype = kwargs.pop("dtype", None)
     for key in IGNORED:
         kwargs.pop(key, None)
-    if "tuning" in kwargs and kwargs["tuning"] is None:
-        pytest.skip("tuning=None (librosa estimates the tuning from the signal): not provided")
     intervals = kwargs.pop("intervals", "equal")
     if not (isinstance(intervals, str) and intervals == "equal"):
         pytest.skip("intervals other than 'equal' (just intonation, given ratios): not provided")

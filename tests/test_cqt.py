@@ -112,3 +112,60 @@ def test_vqt_module_passes_tuning_on():
         VQT(22050, n_bins=36, f_min=55.0, gamma=10.0, tuning=0.25).frequencies,
         untuned * 2 ** (0.25 / 12),
     )
+
+
+def _tuning_signals(speech) -> dict[str, np.ndarray]:
+    sr = 22050
+    t = np.arange(sr) / sr
+    detune = 2 ** (0.23 / 12)
+    return {
+        "tone 445 Hz": np.sin(2 * np.pi * 445 * t),
+        "chord +0.23 bin": sum(np.sin(2 * np.pi * f * detune * t) for f in (220, 277.18, 329.63)),
+        "noise": np.random.default_rng(2).standard_normal(sr),
+        "speech": _signal("speech", sr, speech),
+    }
+
+
+def test_piptrack_and_estimate_tuning_match_librosa(speech):
+    """Exact (float64): the same peaks, pitches to 1e-9 Hz, magnitudes to 1e-12 of the peak,
+    and the same histogram bin of the tuning, on tones, a detuned chord, noise and speech."""
+    for name, y in _tuning_signals(speech).items():
+        x = torch.from_numpy(y)
+        pitch, mag = librosa.piptrack(y=y, sr=22050)
+        ours_pitch, ours_mag = SF.piptrack(x, 22050)
+        assert np.array_equal(pitch > 0, ours_pitch.numpy() > 0), name
+        assert np.abs(ours_pitch.numpy() - pitch).max() < 1e-9, name
+        assert np.abs(ours_mag.numpy() - mag).max() < 1e-12 * mag.max(), name
+        ref = librosa.estimate_tuning(y=y, sr=22050)
+        assert abs(SF.estimate_tuning(x, 22050) - ref) < 1e-9, name
+        assert abs(SF.estimate_tuning(x, 22050, bins_per_octave=24) - librosa.estimate_tuning(
+            y=y, sr=22050, bins_per_octave=24)) < 1e-9, name  # fmt: skip
+    assert abs(SF.estimate_tuning(torch.from_numpy(_tuning_signals(speech)["chord +0.23 bin"]),
+               22050) - 0.22) < 1e-9  # fmt: skip  # the bin left of +0.23
+
+
+def test_cqt_with_estimated_tuning_matches_librosa(speech):
+    # the criterion of test_multirate_matches_librosa, on speech
+    y = _signal("speech", 22050, speech)
+    ref = np.abs(librosa.cqt(y, sr=22050, tuning=None))
+    ours = SF.cqt(torch.from_numpy(y), 22050, tuning=None).abs().numpy()
+    rel = _rel_errors(ours, ref)
+    assert np.median(rel) <= 1e-3 and np.percentile(rel, 99) <= 1e-2
+    tuning = librosa.estimate_tuning(y=y, sr=22050)
+    assert tuning != 0.0  # the estimate is used, not the default
+    fixed = SF.cqt(torch.from_numpy(y), 22050, tuning=tuning).abs().numpy()
+    assert np.array_equal(ours, fixed)
+
+
+def test_pitch_tuning_edges_and_errors():
+    assert SF.pitch_tuning(torch.tensor([440.0, 880.0, 0.0])) == pytest.approx(0.0, abs=1e-12)
+    quarter = 440 * 2 ** (0.25 / 12)
+    for f in (quarter, 440 * 2 ** (-0.37 / 12), 431.0):  # on and off the histogram's edges
+        f64 = torch.tensor([f], dtype=torch.float64)
+        assert SF.pitch_tuning(f64) == librosa.pitch_tuning(np.array([f]))
+    with pytest.warns(UserWarning, match="empty frequency set"):
+        assert SF.pitch_tuning(torch.zeros(3)) == 0.0
+    with pytest.raises(ValueError, match="resolution"):
+        SF.pitch_tuning(torch.tensor([440.0]), resolution=0.0)
+    with pytest.raises(ValueError, match="estimate_tuning"):
+        CQT(22050, tuning=None)

@@ -349,7 +349,7 @@ def vqt(
     scale: bool = True,
     pad_mode: str = "constant",
     method: str = "multirate",
-    tuning: float = 0.0,
+    tuning: float | None = 0.0,
 ) -> torch.Tensor:
     """Variable-Q transform, ``librosa.vqt`` (``gamma=0``: the CQT, ``librosa.cqt``).
 
@@ -363,11 +363,18 @@ def vqt(
         gamma: bandwidth offset in Hz (``None``: ERB-based, as librosa's VQT).
         filter_scale, norm, sparsity, window, scale, pad_mode: as librosa.
         method: ``"multirate"`` or ``"direct"`` (see the module docstring).
+        tuning: offset of the bins from A4 = 440 Hz equal temperament, in fractions of a bin;
+            ``None``: estimated from ``x`` (:func:`ddsp.spectral.functional.estimate_tuning`,
+            one value for the whole batch, as librosa).
 
     Returns:
         ``(..., n_bins, frames)`` complex.
     """
     _checks.signal(x)
+    if tuning is None:
+        from ._tuning import estimate_tuning
+
+        tuning = estimate_tuning(x, sample_rate, bins_per_octave=bins_per_octave)
     plan = cqt_plan(
         float(sample_rate), hop_length, f_min, n_bins, bins_per_octave, filter_scale,
         norm, sparsity, window, scale, gamma, method, tuning,

@@ -16,7 +16,8 @@ class VQT(nn.Module):
     Args:
         sample_rate, hop_length, f_min, n_bins, bins_per_octave, gamma, filter_scale, norm,
             sparsity, window, scale, pad_mode, method, tuning: as
-            :func:`ddsp.spectral.functional.vqt` (``tuning`` in fractions of a bin, as librosa).
+            :func:`ddsp.spectral.functional.vqt` (``tuning`` in fractions of a bin, as librosa;
+            a number here, see :func:`ddsp.spectral.functional.estimate_tuning`).
         power: ``1.0`` magnitude (finite gradient at 0), ``2.0`` power, ``None`` complex.
         trainable: make each octave's frequency-domain kernels an ``nn.Parameter`` (complex,
             initialised to librosa's basis, so the output is unchanged before training).
@@ -54,6 +55,13 @@ class VQT(nn.Module):
             pad_mode,
             power,
         )
+        if tuning is None or not isinstance(tuning, int | float):
+            raise ValueError(
+                f"tuning must be a number of bins, got {tuning!r}: a module builds its kernels "
+                "once; estimate it from a recording with "
+                "ddsp.spectral.functional.estimate_tuning(x, sample_rate), or call the "
+                "functional cqt / vqt with tuning=None"
+            )
         self.plan = SF.cqt_plan(
             float(sample_rate), hop_length, f_min, n_bins, bins_per_octave, filter_scale,
             norm, sparsity, window, scale, gamma, method, tuning,

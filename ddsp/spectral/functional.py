@@ -29,8 +29,12 @@ from ._griffinlim import griffinlim
 from ._icqt import griffinlim_cqt, icqt, ivqt
 from ._mel import hz_to_mel, mel_filterbank, mel_to_hz, tf_mel_filterbank
 from ._stft import cached_window, get_window, istft, magnitude, phase, stft, stft_power
+from ._tuning import estimate_tuning, piptrack, pitch_tuning
 
 __all__ = [
+    "estimate_tuning",
+    "piptrack",
+    "pitch_tuning",
     "get_window",
     "cached_window",
     "stft",

@@ -169,3 +169,15 @@ def test_pitch_tuning_edges_and_errors():
         SF.pitch_tuning(torch.tensor([440.0]), resolution=0.0)
     with pytest.raises(ValueError, match="estimate_tuning"):
         CQT(22050, tuning=None)
+    with pytest.raises(ValueError, match="n_fft"):
+        SF.piptrack(torch.zeros(100), 22050, n_fft=0)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        SF.estimate_tuning(torch.zeros(100, dtype=torch.int64), 22050)
+
+
+def test_piptrack_gradcheck():
+    """The peaks' interpolated magnitudes are differentiable in the signal (float64; the peak
+    picking itself is piecewise constant)."""
+    x = torch.randn(256, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    x = x.requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: SF.piptrack(t, 8000, n_fft=64)[1], (x,))

@@ -65,7 +65,8 @@ def piptrack(
     """
     _checks.signal(x)
     sample_rate = _checks.sample_rate(sample_rate)
-    hop = hop_length or n_fft // 4
+    n_fft = _checks.positive_int("n_fft", n_fft)
+    hop = _checks.positive_int("hop_length", hop_length, none_ok=True) or n_fft // 4
     s = magnitude(stft(x, n_fft, hop, window="hann", center=True, pad_mode="constant"))
     f_min, f_max = max(f_min, 0.0), min(f_max, sample_rate / 2)
     freqs = torch.arange(n_fft // 2 + 1, dtype=torch.float64, device=s.device) * (
@@ -132,10 +133,8 @@ def estimate_tuning(
     """
     pitch, mag = piptrack(x.detach(), sample_rate, n_fft, **kwargs)
     voiced = pitch > 0
-    floor = mag[voiced].median() if voiced.any() else mag.new_zeros(())
-    # numpy's median of an even count averages the middle two; torch's takes the lower one
-    if voiced.any() and int(voiced.sum()) % 2 == 0:
+    floor = mag.new_zeros(())
+    if voiced.any():  # numpy's median: the mean of the middle two of an even count
         values = mag[voiced].sort().values
-        mid = values.numel() // 2
-        floor = (values[mid - 1] + values[mid]) / 2
+        floor = (values[(values.numel() - 1) // 2] + values[values.numel() // 2]) / 2
     return pitch_tuning(pitch[(mag >= floor) & voiced], resolution, bins_per_octave)

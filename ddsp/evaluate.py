@@ -31,6 +31,7 @@ from .data.prepare import PrepConfig
 from .losses import golf_mss
 from .metrics import real_time_factor
 from .models.checkpoint import load_vocoder
+from .training import quiet_lightning
 
 __all__ = ["evaluate", "main"]
 
@@ -73,7 +74,7 @@ def evaluate(
     dm.prepare_data()
     dm.setup("test")
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        quiet_lightning()
         media_dir = media_dir or tempfile.mkdtemp(prefix="ddsp-evaluate-")
         trainer = L.Trainer(
             accelerator="cpu",

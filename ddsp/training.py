@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout (train.py sets DDSP_ROOT to it)
 
-__all__ = ["train", "ROOT"]
+__all__ = ["train", "quiet_lightning", "ROOT"]
 
 
 def _instantiate_dict(cfg: DictConfig | None) -> list:
@@ -34,14 +34,21 @@ def _no_litlogger_tip(record: logging.LogRecord) -> bool:
     return "litlogger" not in record.getMessage()
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Train (and test) the configured model; returns the final logged metrics."""
+def quiet_lightning() -> None:
+    """Silence what Lightning prints that is not the user's business (call before a Trainer).
+
+    Warnings filters are process-wide: call it inside ``warnings.catch_warnings()`` to scope
+    them. The litlogger advert's logging filter stays (adding it again is a no-op)."""
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*pkg_resources is deprecated.*")
-    # Lightning's own use of a deprecated torch pytree API, not the user's business
+    # Lightning's own use of a deprecated torch pytree API
     warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")
-    # an advert on every run (adding the same filter object again is a no-op)
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_no_litlogger_tip)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train (and test) the configured model; returns the final logged metrics."""
+    quiet_lightning()
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)

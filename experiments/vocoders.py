@@ -131,8 +131,10 @@ def untrained_golf() -> dict:
     L.seed_everything(1234, verbose=False)
     dm = instantiate(cfg.data)
     model = instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))
+    from ddsp.training import quiet_lightning
+
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        quiet_lightning()
         with tempfile.TemporaryDirectory(prefix="vocoders-untrained-") as media:
             trainer = L.Trainer(
                 accelerator="cpu",

@@ -312,12 +312,16 @@ def test_sos_sub_hop_equals_expanded_held_biquads():
     assert g
 
 
-def test_fused_build_is_named_by_what_it_depends_on(monkeypatch, capsys):
+def test_fused_build_is_named_by_what_it_depends_on(monkeypatch, capsys, tmp_path):
     from ddsp.filters import _fused_cpu
 
     name = _fused_cpu.build_name()
     assert name.startswith("ddsp_allpole_cpu_") and name == _fused_cpu.build_name()
+    monkeypatch.setattr(torch, "__file__", "/another/environment/torch/__init__.py")
+    other_place = _fused_cpu.build_name()
+    assert other_place != name  # another environment: another cache entry, no rebuild ping-pong
     monkeypatch.setattr(torch, "__version__", "0.0.0+other")
-    assert _fused_cpu.build_name() != name  # another torch build: another cache entry
+    assert _fused_cpu.build_name() not in (name, other_place)  # another torch build
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))  # not the user's cache
     _fused_cpu._say_if_building("ddsp_allpole_cpu_never_built")
     assert "compiling the fused all-pole backward" in capsys.readouterr().err

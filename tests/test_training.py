@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -184,7 +186,7 @@ def test_ddp_on_cpu_runs_five_steps(tmp_path):
     assert ckpt["global_step"] == 5
 
 
-def test_checkpoint_rebuilds_the_model_and_resynthesises(tmp_path):
+def test_checkpoint_rebuilds_the_model_and_resynthesises(tmp_path, caplog):
     from ddsp.models import load_vocoder
     from ddsp.resynth import main as resynth
 
@@ -215,7 +217,14 @@ def test_checkpoint_rebuilds_the_model_and_resynthesises(tmp_path):
     from ddsp.evaluate import main as evaluate
 
     out = [f"ckpt={ckpt}", "--out", str(tmp_path / "eval.json")]
-    results = evaluate([*out, "--table", str(tmp_path / "table.md"), "--max-files", "2"])
+    caplog.set_level(logging.INFO)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = evaluate([*out, "--table", str(tmp_path / "table.md"), "--max-files", "2"])
+    # a clean run: none of Lightning's adverts or its own deprecations reach the user
+    assert "litlogger" not in caplog.text
+    noise = ("LeafSpec", "does not have many workers", "pkg_resources")
+    assert not [w for w in caught if any(n in str(w.message) for n in noise)]
     split = results["test_split"]
     for key in ("test/mss", "test/mcd_db", "rtf/encoder_1thr", "rtf/decoder_1thr", "parameters"):
         assert np.isfinite(split[key]) and split[key] > 0, key

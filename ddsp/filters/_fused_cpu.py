@@ -11,8 +11,8 @@ same loop, while ``dL/dx[t]`` is in a register:
     dL/dA[t,j] = -g[t] y[t - 1 - j]                                  (y[-1-k] = zi[k])
     dL/dzi[k]  = -sum_{j >= k} A[j - k, j] g[j - k]
 
-The forward stays torchlpc's compiled filter. Building needs a C++ compiler (about 30-60 s once,
-cached by torch under ``~/.cache/torch_extensions``); without one, or with ``DDSP_CPP=0``,
+The forward stays torchlpc's compiled filter. Building needs a C++ compiler (about 10 s once per
+environment, cached by torch under ``~/.cache/torch_extensions``); without one, or with ``DDSP_CPP=0``,
 :func:`load` returns None and the caller keeps its torchlpc-based backward.
 """
 
@@ -24,8 +24,16 @@ import sys
 import warnings
 
 _SOURCE = r"""
-#include <torch/extension.h>
+// The few ATen headers it needs, not <torch/extension.h> (torch's whole C++ API and pybind11):
+// the build takes a fifth of the time. Bound as a dispatcher op (torch.ops.ddsp_allpole).
+#include <ATen/core/Tensor.h>
+#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/zeros_like.h>
+#include <torch/library.h>
+#include <tuple>
 #include <vector>
 #include <cstdlib>
 #include <string>
@@ -36,7 +44,7 @@ _SOURCE = r"""
 // dL/dA is as large as A and written once. A fresh large allocation is page-faulted in 4 KiB
 // pages on first touch, which cost more than the arithmetic (33 of 49 ms at 16 x 64,000 x 20);
 // 2 MiB-aligned memory advised as huge pages cuts that to a few ms where the kernel allows it.
-torch::Tensor empty_huge(const torch::Tensor& like) {
+at::Tensor empty_huge(const at::Tensor& like) {
   const size_t bytes = like.numel() * like.element_size();
 #ifdef __linux__
   const size_t huge = size_t(2) << 20;
@@ -48,11 +56,11 @@ torch::Tensor empty_huge(const torch::Tensor& like) {
     void* p = nullptr;
     if (posix_memalign(&p, huge, (bytes + huge - 1) / huge * huge) == 0) {
       madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE);
-      return torch::from_blob(p, like.sizes(), [](void* q) { std::free(q); }, like.options());
+      return at::from_blob(p, like.sizes(), [](void* q) { std::free(q); }, like.options());
     }
   }
 #endif
-  return torch::empty_like(like);
+  return at::empty_like(like);
 }
 
 // One batch row. The adjoint recursion is run in "scatter" form: once g[t] is known, its
@@ -95,17 +103,17 @@ void backward_one(const scalar_t* __restrict__ gy, const scalar_t* __restrict__ 
 }
 
 // hop == 0: A holds one row per sample; hop > 0: one row per frame of hop samples (held).
-std::vector<torch::Tensor> allpole_backward(torch::Tensor gy, torch::Tensor a, torch::Tensor y,
-                                            torch::Tensor zi, int64_t hop, bool need_a,
-                                            bool need_zi) {
-  TORCH_CHECK(!gy.is_cuda(), "allpole_backward: CPU only");
+std::tuple<at::Tensor, at::Tensor, at::Tensor> allpole_backward(
+    at::Tensor gy, at::Tensor a, at::Tensor y, at::Tensor zi, int64_t hop, bool need_a,
+    bool need_zi) {
+  TORCH_CHECK(gy.is_cpu(), "allpole_backward: CPU only");
   gy = gy.contiguous(); a = a.contiguous(); y = y.contiguous(); zi = zi.contiguous();
   const int64_t B = a.size(0), R = a.size(1), N = a.size(2), T = gy.size(1);
   TORCH_CHECK(hop > 0 ? R * hop == T : R == T, "allpole_backward: rows of a do not cover time");
-  auto gx = torch::empty_like(gy);
+  auto gx = at::empty_like(gy);
   // per-frame gradients accumulate (zeros); per-sample rows are written once (no zero pass)
-  auto ga = need_a ? (hop > 0 ? torch::zeros_like(a) : empty_huge(a)) : torch::Tensor();
-  auto gzi = need_zi ? torch::empty_like(zi) : torch::Tensor();
+  auto ga = need_a ? (hop > 0 ? at::zeros_like(a) : empty_huge(a)) : at::Tensor();
+  auto gzi = need_zi ? at::empty_like(zi) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "allpole_backward", [&] {
     const scalar_t* gyp = gy.data_ptr<scalar_t>();
     const scalar_t* ap = a.data_ptr<scalar_t>();
@@ -131,6 +139,12 @@ std::vector<torch::Tensor> allpole_backward(torch::Tensor gy, torch::Tensor a, t
   });
   return {gx, ga, gzi};
 }
+
+TORCH_LIBRARY(ddsp_allpole, m) {
+  m.def("allpole_backward(Tensor gy, Tensor a, Tensor y, Tensor zi, int hop, bool need_a, "
+        "bool need_zi) -> (Tensor, Tensor, Tensor)",
+        &allpole_backward);
+}
 """
 
 _CFLAGS = ["-O3", "-fopenmp"]
@@ -139,9 +153,10 @@ _LDFLAGS = ["-fopenmp"]
 
 def build_name() -> str:
     """The extension's name in torch's build cache, from everything the binary depends on:
-    the source and flags, torch's version and build (git revision, CUDA), Python's version
-    and ABI. Two environments with different torch builds thus keep two builds side by side
-    instead of rebuilding one in turn."""
+    the source and flags, torch's location, version and build (git revision, CUDA), Python's
+    version and ABI. Two environments (two virtual environments, or two torch builds) thus
+    keep two builds side by side instead of rebuilding one in turn: torch's build files name
+    the headers' path, and a changed command line makes ninja compile again."""
     import hashlib
     import sysconfig
 
@@ -150,6 +165,7 @@ def build_name() -> str:
     parts = [
         _SOURCE,
         " ".join(_CFLAGS + _LDFLAGS),
+        os.path.dirname(torch.__file__),  # its headers' path is in the build's command line
         torch.__version__,
         str(getattr(torch.version, "git_version", "")),
         str(torch.version.cuda),
@@ -164,25 +180,32 @@ _STATE: dict[str, object] = {}
 
 
 def load():
-    """The compiled extension module, or None (no compiler, ``DDSP_CPP=0``; warned once)."""
+    """The compiled op namespace (``.allpole_backward(gy, a, y, zi, hop, need_a, need_zi)`` ->
+    ``(gx, ga, gzi)``), or None (no compiler, ``DDSP_CPP=0``; warned once)."""
     if os.environ.get("DDSP_CPP", "1") == "0":
         return None
     if "module" not in _STATE:
         try:
-            from torch.utils.cpp_extension import load_inline
+            import torch
+            from torch.utils.cpp_extension import _get_build_directory
+            from torch.utils.cpp_extension import load as build
 
             _ninja_on_path()
             name = build_name()
             _say_if_building(name)
-
-            _STATE["module"] = load_inline(
+            source = os.path.join(_get_build_directory(name, False), name + ".cpp")
+            if not os.path.exists(source) or open(source).read() != _SOURCE:
+                with open(source, "w") as f:  # rewritten only when changed (ninja reads mtimes)
+                    f.write(_SOURCE)
+            build(
                 name=name,
-                cpp_sources=_SOURCE,
-                functions=["allpole_backward"],
+                sources=[source],
                 extra_cflags=_CFLAGS,
                 extra_ldflags=_LDFLAGS,
+                is_python_module=False,  # loaded into torch.ops as a dispatcher op
                 verbose=False,
             )
+            _STATE["module"] = torch.ops.ddsp_allpole
         except Exception as e:  # no compiler, no headers, read-only cache, ...
             _STATE["module"] = None
             warnings.warn(
@@ -213,7 +236,7 @@ def _ninja_on_path() -> None:
 
 def _say_if_building(name: str) -> None:
     """One line on stderr whenever this exact build (:func:`build_name`) is not in torch's
-    cache yet, i.e. every time it is compiled: the first backward then takes ~30 s longer;
+    cache yet, i.e. every time it is compiled: the first backward then takes ~10 s longer;
     later processes load it in well under a second."""
     try:
         from torch.utils.cpp_extension import _get_build_directory
@@ -224,7 +247,7 @@ def _say_if_building(name: str) -> None:
     if not os.path.exists(built):
         print(
             f"ddsp.filters: compiling the fused all-pole backward as {name} (once per torch "
-            "build and Python, ~30 s)",
+            "environment, ~10 s)",
             file=sys.stderr,
             flush=True,
         )

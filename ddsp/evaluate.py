@@ -61,9 +61,13 @@ def evaluate(
     data_root: str | None = None,
     threads: tuple[int, ...] = (1, 0),
     media_dir: str | None = None,
+    limit_batches: int | float = 1.0,
+    rtf_repeats: int = 10,
 ) -> dict[str, float]:
     """Test-split metrics and real-time factors of a checkpoint (``threads`` 0 = all).
 
+    ``limit_batches``: Lightning's ``limit_test_batches`` (a fraction, or a number of batches);
+    ``rtf_repeats``: runs per real-time factor (the median after dropping min and max).
     Test media (WAV and spectrogram PNGs) go to ``media_dir/media/test/``, by default a new
     temporary folder (never the current one)."""
     model, cfg = load_vocoder(ckpt)
@@ -82,6 +86,7 @@ def evaluate(
             logger=False,
             enable_checkpointing=False,
             default_root_dir=media_dir,
+            limit_test_batches=limit_batches,
         )
         results = dict(trainer.test(model, datamodule=dm, verbose=False)[0])
     clip = _clip(dm)
@@ -93,11 +98,10 @@ def evaluate(
             torch.set_num_threads(n or default_threads)
             label = f"{n or default_threads}thr"
             results[f"rtf/encoder_{label}"] = real_time_factor(
-                lambda: model.encode(clip),
-                seconds,
+                lambda: model.encode(clip), seconds, rtf_repeats
             )
             results[f"rtf/decoder_{label}"] = real_time_factor(
-                lambda: model.render(clip, controls), seconds
+                lambda: model.render(clip, controls), seconds, rtf_repeats
             )
     torch.set_num_threads(default_threads)
     results["parameters"] = float(sum(p.numel() for p in model.parameters()))
@@ -123,7 +127,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--media-dir", default=None, help="where test media go (default: a temporary folder)"
     )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="a first look: 2 test batches, 2 files (unless --max-files), real-time factors on "
+        "1 thread from 3 runs",
+    )
     a = ap.parse_args(argv)
+    if a.quick and a.max_files is None:
+        a.max_files = 2
     return cli.run("python -m ddsp.evaluate", lambda: _main(a))
 
 
@@ -154,7 +166,8 @@ def _main(a: argparse.Namespace) -> dict:
             raise FileNotFoundError(f"{name} {root}: no such folder")
     results: dict = {}
     if folder is None:  # the test split, as logged at the end of training, and its RTFs
-        results["test_split"] = evaluate(ckpt, a.data_root, media_dir=a.media_dir)
+        quick = dict(threads=(1,), limit_batches=2, rtf_repeats=3) if a.quick else {}
+        results["test_split"] = evaluate(ckpt, a.data_root, media_dir=a.media_dir, **quick)
         width = max(map(len, results["test_split"]))
         for k in sorted(results["test_split"]):
             print(f"{k:<{width}}  {results['test_split'][k]:.4f}")

@@ -13,6 +13,8 @@ require("train", "ddsp.plot", "matplotlib")
 
 # ruff: noqa: E402
 
+import functools
+
 import numpy as np
 import torch
 from matplotlib.axes import Axes
@@ -132,6 +134,17 @@ def plot_features(
     return ax
 
 
+@functools.lru_cache(maxsize=4)
+def _note_cqt(sample_rate: int, hop_length: int):
+    """The CQT of :func:`plot_cqt`, its kernels built once per rate and hop (every validation
+    plots several examples)."""
+    from .spectral import CQT
+
+    fmin = SF.note_to_hz("C1")
+    n_bins = min(96, int(12 * np.log2(sample_rate / 2 / 1.1 / fmin)))
+    return CQT(sample_rate, hop_length, f_min=fmin, n_bins=n_bins)
+
+
 def plot_cqt(
     audio: torch.Tensor,
     sample_rate: int,
@@ -142,11 +155,7 @@ def plot_cqt(
 ) -> Axes:
     """Constant-Q magnitude (from C1, as many semitone bins as fit below Nyquist) with
     note-name axis. ``audio: (time,)``."""
-    from .spectral import CQT
-
-    fmin = SF.note_to_hz("C1")
-    n_bins = min(96, int(12 * np.log2(sample_rate / 2 / 1.1 / fmin)))
-    cqt = CQT(sample_rate, hop_length, f_min=fmin, n_bins=n_bins)
+    cqt = _note_cqt(sample_rate, hop_length)
     x = torch.as_tensor(audio).detach().float().cpu().reshape(-1)
     c = cqt(x)
     return plot_features(c, sample_rate, hop_length, cqt.frequencies, "note", "amplitude", top_db, ax, title)  # fmt: skip

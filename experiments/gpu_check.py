@@ -49,13 +49,14 @@ def run(cmd: list[str], timeout: int) -> tuple[int, str, float]:
 
 
 def device_time(fn, device: str, repeats: int = 10) -> float:
-    """Median seconds of ``fn()``, the device synchronised around it (after 2 warm-up calls)."""
+    """Median seconds of ``fn()``, the device synchronised around it (after 2 warm-up calls,
+    1 when ``repeats`` is 1: a run that only exercises the code)."""
 
     def sync() -> None:
         if device == "cuda":
             torch.cuda.synchronize()
 
-    for _ in range(2):
+    for _ in range(min(2, repeats)):
         fn()
     times = []
     for _ in range(repeats):
@@ -67,7 +68,7 @@ def device_time(fn, device: str, repeats: int = 10) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def allpole_check(quick: bool, device: str = "cuda") -> dict:
+def allpole_check(quick: bool, device: str = "cuda", repeats: int = 10) -> dict:
     import torchlpc
 
     from ddsp.filters import allpole
@@ -91,8 +92,10 @@ def allpole_check(quick: bool, device: str = "cuda") -> dict:
     ours = step(lambda xx, aa: allpole(xx, aa))
     theirs = step(lambda xx, aa: torchlpc.sample_wise_lpc(xx, aa))
     errors = [float((o - r).abs().max() / r.abs().max()) for o, r in zip(ours, theirs, strict=True)]
-    t_ours = device_time(lambda: step(lambda xx, aa: allpole(xx, aa)), device)
-    t_theirs = device_time(lambda: step(lambda xx, aa: torchlpc.sample_wise_lpc(xx, aa)), device)
+    t_ours = device_time(lambda: step(lambda xx, aa: allpole(xx, aa)), device, repeats)
+    t_theirs = device_time(
+        lambda: step(lambda xx, aa: torchlpc.sample_wise_lpc(xx, aa)), device, repeats
+    )
     return {
         "shape": [b, t, order],
         "ours_ms": 1000 * t_ours,
@@ -102,7 +105,7 @@ def allpole_check(quick: bool, device: str = "cuda") -> dict:
     }
 
 
-def loss_check(quick: bool, device: str = "cuda") -> dict:
+def loss_check(quick: bool, device: str = "cuda", repeats: int = 10) -> dict:
     import auraloss
 
     from ddsp.losses import MultiResolutionSTFTLoss
@@ -118,9 +121,10 @@ def loss_check(quick: bool, device: str = "cuda") -> dict:
 
     for preset in ("auraloss", "ddsp", "golf"):
         ours = MultiResolutionSTFTLoss(preset=preset).to(device)
-        out[preset] = {"ours_ms": 1000 * device_time(lambda ours=ours: fwd_bwd(ours), device)}
+        ms = 1000 * device_time(lambda ours=ours: fwd_bwd(ours), device, repeats)
+        out[preset] = {"ours_ms": ms}
     theirs = auraloss.freq.MultiResolutionSTFTLoss().to(device)
-    out["auraloss 0.4"] = {"ms": 1000 * device_time(lambda: fwd_bwd(theirs), device)}
+    out["auraloss 0.4"] = {"ms": 1000 * device_time(lambda: fwd_bwd(theirs), device, repeats)}
     exact = MultiResolutionSTFTLoss(preset="auraloss", floor_db=None, smooth_l1=0.0).to(device)
     rel = abs(float(exact(x, y)) - float(theirs(x, y))) / abs(float(theirs(x, y)))
     out["auraloss_formula_rel_error"] = rel

@@ -271,6 +271,30 @@ def test_fused_path_equals_the_general_one(kw, speech):
     assert torch.autograd.gradcheck(lambda t: one(t, w), (v,))
 
 
+def test_prime_fft_sizes_pair_the_spectra_and_equal_the_general_path(speech):
+    """At sizes with a large prime factor (GOLF's 509 / 1021 / 2053) the fused path takes both
+    spectra from one complex FFT (``stft_pair``): same value and gradient as the general path
+    (float64), and a float64 gradcheck at a small prime size."""
+    from ddsp.spectral import functional as SF
+
+    s = torch.from_numpy(speech[0][:16384])
+    x = (s + 1e-3 * torch.randn_like(s)).reshape(2, -1)
+    y = (0.7 * s.roll(150)).reshape(2, -1)
+    loss = STFTLoss(509, 127, floor_db=None, smooth_l1=0.0, w_lin_mag=1.0, w_sc=0.0)
+    assert loss._fusable() and SF.pairs_faster(509)
+    xs = x.clone().requires_grad_()
+    fused = loss(xs, y)
+    (g_fused,) = torch.autograd.grad(fused, xs)
+    general = loss._compute_general(loss.spectrum(xs), loss.spectrum(y), False).mean()
+    (g_general,) = torch.autograd.grad(general, xs)
+    assert fused.item() == pytest.approx(general.item(), rel=1e-12)
+    assert (g_fused - g_general).abs().max() <= 1e-10 * g_general.abs().max()
+    one = STFTLoss(31, 8)
+    v = torch.randn(2, 256, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 256, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda t: one(t, w), (v,))
+
+
 def test_compiled_terms_equal_the_eager_ones(monkeypatch):
     """Large spectra run the fused terms torch.compile'd (ddsp.dsp.compiled): same values and
     gradients as eager, to float32 rounding; and it did compile rather than fall back."""

@@ -159,3 +159,41 @@ def test_banded_mel_equals_the_dense_matmul(mel_scale, norm):
     dense = torch.matmul(mel.mel_basis, mel.spectrogram(x))
     assert sum(hi - lo for lo, hi in mel.bands) * 16 < 0.5 * mel.mel_basis.numel()  # sparse
     assert (mel(x) - dense).abs().max() <= 1e-12 * dense.abs().max()
+
+
+@pytest.mark.parametrize("n_fft", [509, 64, 2053])
+def test_stft_pair_equals_two_stfts(n_fft, speech):
+    """One complex FFT for a prediction and a fixed target: the same spectrum and power as two
+    STFTs (float64 to 1e-13; float32 against float64 to float32 rounding), on random and real
+    input, the gradient equal to stft's, and none to the target."""
+    g = torch.Generator().manual_seed(0)
+    real = torch.as_tensor(speech[0][: 3 * 4000], dtype=torch.float64).reshape(3, 4000)
+    for x64, y64 in ((torch.randn(3, 4000, dtype=torch.float64, generator=g), real),):
+        for pad_mode in ("constant", "reflect"):
+            hop = n_fft // 4
+            ref_x = SF.stft(x64, n_fft, hop, pad_mode=pad_mode)
+            ref_p = SF.stft_power(y64, n_fft, hop, pad_mode=pad_mode, power=2.0)
+            x, p = SF.stft_pair(x64, y64, n_fft, hop, pad_mode=pad_mode)
+            torch.testing.assert_close(x, ref_x, rtol=0, atol=1e-13 * ref_x.abs().max())
+            torch.testing.assert_close(p, ref_p, rtol=0, atol=1e-13 * ref_p.max())
+            x32, p32 = SF.stft_pair(x64.float(), y64.float(), n_fft, hop, pad_mode=pad_mode)
+            assert (x32.cdouble() - ref_x).abs().max() < 1e-6 * ref_x.abs().max()
+            assert (p32.double() - ref_p).abs().max() < 1e-6 * ref_p.max()
+    xg = torch.randn(2, 300, dtype=torch.float64, generator=g, requires_grad=True)
+    yg = torch.randn(2, 300, dtype=torch.float64, generator=g, requires_grad=True)
+    n = n_fft if n_fft < 300 else 31
+    assert torch.autograd.gradcheck(
+        lambda v: torch.view_as_real(SF.stft_pair(v, yg, n, 8)[0]), (xg,)
+    )
+    spec, power = SF.stft_pair(xg, yg, n, 8)
+    assert not power.requires_grad
+    (spec.abs().sum() + power.sum()).backward()
+    assert yg.grad is None
+    with pytest.raises(ValueError, match="differ in shape"):
+        SF.stft_pair(xg, yg[:, :200], n, 8)
+
+
+def test_pairs_faster_only_where_a_large_prime_factor_is():
+    assert [SF.pairs_faster(n) for n in (509, 1021, 2053, 1024, 2048, 960, 441, 22 * 23)] == [
+        True, True, True, False, False, False, False, True,
+    ]  # fmt: skip

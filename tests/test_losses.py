@@ -238,6 +238,17 @@ def test_time_domain_losses_are_auralosses():
         assert math.isfinite(value.item()) and torch.isfinite(z.grad).all(), cls.__name__
 
 
+def _assert_fused_equals_general(loss, x: torch.Tensor, y: torch.Tensor) -> None:
+    """The loss's value and gradient equal its general (plain autograd) path's, float64."""
+    xs = x.clone().requires_grad_()
+    fused = loss(xs, y)
+    (g_fused,) = torch.autograd.grad(fused, xs)
+    general = loss._compute_general(loss.spectrum(xs), loss.spectrum(y), False).mean()
+    (g_general,) = torch.autograd.grad(general, xs)
+    assert fused.item() == pytest.approx(general.item(), rel=1e-12)
+    assert (g_fused - g_general).abs().max() <= 1e-10 * g_general.abs().max()
+
+
 @pytest.mark.parametrize(
     "kw",
     [
@@ -256,13 +267,7 @@ def test_fused_path_equals_the_general_one(kw, speech):
     y = (0.7 * s.roll(150)).reshape(2, -1)
     loss = STFTLoss(512, 128, **kw)
     assert loss._fusable()
-    xs = x.clone().requires_grad_()
-    fused = loss(xs, y)
-    (g_fused,) = torch.autograd.grad(fused, xs)
-    general = loss._compute_general(loss.spectrum(xs), loss.spectrum(y), False).mean()
-    (g_general,) = torch.autograd.grad(general, xs)
-    assert fused.item() == pytest.approx(general.item(), rel=1e-12)
-    assert (g_fused - g_general).abs().max() <= 1e-10 * g_general.abs().max()
+    _assert_fused_equals_general(loss, x, y)
     if "w_phs" in kw:  # the phase term wraps at +-pi: finite differences cannot check it
         return
     one = STFTLoss(64, 16, **kw)
@@ -282,13 +287,7 @@ def test_prime_fft_sizes_pair_the_spectra_and_equal_the_general_path(speech):
     y = (0.7 * s.roll(150)).reshape(2, -1)
     loss = STFTLoss(509, 127, floor_db=None, smooth_l1=0.0, w_lin_mag=1.0, w_sc=0.0)
     assert loss._fusable() and SF.pairs_faster(509)
-    xs = x.clone().requires_grad_()
-    fused = loss(xs, y)
-    (g_fused,) = torch.autograd.grad(fused, xs)
-    general = loss._compute_general(loss.spectrum(xs), loss.spectrum(y), False).mean()
-    (g_general,) = torch.autograd.grad(general, xs)
-    assert fused.item() == pytest.approx(general.item(), rel=1e-12)
-    assert (g_fused - g_general).abs().max() <= 1e-10 * g_general.abs().max()
+    _assert_fused_equals_general(loss, x, y)
     one = STFTLoss(31, 8)
     v = torch.randn(2, 256, dtype=torch.float64, requires_grad=True)
     w = torch.randn(2, 256, dtype=torch.float64)

@@ -109,19 +109,26 @@ def stft(
     Returns:
         ``(..., n_fft // 2 + 1, frames)`` complex tensor.
     """
-    if x.shape[-1] == 0:
-        raise ValueError("stft: empty signal (time dimension has length 0)")
-    _checks.stft_sizes(n_fft, hop_length, win_length)
-    _checks.signal(x)
-    _checks.warn_if_longer(n_fft, x.shape[-1])
-    win_length = n_fft if win_length is None else win_length
-    hop_length = win_length // 4 if hop_length is None else hop_length
+    win_length, hop_length = _checked(x, n_fft, hop_length, win_length)
     w = _window(window, win_length, n_fft, x.dtype, x.device)
     batch = x.shape[:-1]
     spec = _RealFFT.apply(frames(x, n_fft, hop_length, center, pad_mode) * w).transpose(-1, -2)
     if normalized:
         spec = spec / w.pow(2).sum().sqrt()
     return spec.reshape(*batch, *spec.shape[-2:])
+
+
+def _checked(
+    x: torch.Tensor, n_fft: int, hop_length: int | None, win_length: int | None
+) -> tuple[int, int]:
+    """The STFT's input checks; ``(win_length, hop_length)`` with their defaults filled in."""
+    if x.shape[-1] == 0:
+        raise ValueError("stft: empty signal (time dimension has length 0)")
+    _checks.stft_sizes(n_fft, hop_length, win_length)
+    _checks.signal(x)
+    _checks.warn_if_longer(n_fft, x.shape[-1])
+    win_length = n_fft if win_length is None else win_length
+    return win_length, win_length // 4 if hop_length is None else hop_length
 
 
 def frames(
@@ -174,11 +181,7 @@ def stft_power(
     if needs_grad or x.is_complex() or x.device.type != "cpu":
         spec = stft(x, n_fft, hop_length, win_length, window, center, pad_mode, normalized)
         return magnitude(spec, power, eps)
-    _checks.stft_sizes(n_fft, hop_length, win_length)
-    _checks.signal(x)
-    _checks.warn_if_longer(n_fft, x.shape[-1])
-    if x.shape[-1] == 0:
-        raise ValueError("stft: empty signal (time dimension has length 0)")
+    _checked(x, n_fft, hop_length, win_length)
     w = _window(window, win_length, n_fft, x.dtype, x.device)
     if normalized:
         w = w / w.pow(2).sum().sqrt()
@@ -384,14 +387,8 @@ def stft_pair(
         raise ValueError(
             f"stft_pair: x and y differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}"
         )
-    if x.shape[-1] == 0:
-        raise ValueError("stft: empty signal (time dimension has length 0)")
-    _checks.stft_sizes(n_fft, hop_length, win_length)
-    _checks.signal(x)
+    win_length, hop_length = _checked(x, n_fft, hop_length, win_length)
     _checks.signal(y)
-    _checks.warn_if_longer(n_fft, x.shape[-1])
-    win_length = n_fft if win_length is None else win_length
-    hop_length = win_length // 4 if hop_length is None else hop_length
     w = _window(window, win_length, n_fft, x.dtype, x.device)
     fx = frames(x, n_fft, hop_length, center, pad_mode) * w
     with torch.no_grad():

@@ -6,9 +6,8 @@
 For each preset (auraloss defaults, DDSP, GOLF) both libraries get the same resolutions and
 terms; the prediction requires grad, the target does not (a training step). Contenders
 alternate inside each repeat, so machine load hits both alike. The FFT floor is timed in the
-same loop: the transforms alone that our loss runs (per resolution, the forward FFT of
-prediction and target frames, one complex FFT of both where ``stft_pair`` pairs them, and the
-backward's inverse real FFT), on frames cut and windowed beforehand. Writes
+same loop: the transforms alone that our loss runs (per resolution, the real FFTs of
+prediction and target frames and the backward's inverse real FFT), on frames cut beforehand. Writes
 experiments/results/loss_speed.md and .json.
 """
 
@@ -24,7 +23,6 @@ import torch
 from _results import write_results
 
 from ddsp.losses import PRESETS, MultiResolutionSTFTLoss
-from ddsp.spectral import functional as SF
 
 
 class FFTFloor:
@@ -40,10 +38,7 @@ class FFTFloor:
     def __call__(self) -> float:
         t0 = time.perf_counter()
         for n, fx, fy, grad in self.work:
-            if SF.pairs_faster(n):
-                torch.fft.fft(torch.complex(fx, fy))
-            else:
-                torch.fft.rfft(fx), torch.fft.rfft(fy)
+            torch.fft.rfft(fx), torch.fft.rfft(fy)
             torch.fft.irfft(grad, n)
         return time.perf_counter() - t0
 

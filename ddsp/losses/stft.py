@@ -242,28 +242,19 @@ class STFTLoss(nn.Module):
 
     def compute(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` without the input checks (for callers that checked already)."""
+        x_spec = self.spectrum(input)
         target_grad = target.requires_grad and torch.is_grad_enabled()
         if self._fusable() and not target_grad and not (self.w_phs or self.w_complex):
-            flat = [t.reshape(t.shape[0], -1, t.shape[-1]) for t in (input, target)]
-            if SF.pairs_faster(self.fft_size) and input.shape == target.shape:
-                # prime-ish sizes: both spectra from one complex FFT per frame
-                x_spec, py = SF.stft_pair(
-                    *flat, self.fft_size, self.hop_size, self.win_length, self.window, True,
-                    self.pad_mode,
+            with torch.no_grad():  # the target's power alone, computed in cache-sized blocks
+                py = SF.stft_power(
+                    target.reshape(target.shape[0], -1, target.shape[-1]), self.fft_size,
+                    self.hop_size, self.win_length, self.window, True, self.pad_mode, power=2.0,
                 )  # fmt: skip
-            else:
-                x_spec = self.spectrum(input)
-                with torch.no_grad():  # the target's power alone, in cache-sized blocks
-                    py = SF.stft_power(
-                        flat[1], self.fft_size, self.hop_size, self.win_length, self.window,
-                        True, self.pad_mode, power=2.0,
-                    )  # fmt: skip
             loss = fused_stft_terms(
                 x_spec, py, self.w_sc, self.w_log_mag * self.log_scale, self.w_lin_mag,
                 self.floor_db, self.eps, self.smooth_l1,
             )  # fmt: skip
             return reduce(loss, self.reduction)
-        x_spec = self.spectrum(input)
         with torch.set_grad_enabled(target_grad):
             y_spec = self.spectrum(target)
         if self._fusable() and not target_grad:

@@ -28,17 +28,7 @@ from ._gammatone import gammatone_filterbank
 from ._griffinlim import griffinlim
 from ._icqt import griffinlim_cqt, icqt, ivqt
 from ._mel import hz_to_mel, mel_filterbank, mel_to_hz, tf_mel_filterbank
-from ._stft import (
-    cached_window,
-    get_window,
-    istft,
-    magnitude,
-    pairs_faster,
-    phase,
-    stft,
-    stft_pair,
-    stft_power,
-)
+from ._stft import cached_window, get_window, istft, magnitude, phase, stft, stft_power
 from ._tuning import estimate_tuning, piptrack, pitch_tuning
 
 __all__ = [
@@ -49,8 +39,6 @@ __all__ = [
     "cached_window",
     "stft",
     "stft_power",
-    "stft_pair",
-    "pairs_faster",
     "istft",
     "magnitude",
     "phase",

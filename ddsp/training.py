@@ -64,6 +64,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     n_params = sum(p.numel() for p in model.parameters())
     log.info("model: %s, %.2f M parameters", type(model.synth).__name__, n_params / 1e6)
+    d = cfg.data
+    log.info(
+        "data: %s at %s Hz, batches of %s x %s s; run folder: %s",
+        d.get("root"), d.get("sample_rate"), d.get("batch_size"), d.get("segment_seconds"),
+        cfg.paths.output_dir,
+    )  # fmt: skip
     for lg in loggers:
         lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), "n_parameters": n_params})
 

@@ -70,6 +70,8 @@ def evaluate(
     ``rtf_repeats``: runs per real-time factor (the median after dropping min and max).
     Test media (WAV and spectrogram PNGs) go to ``media_dir/media/test/``, by default a new
     temporary folder (never the current one)."""
+    if rtf_repeats < 1:
+        raise ValueError(f"rtf_repeats must be at least 1, got {rtf_repeats}")
     model, cfg = load_vocoder(ckpt)
     model.metric = golf_mss()  # whatever the run logged, the table is GOLF's MSS
     if data_root is not None:

@@ -126,13 +126,13 @@ def untrained_golf() -> dict:
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
+    from ddsp.training import quiet_lightning
+
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=lpc_vocoder"])
     L.seed_everything(1234, verbose=False)
     dm = instantiate(cfg.data)
     model = instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))
-    from ddsp.training import quiet_lightning
-
     with warnings.catch_warnings():
         quiet_lightning()
         with tempfile.TemporaryDirectory(prefix="vocoders-untrained-") as media:

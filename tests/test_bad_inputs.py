@@ -292,6 +292,10 @@ def test_evaluate_and_prepare_user_errors_are_one_line(tmp_path, capsys):
     assert "no such checkpoint" in _cli_error(evaluate_main, [str(tmp_path / "x.ckpt")], capsys)
     err = _cli_error(prepare_main, [str(tmp_path / "nowhere")], capsys)
     assert "audio folder does not exist" in err
+    from ddsp.evaluate import evaluate
+
+    with pytest.raises(ValueError, match="rtf_repeats must be at least 1, got 0"):
+        evaluate(str(tmp_path / "x.ckpt"), rtf_repeats=0)  # before any work, not a NaN
 
 
 def test_train_user_error_is_one_line(tmp_path):

@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import warnings
+from pathlib import Path
 
 _SOURCE = r"""
 // The few ATen headers it needs, not <torch/extension.h> (torch's whole C++ API and pybind11):
@@ -193,13 +194,12 @@ def load():
             _ninja_on_path()
             name = build_name()
             _say_if_building(name)
-            source = os.path.join(_get_build_directory(name, False), name + ".cpp")
-            if not os.path.exists(source) or open(source).read() != _SOURCE:
-                with open(source, "w") as f:  # rewritten only when changed (ninja reads mtimes)
-                    f.write(_SOURCE)
+            source = Path(_get_build_directory(name, False)) / f"{name}.cpp"
+            if not source.exists() or source.read_text() != _SOURCE:
+                source.write_text(_SOURCE)  # rewritten only when changed (ninja reads mtimes)
             build(
                 name=name,
-                sources=[source],
+                sources=[str(source)],
                 extra_cflags=_CFLAGS,
                 extra_ldflags=_LDFLAGS,
                 is_python_module=False,  # loaded into torch.ops as a dispatcher op

@@ -339,6 +339,58 @@ def test_frame_level_loss_measures_the_level_error_in_db():
         FrameLevelLoss(range_db=0.0)
 
 
+def test_band_level_loss_measures_each_bands_level_error_in_db(speech):
+    from ddsp.losses import BandLevelLoss, FrameLevelLoss
+    from ddsp.spectral.loudness import butterworth_highpass
+
+    torch.manual_seed(0)
+    sr = 16000
+    x = torch.randn(2, 1, 8000, dtype=torch.float64)
+    loss = BandLevelLoss(sr)  # six bands, 60 Hz to 8 kHz
+    assert float(loss(x, x)) == 0.0
+    six_db = torch.tensor(20 * math.log10(2), dtype=torch.float64)
+    torch.testing.assert_close(loss(0.5 * x, x), six_db)  # a level error: every band
+    # a balance error the one-band level hardly sees: the top band (4-8 kHz) 6 dB down
+    top = butterworth_highpass(x, 4000 / sr, order=8)
+    tilted = x - 0.5 * top
+    per_band = (loss.levels(tilted) - loss.levels(x)).mean((0, 1, 3))
+    assert -6.5 < float(per_band[-1]) < -5.0 and per_band[:-2].abs().max() < 0.3
+    tilted = tilted * x.norm() / tilted.norm()  # the same overall level, the balance off
+    assert float(FrameLevelLoss(640, 160)(tilted, x)) < 0.3 < 1.5 < float(loss(tilted, x))
+    # one band from 0 to Nyquist measures the level with a Hann window: a gain error only
+    broad = BandLevelLoss(sr, (0.0, 8000.0))
+    torch.testing.assert_close(broad(2.0 * x, x), six_db)
+    # the target's digital silence: floored range_db below each band's loudest frame, finite
+    x[..., 4000:] = 0.0
+    y = x.clone()
+    y[..., 4000:] = 1e-9 * torch.randn(2, 1, 4000, dtype=torch.float64)
+    assert torch.isfinite(loss(y, x)) and float(loss(y, x)) < 1e-6
+    assert torch.autograd.gradcheck(
+        lambda a: BandLevelLoss(sr, (0.0, 2000.0, 8000.0), 64, 16)(a, x[..., :256]),
+        (torch.randn(2, 1, 256, dtype=torch.float64, requires_grad=True),),
+    )
+    # float32 against float64 on real speech (the shipped recordings)
+    audio, rate = speech
+    real = torch.from_numpy(audio[: 2 * rate])[None, None]
+    filt = butterworth_highpass(real, 1000 / rate)  # a balance error on real speech
+    at_rate = BandLevelLoss(rate)
+    ref = at_rate(filt, real)
+    assert float(ref) > 1.0
+    torch.testing.assert_close(at_rate(filt.float(), real.float()).double(), ref, rtol=1e-4, atol=0)
+    with pytest.raises(ValueError, match="at least frame_length=640 samples, got 100"):
+        loss(x[..., :100], x[..., :100])
+    with pytest.raises(ValueError, match="differ"):
+        loss(x[..., :1000], x[..., :1200])
+    with pytest.raises(ValueError, match=r"band_edges_hz must be .* got \(100, 50\)"):
+        BandLevelLoss(sr, (100, 50))
+    with pytest.raises(ValueError, match=r"sample_rate / 2 = 8000.0\], got \(0, 9000\)"):
+        BandLevelLoss(sr, (0, 9000))
+    with pytest.raises(ValueError, match=r"band 0 \[60.0, 70.0\) Hz holds no FFT bin"):
+        BandLevelLoss(sr, (60, 70, 8000))
+    with pytest.raises(ValueError, match="range_db must be > 0"):
+        BandLevelLoss(sr, range_db=-1.0)
+
+
 def test_combined_loss_is_the_weighted_sum_of_its_terms():
     from ddsp.losses import CombinedLoss, FrameLevelLoss
 

@@ -3,7 +3,7 @@
 Time-domain losses (auraloss's) are in :mod:`ddsp.losses.time`, imported on demand.
 """
 
-from .level import CombinedLoss, FrameLevelLoss
+from .level import BandLevelLoss, CombinedLoss, FrameLevelLoss
 from .multi_resolution import (
     PRESETS,
     MultiResolutionSTFTLoss,
@@ -22,5 +22,6 @@ __all__ = [
     "PRESETS",
     "golf_mss",
     "FrameLevelLoss",
+    "BandLevelLoss",
     "CombinedLoss",
 ]

@@ -65,6 +65,22 @@ def test_paper_scale_config_keeps_the_paper_settings():
     assert cfg.model.synth.lpc_order == 22 and cfg.trainer.accelerator == "gpu"
 
 
+def test_model_summary_sizes_and_counts_a_one_second_example(tmp_path):
+    # Lightning's summary at fit start runs example_input_array: sizes and a FLOPs column that
+    # is not 0 (matrix products and convolutions; FlopCounterMode counts no FFT)
+    from hydra.utils import instantiate
+    from lightning.pytorch.utilities.model_summary import ModelSummary
+
+    cfg = _cfg(tmp_path)
+    model = instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))
+    summary = ModelSummary(model, max_depth=1)
+    sr = cfg.data.sample_rate
+    assert summary.layer_names[:2] == ["synth", "encoder"]
+    assert summary.out_sizes[0] == [1, sr] and summary.in_sizes[1][0] == [1, sr]
+    flops = {k: sum(v.values()) for k, v in summary.flop_counts.items()}
+    assert flops["encoder"] > 1e8 and summary.total_flops >= flops["encoder"]
+
+
 STEREO_LOSSES = {"sum_and_difference"}
 
 

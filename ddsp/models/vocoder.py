@@ -86,6 +86,22 @@ class VocoderModule(L.LightningModule):
         self._examples: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.config: dict | None = None  # the resolved run config, saved in checkpoints
 
+    @property
+    def example_input_array(self) -> tuple[dict[str, torch.Tensor]]:
+        """One second of a steady voiced 120 Hz example ``(batch,)``, for Lightning's model
+        summary: its input and output sizes, and its FLOPs column per second of audio (matrix
+        products and convolutions only: torch's FlopCounterMode counts no FFT and no custom op,
+        so most of the synthesiser's work is not in it)."""
+        frames = self.sample_rate // self.synth.hop_length
+        return (
+            {
+                "audio": torch.zeros(1, frames * self.synth.hop_length),
+                "f0": torch.full((1, frames), 120.0),
+                "voiced": torch.ones(1, frames),
+                "loudness": torch.full((1, frames), -100.0),
+            },
+        )
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         if self.config is not None:
             checkpoint["ddsp_config"] = self.config

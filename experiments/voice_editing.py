@@ -26,7 +26,8 @@ as medians over the frames the data marks voiced:
   (and, as for pitch, against a smoothed contour time-warped).
 - loudness: measured RMS change against the request (dB).
 - identity (every edit at its neutral value) and streaming (a compound edit, block by block,
-  against offline): max |difference|.
+  against offline, in float32 and in float64, beside float32's own rounding of the offline
+  render): max |difference|.
 
 Writes ``voice_editing.md`` / ``.json`` / ``.png`` and ``voice_edit_example.png`` (the figure of
 ``python -m ddsp.resynth ... --pitch-shift 3 --formant-scale 0.85 --rd 1.8 --time-stretch 1.25
@@ -37,6 +38,7 @@ to ``--audio-dir`` (default: ``$DDSP_RESULTS_DIR`` or a temporary folder; never 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import tempfile
@@ -55,6 +57,7 @@ from ddsp.metrics.voice import cents, f0_track, formant_tracks, h1_h2, smoothed_
 from ddsp.models.checkpoint import load_vocoder  # noqa: E402
 from ddsp.resynth import encode_file, synthesize  # noqa: E402
 from ddsp.synth.edit import VoiceEdit, edit_controls, stretch_frames  # noqa: E402
+from ddsp.synth.edit import render as edit_render  # noqa: E402
 from ddsp.synth.formants import vocal_tract_peaks  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "fillets_cs"
@@ -256,9 +259,19 @@ def exactness(c: Clip) -> dict:
     compound = c.edited(COMPOUND)
     offline = synthesize(c.model, compound)
     streamed = synthesize(c.model, compound, block_frames=4)
+    # the same in float64, and float32's own rounding: offline float32 vs float64, same noise
+    model64, compound64 = copy.deepcopy(c.model).double(), compound.to(torch.float64)
+    offline64 = synthesize(model64, compound64)
+    streamed64 = synthesize(model64, compound64, block_frames=4)
+    noise = torch.rand(1, compound.frames * c.hop, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        exact = edit_render(model64.synth, compound64, noise=2 * noise.double() - 1)
+        f32 = edit_render(c.model.synth, compound, noise=2 * noise - 1)
     return {
         "identity_max_abs": float((c.render(neutral) - ref).abs().max()),
         "streaming_max_abs": float((streamed - offline).abs().max()),
+        "streaming_max_abs_float64": float((streamed64 - offline64).abs().max()),
+        "float32_rounding_max_abs": float((f32.double() - exact).abs().max()),
     }
 
 
@@ -390,7 +403,9 @@ def main(argv: list[str] | None = None) -> None:
         md.append(
             f"Neutral edit vs the model's own render: max |diff| {r['identity_max_abs']:.1e}; "
             f"streamed (4 frames a block) vs offline, compound edit: max |diff| "
-            f"{r['streaming_max_abs']:.1e}.\n"
+            f"{r['streaming_max_abs']:.1e} in float32, {r['streaming_max_abs_float64']:.1e} in "
+            f"float64; float32's own rounding there (offline float32 vs float64, same noise): "
+            f"{r['float32_rounding_max_abs']:.1e}.\n"
         )
     out = write_results(a.name, "\n".join(md), {"model": kind, **results}, a.quick)
     first = next(iter(clips.values()))

@@ -114,8 +114,8 @@ def test_neutral_edits_render_bit_identically(clip):
                 strict=True,
                 reason="issue 15, open: an octave down the low voice sits at 62 Hz, by the "
                 "tracker's 60 Hz floor, and the 17-voice model's median error against the "
-                "smoothed request is 10.6 cents (10.1 at 13,000 steps, 9.3 with the six-voice "
-                "model); criterion 10",
+                "smoothed request is 10.5 cents (10.6 at 23,000 steps, 10.1 at 13,000, 9.3 "
+                "with the six-voice model); criterion 10",
             ),
         ),
         -7,
@@ -222,12 +222,27 @@ def test_noise_and_gain_scale_what_they_say(clip):
 
 
 def test_streaming_equals_offline_for_edited_controls(clip):
+    """Streaming is exact: in float64 the streamed render equals the offline one to 1e-9 of the
+    peak. In float32 each render carries rounding that the vocal tract's poles near the unit
+    circle amplify (offline float32 against float64, same noise: about 1e-5 of the peak on the
+    shipped voices), so there the two may differ by up to twice that rounding, measured."""
+    import copy
+
     from ddsp.resynth import synthesize
 
     edit = VoiceEdit(pitch_shift=3, formant_scale=0.85, rd=1.8, time_stretch=1.25, gain_db=-3)
     voice = clip.edited(edit)
+    model64, voice64 = copy.deepcopy(clip.model).double(), voice.to(torch.float64)
+    offline64 = synthesize(model64, voice64)
+    streamed64 = synthesize(model64, voice64, 4)
+    assert (streamed64 - offline64).abs().max() <= 1e-9 * max(1.0, offline64.abs().max())
+    noise = torch.rand(1, voice.frames * HOP, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        exact = render(model64.synth, voice64, noise=noise.double())
+        rounding = (render(clip.model.synth, voice, noise=noise).double() - exact).abs().max()
     offline, streamed = synthesize(clip.model, voice), synthesize(clip.model, voice, 4)
-    assert (streamed - offline).abs().max() <= 1e-5 * max(1.0, offline.abs().max())
+    assert 0 < rounding < 1e-4 * exact.abs().max()  # float32's own error, for the scale
+    assert (streamed - offline).abs().max() <= 2 * rounding
 
 
 @pytest.mark.parametrize("mode", ["sample", "frame"])

@@ -155,6 +155,15 @@ class VoiceControls:
     def frames(self) -> int:
         return self.f0.shape[-1]
 
+    def to(self, *args, **kwargs) -> VoiceControls:
+        """Every tensor through ``Tensor.to(*args, **kwargs)`` (a dtype or a device)."""
+
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(*args, **kwargs)
+
+        controls = {k: v.to(*args, **kwargs) for k, v in self.controls.items()}
+        return VoiceControls(move(self.f0), controls, move(self.voiced), move(self.gain))
+
 
 def stretch_frames(x: torch.Tensor, factor: float, log: bool = False) -> torch.Tensor:
     """Resample a frame track to ``round(frames * factor)`` frames by linear interpolation

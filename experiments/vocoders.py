@@ -181,6 +181,7 @@ def main() -> None:
             results[name] = train_and_evaluate(name, MODELS[name], a.steps, work, tuple(a.extra))
             print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in results[name].items()}, flush=True)  # fmt: skip
             write_table(results, a.steps, a.quick)  # after every model: a partial table survives
+    write_table(results, a.steps, a.quick)  # also when --keep left nothing to train
 
 
 WHOLE = [
@@ -192,6 +193,25 @@ WHOLE = [
     ("voicing_error", "voicing err."),
     ("silence_db", "dBFS in silences"),
 ]
+
+
+def winners(whole: dict[str, dict[str, float]]) -> str:
+    """One line per metric of the whole-file table: which system wins it, and which trained
+    model when a vocoder without training wins (a markdown list)."""
+
+    def top(rows: dict[str, dict[str, float]], key: str) -> str:
+        pick = max if key == "pesq_wb" else min
+        name = pick(rows, key=lambda n: rows[n][key])
+        return f"{name} ({rows[name][key]:.3f})"
+
+    trained = {n: r for n, r in whole.items() if "(no training)" not in n}
+    parts = []
+    for key, label in WHOLE:
+        winner = top(whole, key)
+        if trained and "(no training)" in winner:
+            winner += f"; of the trained models, {top(trained, key)}"
+        parts.append(f"- {label}: {winner}")
+    return "\n".join(["Which wins what on whole files:", "", *parts])
 
 
 def write_table(results: dict, steps: int, quick: bool = False) -> None:
@@ -245,6 +265,7 @@ def write_table(results: dict, steps: int, quick: bool = False) -> None:
         for name, r in whole.items():
             cells = [f"**{r[k]:.3f}**" if r[k] == best[k] else f"{r[k]:.3f}" for k, _ in WHOLE]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", winners(whole)]
     lines += [
         "",
         "Published (GOLF, ISMIR 2023, MPop600 singing; MSSTFT / f0 MAE in cents / FAD, singer f1 | "

@@ -88,6 +88,8 @@ LOSSES = {
     "mss-golf": lambda: L.MultiResolutionSTFTLoss(preset="golf"),
     "mss-auraloss": lambda: L.MultiResolutionSTFTLoss(preset="auraloss"),
     "mel": lambda: L.MelSTFTLoss(SR, 512, 128, n_mels=64),
+    "frame-level": lambda: L.FrameLevelLoss(640, 160, highpass_hz=60.0, sample_rate=SR),
+    "band-level": lambda: L.BandLevelLoss(SR),
 }
 
 

@@ -6,9 +6,12 @@ stonemask, CheapTrick, D4C, 5 ms frames; no training) and the classical LPC voco
 resynthesises each whole file at the model's rate; metrics per file, then the mean over files:
 MSS (GOLF's exact formula), MCD (dB), PESQ-WB, A-weighted loudness error (dB), f0 error
 (cents) and voicing error (re-extracted with the data's tracker), and the real-time factor
-(wall time of analysis + synthesis over the audio's duration, 1 process, all threads), and
-the output's level in the input's silences (frames whose 40 ms RMS is below -60 dBFS; the
-output's RMS there, in dBFS; NaN for a file without such frames).
+(wall time of analysis + synthesis over the audio's duration, 1 process, all threads), the
+loudness error over the unvoiced frames that are not silent (the data's voicing flag off, within
+40 dB of the file's loudest frame: consonants and breath, whose noise a vocoder must keep; NaN
+for a file without such frames), and the output's level in the input's silences (frames whose
+40 ms RMS is below -60 dBFS; the output's RMS there, in dBFS; NaN for a file without such
+frames).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from .data.prepare import PrepConfig, analyse_file
 from .losses import golf_mss
 from .metrics import ALPHA, f0_errors, loudness_error, mel_cepstral_distortion
 from .metrics.pesq import pesq_wb
-from .spectral.loudness import frame_rms
+from .spectral.loudness import a_weighted_loudness, frame_rms
 from .synth import classical_lpc_vocoder
 
 __all__ = [
@@ -47,12 +50,14 @@ METRICS = (
     ("mcd_db", "MCD dB", "lower"),
     ("pesq_wb", "PESQ-WB", "higher"),
     ("loudness_db", "loudness err dB", "lower"),
+    ("unvoiced_db", "unvoiced loudness err dB", "lower"),
     ("f0_cents", "f0 err cents", "lower"),
     ("voicing_error", "voicing err", "lower"),
     ("silence_db", "dBFS in silences", "lower"),
     ("rtf", "RTF", "lower"),
 )
 SILENCE_DBFS = -60.0  # input frames quieter than this count as silence
+UNVOICED_RANGE_DB = 40.0  # unvoiced frames within this of the loudest count as noise to keep
 
 
 def world_resynthesis(x: np.ndarray, sample_rate: int, frame_ms: float = 5.0) -> np.ndarray:
@@ -92,9 +97,21 @@ def _metrics(y: torch.Tensor, x: torch.Tensor, item: dict, sr: int, hop: int) ->
         "mcd_db": float(mcd[0]),
         "pesq_wb": float(pesq_wb(y, x, sr)[0]),
         "loudness_db": float(loudness_error(y, x, sr, hop)[0]),
+        "unvoiced_db": _unvoiced_loudness_error(y[0], x[0], item["voiced"], sr, hop),
         "f0_cents": float(cents[0]),
         "voicing_error": float(voicing[0]),
     }
+
+
+def _unvoiced_loudness_error(
+    y: torch.Tensor, x: torch.Tensor, voiced: torch.Tensor, sr: int, hop: int
+) -> float:
+    """Mean |A-weighted loudness difference| in dB over the frames the data marks unvoiced that
+    lie within :data:`UNVOICED_RANGE_DB` of the input's loudest frame; NaN without any."""
+    lp, lt = a_weighted_loudness(y, sr, hop), a_weighted_loudness(x, sr, hop)
+    n = min(len(voiced), len(lt))
+    keep = (voiced[:n] < 0.5) & (lt[:n] > lt.max() - UNVOICED_RANGE_DB)
+    return float((lp[:n] - lt[:n])[keep].abs().mean()) if keep.any() else math.nan
 
 
 def _ours(batch: dict, sr: int, hop: int, model) -> torch.Tensor:

@@ -64,3 +64,25 @@ def test_comparison_rows_per_file_and_their_summary():
     assert math.isclose(again["ours"]["mss"], summary["ours"]["mss"], rel_tol=1e-6)
     with pytest.raises(ValueError, match="no file long enough"):
         summarise([])
+
+
+def test_unvoiced_loudness_error_sees_the_noise_a_vocoder_drops():
+    """The comparison's unvoiced column: 0 for the input itself, the gain in dB when the
+    consonant's noise is scaled, NaN for a file without unvoiced frames above the silences."""
+    import math
+
+    from ddsp.compare import _unvoiced_loudness_error
+
+    sr, hop = 16000, 160
+    t = torch.arange(sr) / sr
+    x = 0.3 * torch.sin(2 * math.pi * 150 * t)
+    x[8000:] = 0.05 * (torch.rand(8000, generator=torch.Generator().manual_seed(0)) * 2 - 1)
+    voiced = torch.zeros(sr // hop + 1)
+    voiced[:56] = 1.0  # the noise's first frame whose 1024-sample window holds no sine
+    assert _unvoiced_loudness_error(x, x, voiced, sr, hop) == 0.0
+    quieter = torch.cat([x[:8000], 0.5 * x[8000:]])
+    six = 20 * math.log10(2)  # float32 loudness: 1e-5 relative
+    assert math.isclose(_unvoiced_loudness_error(quieter, x, voiced, sr, hop), six, rel_tol=1e-5)
+    dropped = torch.cat([x[:8000], torch.zeros(8000)])
+    assert _unvoiced_loudness_error(dropped, x, voiced, sr, hop) > 40.0
+    assert math.isnan(_unvoiced_loudness_error(x, x, torch.ones_like(voiced), sr, hop))

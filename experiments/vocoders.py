@@ -81,6 +81,7 @@ def train_and_evaluate(
     res["whole_files"] = saved["comparison"]["ours"]
     res["reference_vocoders"] = {k: v for k, v in saved["comparison"].items() if k != "ours"}
     res.update({"train_seconds": seconds, "train_peak_mb": peak, "checkpoint": ckpts[0].name})
+    res["trained_on"] = time.strftime("%Y-%m-%d")  # rows kept by --keep come from other runs
     return res
 
 
@@ -214,6 +215,20 @@ def winners(whole: dict[str, dict[str, float]]) -> str:
     return "\n".join(["Which wins what on whole files:", "", *parts])
 
 
+def _provenance(results: dict) -> str:
+    """Which rows were trained when, if not all in one run (``--keep`` adds rows to a table)."""
+    dates: dict[str, list[str]] = {}
+    for name, r in results.items():
+        if "train_seconds" in r:
+            dates.setdefault(r.get("trained_on", "an earlier run (date not recorded)"), []).append(
+                name
+            )
+    if len(dates) < 2:
+        return ""
+    parts = [f"{when}: {', '.join(names)}" for when, names in dates.items()]
+    return "Rows trained in separate runs of the same command (`--keep`): " + "; ".join(parts) + "."
+
+
 def write_table(results: dict, steps: int, quick: bool = False) -> None:
     """experiments/results/vocoders.md and .json from ``{row name: metrics}``."""
     head = (
@@ -236,6 +251,7 @@ def write_table(results: dict, steps: int, quick: bool = False) -> None:
             if any(m not in results for m in MODELS)
             else []
         ),
+        *([_provenance(results), ""] if _provenance(results) else []),
         "Test split as training logs it (89 s, 1 s segments tiling each file, the last one ending "
         "at the file's end); MSS: GOLF's multi-scale STFT metric.",
         "",

@@ -14,13 +14,36 @@ from pathlib import Path
 
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout (train.py sets DDSP_ROOT to it)
 
-__all__ = ["train", "quiet_lightning", "ROOT"]
+__all__ = ["train", "quiet_lightning", "LatestCheckpoint", "ROOT"]
+
+
+class LatestCheckpoint(ModelCheckpoint):
+    """``<dirpath>/last.ckpt``: the latest step, written at every validation and when training
+    ends, what ``ckpt_path=`` resumes from. Lightning's own ``save_last`` copies the last
+    checkpoint its monitor kept, i.e. the last *improvement*: a resume from it silently drops
+    every step after the best one.
+    """
+
+    def __init__(self, dirpath: str | Path, filename: str = "last") -> None:
+        super().__init__(
+            dirpath=dirpath,
+            filename=filename,
+            monitor=None,
+            save_top_k=1,
+            enable_version_counter=False,
+        )
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        if not trainer.fast_dev_run and trainer.global_step > 0:
+            trainer.save_checkpoint(Path(self.dirpath) / f"{self.filename}{self.FILE_EXTENSION}")
 
 
 def _instantiate_dict(cfg: DictConfig | None) -> list:

@@ -177,13 +177,18 @@ def test_resume_continues_global_step_and_optimizer(tmp_path):
 def test_last_checkpoint_is_the_last_step_not_the_last_improvement(tmp_path):
     # lr 0: the validation MSS never improves after the first validation, so the best checkpoint
     # stays at step 1 while last.ckpt (what ckpt_path= resumes from) must follow the training
-    train(_short(tmp_path, "none", "trainer.max_steps=3", "trainer.val_check_interval=1",
+    first = tmp_path / "first"
+    train(_short(first, "none", "trainer.max_steps=3", "trainer.val_check_interval=1",
                  "model.optimizer.lr=0"))  # fmt: skip
-    ckpts = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    ckpts = sorted(p.name for p in (first / "checkpoints").iterdir())
     assert len(ckpts) == 2 and ckpts[1].startswith("step000001-"), ckpts
-    assert (
-        torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 3
-    )
+    last = torch.load(first / "checkpoints" / "last.ckpt", weights_only=False)
+    assert last["global_step"] == 3
+    # training that ends between validations (or before the first) still leaves its last step
+    second = tmp_path / "second"
+    train(_short(second, "none", "trainer.max_steps=3", "trainer.val_check_interval=2"))
+    last = torch.load(second / "checkpoints" / "last.ckpt", weights_only=False)
+    assert last["global_step"] == 3
 
 
 def test_seed_makes_runs_repeatable(tmp_path):

@@ -42,7 +42,8 @@ class LatestCheckpoint(ModelCheckpoint):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
-        if not trainer.fast_dev_run and trainer.global_step > 0:
+        saved = self._last_global_step_saved == trainer.global_step  # by the last validation
+        if not trainer.fast_dev_run and trainer.global_step > 0 and not saved:
             trainer.save_checkpoint(Path(self.dirpath) / f"{self.filename}{self.FILE_EXTENSION}")
 
 

@@ -234,6 +234,7 @@ def write_table(results: dict, steps: int, quick: bool = False) -> None:
     head = (
         "| model | " + " | ".join(label for _, label in KEYS) + " | train time | train peak RSS |"
     )
+    provenance = _provenance(results)
     lines = [
         f"# Vocoders at equal budget: {steps} steps each",
         "",
@@ -251,7 +252,7 @@ def write_table(results: dict, steps: int, quick: bool = False) -> None:
             if any(m not in results for m in MODELS)
             else []
         ),
-        *([_provenance(results), ""] if _provenance(results) else []),
+        *([provenance, ""] if provenance else []),
         "Test split as training logs it (89 s, 1 s segments tiling each file, the last one ending "
         "at the file's end); MSS: GOLF's multi-scale STFT metric.",
         "",

@@ -205,13 +205,16 @@ def test_lean_gradient_equals_torchlpc(order, with_zi):
         assert (o - r).abs().max() <= 1e-10 * r.abs().max()
 
 
-@pytest.mark.parametrize("path", ["fused", "torchlpc-based", "torchlpc-based, compiled"])
+@pytest.mark.parametrize(
+    "path", ["fused", "torchlpc-based", "torchlpc-based, compiled", "chunk-parallel"]
+)
 @pytest.mark.parametrize("hop", [None, 1, 5, 40])  # 5 < order: a lag window spans frames
 @pytest.mark.parametrize("with_zi", [False, True])
 def test_both_backward_paths_equal_torchlpc(path, hop, with_zi, monkeypatch):
     """The fused C++ backward and the torchlpc-kernel backward, per-sample and per-frame; the
     latter with eager helpers (order < 8) and with its torch.compile'd ones (order >= 8, the
-    path CUDA takes), which must have compiled rather than fallen back."""
+    path CUDA takes), which must have compiled rather than fallen back; and the chunk-parallel
+    forward and adjoint filter CUDA runs (:mod:`ddsp.filters.allpole_chunked`), forced here."""
     from torchlpc import sample_wise_lpc
 
     from ddsp.filters import _fused_cpu
@@ -219,6 +222,8 @@ def test_both_backward_paths_equal_torchlpc(path, hop, with_zi, monkeypatch):
 
     if path == "fused":
         assert _fused_cpu.load() is not None, "the fused backward did not build"
+    elif path == "chunk-parallel":
+        monkeypatch.setenv("DDSP_ALLPOLE_CHUNK", "16")  # 400 samples: 25 chunks (26 with zi)
     else:
         monkeypatch.setenv("DDSP_CPP", "0")
         monkeypatch.setitem(_fused_cpu._STATE, "module", None)

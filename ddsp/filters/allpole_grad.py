@@ -11,7 +11,10 @@ On the CPU the first-order backward is one fused pass in C++ (:mod:`ddsp.filters
 compiled on first use): the adjoint recursion reads ``A`` in skewed order where it lies and writes
 ``dL/dA`` in the same loop; per-frame (held) coefficients are read at frame rate and their
 gradient folded back to frame rate without a per-sample copy. Where that extension cannot be
-built, for second derivatives, and on CUDA, the backward below runs instead.
+built, for second derivatives, and on CUDA, the backward below runs instead. On accelerators the
+forward filter and the backward's adjoint filter run chunk-parallel
+(:mod:`ddsp.filters.allpole_chunked`: the kernel gets ``B * T / L`` rows of ``L`` steps instead of
+``B`` rows of ``T``; ``DDSP_ALLPOLE_CHUNK=0`` turns it off).
 
 What differs from torchlpc's own backward is how few passes over ``(B, T, N)`` memory it makes:
 the time-shifted coefficients ``A[t+i, i]`` are one ``as_strided`` view of a zero-padded copy of
@@ -29,6 +32,7 @@ import torchlpc
 
 from ..dsp import compiled
 from . import _fused_cpu
+from .allpole_chunked import chunk_length, lpc_chunked
 
 __all__ = ["lpc_filter", "lpc_filter_frames", "HAS_KERNEL"]
 
@@ -60,6 +64,12 @@ def _kernel(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
     return torch.ops.torchlpc.lpc(x.contiguous(), a.contiguous(), zi.contiguous())
 
 
+def _forward(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
+    """The kernel, chunk-parallel where :func:`chunk_length` says so (accelerators)."""
+    chunk = chunk_length(x, x.shape[-1])
+    return _kernel(x, a, zi) if chunk is None else lpc_chunked(x, a, zi, chunk, _kernel)
+
+
 def _shifted_reversed(a: torch.Tensor, extra: int) -> torch.Tensor:
     """Coefficients of the time-reversed adjoint filter.
 
@@ -80,7 +90,7 @@ def _shifted_reversed(a: torch.Tensor, extra: int) -> torch.Tensor:
 class _LPC(torch.autograd.Function):
     @staticmethod
     def forward(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
-        return _kernel(x, a, zi)
+        return _forward(x, a, zi)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -133,10 +143,23 @@ def _vmap(apply, info, in_dims, tensors):
 
 
 def _fused_module(grad_y: torch.Tensor):
-    """The compiled fused backward, for first-order CPU backward passes (else None)."""
+    """The compiled fused backward, for first-order CPU backward passes that are not chunked
+    (else None)."""
     if torch.is_grad_enabled() or grad_y.device.type != "cpu":
         return None
+    if chunk_length(grad_y, grad_y.shape[-1]) is not None:
+        return None
     return _fused_cpu.load()
+
+
+def _adjoint(g_rev: torch.Tensor, shifted: torch.Tensor, zi: torch.Tensor) -> torch.Tensor:
+    """The time-reversed adjoint filter from zero state: chunk-parallel where
+    :func:`~ddsp.filters.allpole_chunked.chunk_length` says so (accelerators), else one
+    sequential pass of the kernel."""
+    chunk = chunk_length(g_rev, g_rev.shape[-1])
+    if chunk is None:
+        return _LPC.apply(g_rev, shifted, zi)
+    return lpc_chunked(g_rev, shifted, zi, chunk, _LPC.apply)
 
 
 def _backward(a, zi, y, grad_y, needs_input_grad):
@@ -153,7 +176,7 @@ def _backward(a, zi, y, grad_y, needs_input_grad):
         compiled("allpole.skew", _skew_gather)(a, extra) if fast else _shifted_reversed(a, extra)
     )
     g_rev = F.pad(grad_y.flip(1), (0, extra))
-    gx_rev = _LPC.apply(g_rev, shifted, torch.zeros_like(zi))  # reversed time, T + extra
+    gx_rev = _adjoint(g_rev, shifted, torch.zeros_like(zi))  # reversed time, T + extra
     grad_zi = gx_rev[:, t:] if need_zi else None  # [dL/dy[-1], dL/dy[-2], ...]
     gx = gx_rev[:, :t].flip(1)
     grad_a = None
@@ -169,7 +192,7 @@ class _LPCFrames(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor, a: torch.Tensor, zi: torch.Tensor, hop: int) -> torch.Tensor:
-        return _kernel(x, a.repeat_interleave(hop, dim=1), zi)
+        return _forward(x, a.repeat_interleave(hop, dim=1), zi)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:

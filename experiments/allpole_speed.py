@@ -15,6 +15,9 @@ Columns (all one forward + backward to the input and the parameters, float32):
   lean-tk   ddsp.filters.allpole_grad.lpc_filter with the backward built on torchlpc's kernel
             (skewed copy of the coefficients; what runs where the C++ extension cannot build)
   ours      lpc_filter with the fused C++ backward (the default on CPU): the new path
+  chunk64   lpc_filter chunk-parallel, forward and backward (DDSP_ALLPOLE_CHUNK=64: the path
+            accelerators take, ddsp.filters.allpole_chunked), timed here for what it costs on a
+            CPU; order 2 only (its state algebra grows as order^2: 2.3-5.9 s at order 20)
   ours-sos  logits -> triangle biquads -> linear interpolation -> biquad cascade (end to end)
   ours-rc   logits -> reflection coefficients -> interpolation -> per-sample step-up ->
             direct form (end to end; the step-up is O(order^2) per sample)
@@ -123,6 +126,13 @@ def case(name: str, batch: int, length: int, order: int, hop: int, fs_sizes: lis
         xx, aa = leaf(x), leaf(a_frames)
         lpc_filter(xx, aa).square().mean().backward()
 
+    def run_chunked():
+        os.environ["DDSP_ALLPOLE_CHUNK"] = "64"
+        try:
+            run_ours()
+        finally:
+            os.environ.pop("DDSP_ALLPOLE_CHUNK")
+
     def run_sos():
         xx, lg = leaf(x), leaf(logits_sos)
         allpole_sos(xx, logits_to_biquads(lg), hop_length=hop).square().mean().backward()
@@ -158,6 +168,7 @@ def case(name: str, batch: int, length: int, order: int, hop: int, fs_sizes: lis
         "torchlpc": run_torchlpc,
         "lean-tk": run_lean_tk,
         "ours": run_ours,
+        **({"chunk64": run_chunked} if order <= 2 else {}),
         "ours-sos": run_sos,
         "ours-sos/8": run_sos_sub,
         "ours-rc": run_rc,
@@ -253,6 +264,7 @@ def main() -> None:
         "torchlpc",
         "lean-tk",
         "ours",
+        "chunk64",
         "ours-sos",
         "ours-sos/8",
         "ours-rc",

@@ -12,7 +12,8 @@ to ``$DDSP_RESULTS_DIR`` or a temporary folder):
 2. the nnAudio table's GPU columns: ``experiments/spectral_speed.py --device cuda`` (STFT / mel
    / MFCC / CQT on the 1,770 clips, nnAudio and torch.stft beside ours);
 3. the all-pole filter, forward + backward, 16 x 64,000, order 20: ours against torchlpc's CUDA
-   kernel (and their outputs and gradients compared);
+   kernel (and their outputs and gradients compared); ours chunk-parallel (the default on CUDA,
+   chunks of 32 ... 512 samples) against ours sequential (``DDSP_ALLPOLE_CHUNK=0``);
 4. the MR-STFT loss, forward + backward, 16 x 64,000, per preset, against auraloss;
 5. ``python train.py experiment=lpc_vocoder trainer=gpu`` for 200 steps (wall time, final
    validation MSS).
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -68,7 +70,12 @@ def device_time(fn, device: str, repeats: int = 10) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def allpole_check(quick: bool, device: str = "cuda", repeats: int = 10) -> dict:
+def allpole_check(
+    quick: bool,
+    device: str = "cuda",
+    repeats: int = 10,
+    chunks: tuple[int, ...] = (0, 32, 64, 128, 256, 512),
+) -> dict:
     import torchlpc
 
     from ddsp.filters import allpole
@@ -89,6 +96,18 @@ def allpole_check(quick: bool, device: str = "cuda", repeats: int = 10) -> dict:
         y.square().sum().backward()
         return y.detach(), xx.grad, aa.grad
 
+    def with_chunk(chunk: int | None, fn):
+        """``fn()`` with ``DDSP_ALLPOLE_CHUNK`` set to ``chunk`` (None: the default policy)."""
+        old = os.environ.pop("DDSP_ALLPOLE_CHUNK", None)
+        if chunk is not None:
+            os.environ["DDSP_ALLPOLE_CHUNK"] = str(chunk)
+        try:
+            return fn()
+        finally:
+            os.environ.pop("DDSP_ALLPOLE_CHUNK", None)
+            if old is not None:
+                os.environ["DDSP_ALLPOLE_CHUNK"] = old
+
     ours = step(lambda xx, aa: allpole(xx, aa))
     theirs = step(lambda xx, aa: torchlpc.sample_wise_lpc(xx, aa))
     errors = [float((o - r).abs().max() / r.abs().max()) for o, r in zip(ours, theirs, strict=True)]
@@ -96,10 +115,16 @@ def allpole_check(quick: bool, device: str = "cuda", repeats: int = 10) -> dict:
     t_theirs = device_time(
         lambda: step(lambda xx, aa: torchlpc.sample_wise_lpc(xx, aa)), device, repeats
     )
+
+    def timed() -> float:
+        return device_time(lambda: step(lambda xx, aa: allpole(xx, aa)), device, repeats)
+
+    by_chunk = {c: 1000 * with_chunk(c, timed) for c in chunks}  # 0: sequential kernel; ms
     return {
         "shape": [b, t, order],
         "ours_ms": 1000 * t_ours,
         "torchlpc_ms": 1000 * t_theirs,
+        "ours_ms_by_chunk": by_chunk,
         "rel_error_y_dx_da": errors,
         "parity": max(errors) <= 1e-3,
     }
@@ -191,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
             f"- spectral speed (`spectral_speed_cuda.md`): rc {results['spectral_speed']['returncode']}",
             f"- all-pole {ap_['shape']}, forward + backward: ours {ap_['ours_ms']:.1f} ms, torchlpc "
             f"{ap_['torchlpc_ms']:.1f} ms; max relative differences (y, dx, da) "
-            f"{', '.join(f'{e:.1e}' for e in ap_['rel_error_y_dx_da'])}",
+            f"{', '.join(f'{e:.1e}' for e in ap_['rel_error_y_dx_da'])}; ours by chunk length "
+            "(0: sequential kernel): "
+            + ", ".join(f"{k}: {v:.1f} ms" for k, v in ap_["ours_ms_by_chunk"].items()),
             "- MR-STFT loss, forward + backward: "
             + ", ".join(
                 f"{k} {v['ours_ms']:.1f} ms" for k, v in results["loss"].items() if "ours_ms" in v

@@ -21,7 +21,8 @@ def test_without_cuda_it_says_so_and_exits_0(capsys):
 
 
 def test_allpole_and_loss_checks_run_on_the_cpu():
-    allpole = gpu_check.allpole_check(quick=True, device="cpu", repeats=1)  # parity; one timing
+    allpole = gpu_check.allpole_check(quick=True, device="cpu", repeats=1, chunks=(0, 64))
     assert allpole["parity"] and allpole["ours_ms"] > 0 and allpole["torchlpc_ms"] > 0
+    assert set(allpole["ours_ms_by_chunk"]) == {0, 64}  # sequential and chunk-parallel
     loss = gpu_check.loss_check(quick=True, device="cpu", repeats=1)
     assert loss["parity"] and all(loss[p]["ours_ms"] > 0 for p in ("auraloss", "ddsp", "golf"))

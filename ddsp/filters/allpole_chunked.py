@@ -20,11 +20,13 @@ float64 whatever the input's dtype: the companion-form transition matrices of a 
 filter with poles near the unit circle have large entries that cancel, and in float32 they cost
 250-2300x the sequential filter's rounding error (order 22, reflection logits of scale 1); in
 float64 the chunked float32 result is as close to the float64 one as the sequential float32
-filter is (0.3-2.2x its error, five filters, chunks of 16-256; the accelerators this is for have
-float64 units, and these steps are a small part of the work). It is written in
+filter is (0.3-2.2x its error, five filters, chunks of 16-256). It is written in
 differentiable torch operations around any batch-parallel sequential filter ``filt`` (the
-all-pole backward passes its own autograd function), so it has gradients and runs on any device.
-On the CPU the sequential fused kernels are faster; :func:`chunk_length` decides where this runs.
+all-pole autograd function passes its kernel), so it has gradients and runs on any device.
+On the CPU the sequential fused kernels are far faster (16 x 64,000, one thread: 127 against
+15 ms at order 2, seconds against 28 ms at order 20; ``experiments/allpole_speed.py``), so
+:func:`chunk_length` keeps it for accelerators, where its speed has not been measured yet
+(``experiments/gpu_check.py`` times it).
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ DEFAULT_CHUNK = 64
 
 
 def chunk_length(like: torch.Tensor, steps: int) -> int | None:
-    """The chunk length the all-pole backward uses for ``steps`` samples on ``like``'s device,
-    or None for the sequential kernel.
+    """The chunk length the all-pole forward and backward use for ``steps`` samples on
+    ``like``'s device, or None for the sequential kernel.
 
     ``DDSP_ALLPOLE_CHUNK=0`` turns chunking off, ``DDSP_ALLPOLE_CHUNK=L`` forces chunks of ``L``
     samples everywhere (also on the CPU, as the tests do); unset: :data:`DEFAULT_CHUNK` on

@@ -332,10 +332,19 @@ def test_frame_level_loss_measures_the_level_error_in_db():
         lambda a: FrameLevelLoss(64, 16)(a, x[..., :256]),
         (torch.randn(2, 1, 256, dtype=torch.float64, requires_grad=True),),
     )
-    with pytest.raises(ValueError, match="at least frame_length=640 samples, got 100"):
-        loss(x[..., :100], x[..., :100])
-    with pytest.raises(ValueError, match="differ"):
+    for n in (100, 400):  # the pair's check, then the levels' own
+        with pytest.raises(ValueError, match=f"signals of {n} samples are too short for frames"):
+            loss(x[..., :n], x[..., :n])
+    with pytest.raises(ValueError, match=r"input shape \(2, 1, 1000\) != target shape"):
         loss(x[..., :1000], x[..., :1200])
+    bad = x.clone()
+    bad[1, 0, 7] = math.nan
+    with pytest.raises(ValueError, match="input contains NaN or Inf"):
+        loss(bad, x)
+    with pytest.raises(ValueError, match="target contains NaN or Inf"):
+        loss(x, bad.nan_to_num(posinf=math.inf, nan=math.inf))
+    with pytest.raises(TypeError, match="input must be a real float32 or float64"):
+        loss((100 * x).long(), x)
     with pytest.raises(ValueError, match="range_db must be > 0"):
         FrameLevelLoss(range_db=0.0)
 
@@ -378,10 +387,19 @@ def test_band_level_loss_measures_each_bands_level_error_in_db(speech):
     ref = at_rate(filt, real)
     assert float(ref) > 1.0
     torch.testing.assert_close(at_rate(filt.float(), real.float()).double(), ref, rtol=1e-4, atol=0)
-    with pytest.raises(ValueError, match="at least frame_length=640 samples, got 100"):
-        loss(x[..., :100], x[..., :100])
-    with pytest.raises(ValueError, match="differ"):
+    for n in (100, 400):  # the pair's check, then the levels' own
+        with pytest.raises(ValueError, match=f"signals of {n} samples are too short for frames"):
+            loss(x[..., :n], x[..., :n])
+    with pytest.raises(ValueError, match=r"input shape \(2, 1, 1000\) != target shape"):
         loss(x[..., :1000], x[..., :1200])
+    bad = x.clone()
+    bad[1, 0, 7] = math.nan
+    with pytest.raises(ValueError, match="input contains NaN or Inf"):
+        loss(bad, x)
+    with pytest.raises(ValueError, match="target contains NaN or Inf"):
+        loss(x, bad.nan_to_num(posinf=math.inf, nan=math.inf))
+    with pytest.raises(TypeError, match="input must be a real float32 or float64"):
+        loss((100 * x).long(), x)
     with pytest.raises(ValueError, match=r"band_edges_hz must be .* got \(100, 50\)"):
         BandLevelLoss(sr, (100, 50))
     with pytest.raises(ValueError, match=r"sample_rate / 2 = 8000.0\], got \(0, 9000\)"):

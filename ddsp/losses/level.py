@@ -20,6 +20,7 @@ from torch import nn
 
 from ..spectral.functional import stft_power
 from ..spectral.loudness import butterworth_highpass
+from .stft import check_pair
 
 __all__ = ["FrameLevelLoss", "BandLevelLoss", "CombinedLoss"]
 
@@ -65,7 +66,7 @@ class FrameLevelLoss(nn.Module):
         """``(batch, ..., time)`` -> ``(batch, ..., frames)`` frame levels in dB."""
         if x.shape[-1] < self.frame_length:
             raise ValueError(
-                f"signals need at least frame_length={self.frame_length} samples, got {x.shape[-1]}"
+                f"signals of {x.shape[-1]} samples are too short for frames of {self.frame_length}"
             )
         if self.highpass > 0:
             x = butterworth_highpass(x, self.highpass)
@@ -75,8 +76,7 @@ class FrameLevelLoss(nn.Module):
         return 10 * torch.log10(power.reshape(*x.shape[:-1], -1) + 1e-20)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if input.shape != target.shape:
-            raise ValueError(f"input {tuple(input.shape)} and target {tuple(target.shape)} differ")
+        check_pair(input, target, self.frame_length)
         lt = self.levels(target)
         floor = lt.flatten(1).amax(-1).reshape(-1, *[1] * (lt.dim() - 1)) - self.range_db
         li = self.levels(input)
@@ -150,14 +150,13 @@ class BandLevelLoss(nn.Module):
         """``(batch, ..., time)`` -> ``(batch, ..., bands, frames)`` band levels in dB."""
         if x.shape[-1] < self.frame_length:
             raise ValueError(
-                f"signals need at least frame_length={self.frame_length} samples, got {x.shape[-1]}"
+                f"signals of {x.shape[-1]} samples are too short for frames of {self.frame_length}"
             )
         power = stft_power(x, self.frame_length, self.hop_length, power=2.0)
         return 10 * torch.log10(self.bands.to(power.dtype) @ power + 1e-20)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if input.shape != target.shape:
-            raise ValueError(f"input {tuple(input.shape)} and target {tuple(target.shape)} differ")
+        check_pair(input, target, self.frame_length)
         lt = self.levels(target)
         floor = lt.amax(-1, keepdim=True) - self.range_db
         li = self.levels(input)

@@ -385,8 +385,8 @@ def check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int) -> No
     ``1e-3 * sqrt(finfo.max) / min_length`` in magnitude (about 9e12 in float32 at an FFT of
     2048), so that no power ``|X|^2`` can overflow. One reduction per tensor.
     """
-    _checks.signal(input, "input")
-    _checks.signal(target, "target")
+    _checks.signal(input, "input", finite=False)  # the peak check below finds NaN and Inf
+    _checks.signal(target, "target", finite=False)
     if input.dtype != target.dtype:
         raise TypeError(f"input is {input.dtype} but target is {target.dtype}: use one dtype")
     if input.shape != target.shape:
@@ -395,7 +395,7 @@ def check_pair(input: torch.Tensor, target: torch.Tensor, min_length: int) -> No
         raise ValueError(f"expected (batch, ..., time), got shape {tuple(input.shape)}")
     if input.shape[-1] <= min_length // 2:
         raise ValueError(
-            f"signals of {input.shape[-1]} samples are too short for an FFT of {min_length}"
+            f"signals of {input.shape[-1]} samples are too short for frames of {min_length}"
         )
     limit = 1e-3 * torch.finfo(input.dtype).max ** 0.5 / min_length
     for name, t in (("input", input), ("target", target)):

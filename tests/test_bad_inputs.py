@@ -205,6 +205,81 @@ def test_front_end_arguments_are_validated_at_construction(make, arg):
         make()
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Spectrogram(512, 128),
+        lambda: MelSpectrogram(16000, 512, 128),
+        lambda: MFCC(16000, n_fft=512, hop_length=128),
+        lambda: CQT(16000, 128, n_bins=36),
+        lambda: Gammatonegram(16000, 512, 128),
+    ],
+)
+def test_front_ends_name_nan_inf_and_empty_input(make):
+    """librosa refuses non-finite audio; ours did not and returned NaN spectra."""
+    m = make()
+    x = torch.randn(2, 4000)
+    x[1, 123] = math.inf
+    with pytest.raises(ValueError, match=r"contain NaN or Inf \(first at flat index 4123 of shape"):
+        m(x)
+    x[1, 123] = math.nan
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        m(x)
+    with pytest.raises(ValueError, match="(at least one sample|empty signal)"):
+        m(torch.zeros(2, 0))
+
+
+def test_finite_check_reads_one_sum_and_clears_an_overflowing_one():
+    from ddsp.spectral._checks import finite_values
+
+    finite_values(torch.tensor([3e38, 3e38]))  # finite values whose float32 sum is inf
+    with pytest.raises(
+        ValueError, match=r"x contain NaN or Inf \(first at flat index 2 of shape \(4,\): -inf"
+    ):
+        finite_values(torch.tensor([1.0, 2.0, -math.inf, math.nan]), "x")
+
+
+def test_front_end_finite_check_is_queued_off_the_cpu_and_off_in_vmap(monkeypatch):
+    import ddsp.dsp
+
+    spec, x = Spectrogram(256, 64), torch.randn(3, 1000)
+    monkeypatch.setattr(ddsp.dsp, "host_reads_free", lambda t: False)
+    assert torch.isfinite(spec(x)).all()
+    bad = x.clone()
+    bad[0, 5] = math.nan
+    with pytest.raises(RuntimeError, match="signals contain NaN or Inf"):
+        spec(bad)
+    monkeypatch.undo()
+    from ddsp.spectral._checks import finite_values
+
+    def check(t):
+        finite_values(t)  # would raise on reading a value under vmap
+        return 2 * t
+
+    assert torch.equal(torch.vmap(check)(x), 2 * x)
+
+
+def test_levinson_durbin_names_a_zero_energy_frame():
+    from ddsp.filters import levinson_durbin, lpc_analysis
+
+    r = torch.tensor([[1.0, 0.5, 0.1], [0.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"r\[\.\.\., 0\] .* must be > 0, got 0.0 at flat index 1"):
+        levinson_durbin(r)
+    with pytest.raises(ValueError, match="must be > 0, got nan"):
+        levinson_durbin(torch.tensor([math.nan, 0.1]))
+    a, _, _ = lpc_analysis(torch.zeros(1, 1000), 4, 256, 128)  # silence: floored, a = 0
+    assert torch.equal(a, torch.zeros_like(a))
+
+
+def test_allpole_refuses_empty_signals():
+    for call in (
+        lambda: allpole(torch.zeros(1, 0), torch.zeros(1, 0, 2)),
+        lambda: allpole_sos(torch.zeros(1, 0), torch.zeros(1, 0, 1, 2)),
+    ):
+        with pytest.raises(ValueError, match=r"at least one sample .* got shape \(1, 0\)"):
+            call()
+
+
 def test_functional_stft_arguments_and_dtypes():
     from ddsp.spectral import functional as SF
 

@@ -21,6 +21,14 @@ def _check_dtype(name: str, t: torch.Tensor | None) -> None:
         )
 
 
+def _check_samples(x: torch.Tensor) -> None:
+    if x.dim() == 0 or x.shape[-1] == 0:
+        raise ValueError(
+            f"allpole: x must hold at least one sample on its last (time) axis, got shape "
+            f"{tuple(x.shape)}"
+        )
+
+
 def _locate_nonfinite(name: str, t: torch.Tensor | None) -> None:
     if t is not None and not torch.isfinite(t).all():
         bad = torch.nonzero(~torch.isfinite(t).reshape(-1))[0].item()
@@ -123,6 +131,7 @@ def allpole(
     """
     for name, t in (("x", x), ("a", a), ("zi", zi)):
         _check_dtype(name, t)
+    _check_samples(x)
     if check_stability:
         check_stable(a)
     out = _allpole(x, a, zi, return_zf, hop_length)
@@ -226,6 +235,7 @@ def allpole_sos(
     """
     for name, t in (("x", x), ("sos", sos), ("zi", zi)):
         _check_dtype(name, t)
+    _check_samples(x)
     if sos.dim() < 3 or sos.shape[-1] != 2:
         raise ValueError(
             f"allpole_sos: sos must be (..., time, sections, 2), got {tuple(sos.shape)}"

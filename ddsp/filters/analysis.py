@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .. import dsp
 from ..spectral.functional import get_window
 
 __all__ = ["autocorrelation", "levinson_durbin", "lpc_analysis"]
@@ -22,6 +23,22 @@ def autocorrelation(x: torch.Tensor, max_lag: int) -> torch.Tensor:
     spec = torch.fft.rfft(x, size)
     r = torch.fft.irfft(spec.real.square() + spec.imag.square(), size)
     return r[..., : max_lag + 1]
+
+
+def _check_energy(r0: torch.Tensor) -> None:
+    """``r[..., 0] > 0`` everywhere (a silent frame divides by zero: NaN coefficients)."""
+    ok = r0.detach() > 0  # NaN fails too
+    if not dsp.host_reads_free(r0):
+        dsp.device_assert(ok.all(), "levinson_durbin: r[..., 0] must be > 0")
+        return
+    if not bool(ok.all()):
+        i = int(torch.nonzero(~ok.reshape(-1))[0])
+        raise ValueError(
+            f"levinson_durbin: r[..., 0] (the frame energy) must be > 0, got "
+            f"{float(r0.reshape(-1)[i])} at flat index {i} of shape {tuple(r0.shape)}; for "
+            "silent frames floor it first (lpc_analysis does: r[..., 0].clamp_min(tiny) gives "
+            "a = 0)"
+        )
 
 
 def levinson_durbin(
@@ -40,6 +57,7 @@ def levinson_durbin(
     order = r.shape[-1] - 1 if order is None else order
     if r.shape[-1] < order + 1:
         raise ValueError(f"need {order + 1} autocorrelation lags, got {r.shape[-1]}")
+    _check_energy(r[..., 0])
     err = r[..., 0]
     a = r.new_zeros(r.shape[:-1] + (0,))
     ks = []

@@ -7,6 +7,8 @@ import warnings
 
 import torch
 
+from .. import dsp
+
 
 def positive_int(name: str, value, none_ok: bool = False) -> int | None:
     """``value`` if it is a positive int (``1024.0`` and ``True`` are not), else ``ValueError``."""
@@ -60,12 +62,53 @@ def warn_if_longer(n_fft: int, length: int, stacklevel: int = 3) -> None:
         )
 
 
-def signal(x, name: str = "signals") -> None:
-    """A real float32 or float64 tensor (what every front-end and loss computes in)."""
+def signal(x, name: str = "signals", finite: bool = True) -> None:
+    """A real float32 or float64 tensor (what every front-end and loss computes in) with a time
+    axis of at least one sample and, with ``finite``, no NaN or Inf (:func:`finite`)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in (torch.float32, torch.float64):
         raise TypeError(
             f"{name} must be a real float32 or float64 tensor, got {x.dtype}"
             + ("" if x.is_complex() else " (cast it with .float())")
+        )
+    if x.dim() == 0 or x.shape[-1] == 0:
+        raise ValueError(
+            f"{name} must hold at least one sample on the last (time) axis, got shape "
+            f"{tuple(x.shape)}"
+        )
+    if finite:
+        finite_values(x, name)
+
+
+def finite_values(x: torch.Tensor, name: str = "signals") -> None:
+    """Raise ``ValueError`` naming the first NaN or Inf of ``x``.
+
+    On the CPU one sum over ``x`` (16 x 64,000 float32 samples, one thread: 0.06 ms from cache,
+    0.25 ms cold, 3 % of a mel spectrogram of them in ``experiments/check_cost.py``); the
+    element search runs only when that sum is not finite
+    (a NaN, an Inf, or finite values whose sum overflows, which pass). On accelerators the check
+    is queued on the device (:func:`ddsp.dsp.device_assert`: no host stall per call). Skipped
+    while tracing for export, inside ``torch.compile``'d graphs and under ``torch.vmap``, where
+    values cannot be read.
+    """
+    if (
+        torch.jit.is_tracing()
+        or torch.compiler.is_compiling()
+        or torch._C._functorch.is_batchedtensor(x)
+    ):
+        return  # values cannot be read there (export, compiled graphs, vmap)
+    x = x.detach()
+    if not dsp.host_reads_free(x):
+        lo, hi = torch.aminmax(x)
+        dsp.device_assert(torch.isfinite(lo) & torch.isfinite(hi), f"{name} contain NaN or Inf")
+        return
+    if torch.isfinite(x.sum()):
+        return
+    bad = ~torch.isfinite(x)
+    if bad.any():
+        i = int(torch.nonzero(bad.reshape(-1))[0])
+        raise ValueError(
+            f"{name} contain NaN or Inf (first at flat index {i} of shape {tuple(x.shape)}: "
+            f"{float(x.reshape(-1)[i])})"
         )

@@ -44,6 +44,9 @@ def extract_f0(
         import pyworld
 
     x64 = np.ascontiguousarray(x, dtype=np.float64)
+    if not np.isfinite(x64).all():  # WORLD reads NaN audio as unvoiced: a silently wrong track
+        i = int(np.flatnonzero(~np.isfinite(x64))[0])
+        raise ValueError(f"NaN or Inf in the audio (first at sample {i}: {x64.flat[i]})")
     period_ms = 1000.0 * hop_length / sample_rate
     if method == "dio":
         f0, t = pyworld.dio(

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
             f"One thread, median of {repeats} alternating runs; torch {torch.__version__}. The "
             "check column times exactly the check functions the call runs (an all-pole call "
             "checks dtypes and reduces its output once; a multi-resolution loss checks the pair "
-            "once (one peak reduction per signal); a front-end checks the dtype and sums its input once (NaN and Inf make the sum non-finite); a synthesiser the control shapes). "
+            "once (one peak reduction per signal); a front-end checks the dtype and sums its input once (NaN and Inf make the sum non-finite); a synthesiser the control shapes and sums f0 and each control once, and reads the lowest f0). "
             f"Command: `python experiments/check_cost.py{' --quick' if a.quick else ''}`.",
             "",
             "| call | call ms | checks ms | checks / call |",

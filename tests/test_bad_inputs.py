@@ -220,7 +220,9 @@ def test_front_ends_name_nan_inf_and_empty_input(make):
     m = make()
     x = torch.randn(2, 4000)
     x[1, 123] = math.inf
-    with pytest.raises(ValueError, match=r"contain NaN or Inf \(first at flat index 4123 of shape"):
+    with pytest.raises(
+        ValueError, match=r"NaN or Inf in signals \(first at flat index 4123 of shape"
+    ):
         m(x)
     x[1, 123] = math.nan
     with pytest.raises(ValueError, match="NaN or Inf"):
@@ -234,7 +236,7 @@ def test_finite_check_reads_one_sum_and_clears_an_overflowing_one():
 
     finite_values(torch.tensor([3e38, 3e38]))  # finite values whose float32 sum is inf
     with pytest.raises(
-        ValueError, match=r"x contain NaN or Inf \(first at flat index 2 of shape \(4,\): -inf"
+        ValueError, match=r"NaN or Inf in x \(first at flat index 2 of shape \(4,\): -inf"
     ):
         finite_values(torch.tensor([1.0, 2.0, -math.inf, math.nan]), "x")
 
@@ -247,7 +249,7 @@ def test_front_end_finite_check_is_queued_off_the_cpu_and_off_in_vmap(monkeypatc
     assert torch.isfinite(spec(x)).all()
     bad = x.clone()
     bad[0, 5] = math.nan
-    with pytest.raises(RuntimeError, match="signals contain NaN or Inf"):
+    with pytest.raises(RuntimeError, match="NaN or Inf in signals"):
         spec(bad)
     monkeypatch.undo()
     from ddsp.spectral._checks import finite_values
@@ -269,6 +271,51 @@ def test_levinson_durbin_names_a_zero_energy_frame():
         levinson_durbin(torch.tensor([math.nan, 0.1]))
     a, _, _ = lpc_analysis(torch.zeros(1, 1000), 4, 256, 128)  # silence: floored, a = 0
     assert torch.equal(a, torch.zeros_like(a))
+
+
+def test_synthesisers_name_bad_f0_and_controls():
+    """NaN f0 used to surface as an error about the all-pole filter's input; negative f0 ran
+    the oscillator backwards without a word."""
+    from ddsp.synth import GlottalFlowLPC, HarmonicPlusNoise
+
+    for synth in (GlottalFlowLPC(16000, 160), HarmonicPlusNoise(16000, 160)):
+        f0 = 100 + 50 * torch.rand(1, 20)
+        controls = {k: torch.randn(1, 20, n) for k, n in synth.control_sizes.items()}
+        assert torch.isfinite(synth(f0, controls)).all()
+        bad_f0 = f0.clone()
+        bad_f0[0, 3] = math.nan
+        with pytest.raises(ValueError, match=r"NaN or Inf in f0 \(first at flat index 3"):
+            synth(bad_f0, controls)
+        with pytest.raises(ValueError, match=r"f0 must be >= 0 Hz, got -100.0 at flat index 0"):
+            synth(torch.cat([torch.tensor([[-100.0]]), f0[:, 1:]], 1), controls)
+        name = next(iter(controls))
+        bad = dict(
+            controls, **{name: controls[name].clone().index_fill_(1, torch.tensor([2]), math.inf)}
+        )
+        with pytest.raises(ValueError, match=f"NaN or Inf in control '{name}'"):
+            synth(f0, bad)
+
+
+def test_analysis_functions_name_nan_input():
+    import numpy as np
+
+    from ddsp.f0 import extract_f0
+    from ddsp.filters import lpc_analysis
+    from ddsp.metrics.voice import formant_tracks
+    from ddsp.spectral import functional as SF
+
+    x = torch.randn(1, 4000)
+    spec = SF.stft(x, 512, 128)
+    spec[0, 3, 3] = complex(math.nan, 0.0)
+    with pytest.raises(ValueError, match="NaN or Inf in spec"):
+        SF.istft(spec, 512, 128)
+    x[0, 9] = math.inf
+    with pytest.raises(ValueError, match=r"NaN or Inf in x \(first at flat index 9"):
+        lpc_analysis(x, 10, 400, 160)
+    with pytest.raises(ValueError, match="NaN or Inf in audio"):
+        formant_tracks(x[0], 16000, 160)
+    with pytest.raises(ValueError, match=r"NaN or Inf in the audio \(first at sample 9: inf\)"):
+        extract_f0(x[0].numpy().astype(np.float64), 16000, 160)
 
 
 def test_allpole_refuses_empty_signals():

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import dsp
+from ..spectral import _checks
 from ..spectral.functional import get_window
 
 __all__ = ["autocorrelation", "levinson_durbin", "lpc_analysis"]
@@ -97,6 +98,7 @@ def lpc_analysis(
         ``a (..., frames, order)``, ``k (..., frames, order)``, ``error (..., frames)`` with
         ``frames = time // hop_length + 1`` when centred.
     """
+    _checks.signal(x, "x")
     if preemphasis:
         x = torch.cat([x[..., :1], x[..., 1:] - preemphasis * x[..., :-1]], dim=-1)
     if center:

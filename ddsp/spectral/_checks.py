@@ -81,6 +81,16 @@ def signal(x, name: str = "signals", finite: bool = True) -> None:
         finite_values(x, name)
 
 
+def reads_skipped(x: torch.Tensor) -> bool:
+    """Whether value checks must skip ``x``: its values cannot be read while tracing for export,
+    inside ``torch.compile``'d graphs or under ``torch.vmap``."""
+    return (
+        torch.jit.is_tracing()
+        or torch.compiler.is_compiling()
+        or torch._C._functorch.is_batchedtensor(x)
+    )
+
+
 def finite_values(x: torch.Tensor, name: str = "signals") -> None:
     """Raise ``ValueError`` naming the first NaN or Inf of ``x``.
 
@@ -92,16 +102,12 @@ def finite_values(x: torch.Tensor, name: str = "signals") -> None:
     while tracing for export, inside ``torch.compile``'d graphs and under ``torch.vmap``, where
     values cannot be read.
     """
-    if (
-        torch.jit.is_tracing()
-        or torch.compiler.is_compiling()
-        or torch._C._functorch.is_batchedtensor(x)
-    ):
-        return  # values cannot be read there (export, compiled graphs, vmap)
+    if reads_skipped(x):
+        return
     x = x.detach()
     if not dsp.host_reads_free(x):
         lo, hi = torch.aminmax(x)
-        dsp.device_assert(torch.isfinite(lo) & torch.isfinite(hi), f"{name} contain NaN or Inf")
+        dsp.device_assert(torch.isfinite(lo) & torch.isfinite(hi), f"NaN or Inf in {name}")
         return
     if torch.isfinite(x.sum()):
         return
@@ -109,6 +115,6 @@ def finite_values(x: torch.Tensor, name: str = "signals") -> None:
     if bad.any():
         i = int(torch.nonzero(bad.reshape(-1))[0])
         raise ValueError(
-            f"{name} contain NaN or Inf (first at flat index {i} of shape {tuple(x.shape)}: "
+            f"NaN or Inf in {name} (first at flat index {i} of shape {tuple(x.shape)}: "
             f"{float(x.reshape(-1)[i])})"
         )

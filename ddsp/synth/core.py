@@ -6,10 +6,12 @@ import math
 
 import torch
 
+from ..dsp import device_assert, host_reads_free
 from ..f0 import fill_unvoiced_f0
 from ..filters.interpolate import upsample
 from ..filters.lpc import logits_to_biquads
 from ..filters.response import biquad_log_rms_gain
+from ..spectral import _checks
 
 __all__ = [
     "exp_sigmoid",
@@ -47,7 +49,10 @@ def inverse_exp_sigmoid(
 def check_controls(
     controls: dict[str, torch.Tensor], sizes: dict[str, int], f0: torch.Tensor
 ) -> None:
-    """Raise a clear error unless every control ``name`` is ``(*f0.shape, sizes[name])``.
+    """Raise a clear error unless every control ``name`` is ``(*f0.shape, sizes[name])``, every
+    value is finite and ``f0 >= 0`` Hz (one reduction per tensor, frame rate: a synthesiser
+    used to render NaN f0 into an error about its all-pole filter's input, and negative f0 as a
+    backwards-running oscillator).
 
     Shape: ``f0 (batch, frames)``, ``controls {name: (batch, frames, channels)}``.
     """
@@ -56,6 +61,19 @@ def check_controls(
         if c is None or c.shape != (*f0.shape, size):
             got = None if c is None else tuple(c.shape)
             raise ValueError(f"control {name!r}: expected {(*f0.shape, size)}, got {got}")
+        _checks.finite_values(c, f"control {name!r}")
+    _checks.finite_values(f0, "f0")
+    lowest = f0.detach().amin() if f0.numel() else None
+    if lowest is None or _checks.reads_skipped(f0):
+        return
+    if not host_reads_free(lowest):
+        device_assert(lowest >= 0, "f0 must be >= 0 Hz")
+    elif lowest < 0:
+        i = int(torch.nonzero(f0.detach().reshape(-1) < 0)[0])
+        raise ValueError(
+            f"f0 must be >= 0 Hz, got {float(f0.reshape(-1)[i])} at flat index {i} of shape "
+            f"{tuple(f0.shape)}"
+        )
 
 
 def gate_voiced(x: torch.Tensor, voiced: torch.Tensor | None, hop_length: int) -> torch.Tensor:

@@ -157,11 +157,22 @@ def loss_check(quick: bool, device: str = "cuda", repeats: int = 10) -> dict:
     return out
 
 
+PARTS = ("parity", "spectral", "allpole", "loss", "training")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="run only these (e.g. in two calls that each fit a device command's time limit); "
+        "results go to gpu_check_<parts>.md unless all run",
+    )
     a = ap.parse_args(argv)
     if not torch.cuda.is_available():
         print(
@@ -171,66 +182,76 @@ def main(argv: list[str] | None = None) -> int:
     from _results import write_results
 
     py = sys.executable
+    parts = [p for p in PARTS if p in a.parts]
     results: dict = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
     failed: list[str] = []
-    rc, tail, secs = run(
-        [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_devices.py",
-         "tests/test_spectral_modules.py::test_cuda_matches_cpu"],
-        timeout=240,
-    )  # fmt: skip
-    results["parity_tests"] = {"returncode": rc, "seconds": secs, "summary": tail.splitlines()[-1:]}
-    if rc:
-        failed.append("parity tests")
-    speed = [py, "experiments/spectral_speed.py", "--device", "cuda"] + (
-        ["--quick"] if a.quick else []
-    )
-    rc, tail, secs = run(speed, timeout=300)
-    results["spectral_speed"] = {"returncode": rc, "seconds": secs, "tail": tail}
-    results["allpole"] = allpole_check(a.quick)
-    if not results["allpole"]["parity"]:
-        failed.append("all-pole parity")
-    results["loss"] = loss_check(a.quick)
-    if not results["loss"]["parity"]:
-        failed.append("loss parity")
-    logs = tempfile.mkdtemp(prefix="ddsp-gpu-check-")
-    steps = 50 if a.quick else 200
-    rc, tail, secs = run(
-        [py, "train.py", "experiment=lpc_vocoder", "trainer=gpu", f"trainer.max_steps={steps}",
-         f"trainer.val_check_interval={steps}", "logger=csv", f"paths.log_dir={logs}"],
-        timeout=420,
-    )  # fmt: skip
-    results["training"] = {"returncode": rc, "steps": steps, "seconds": secs, "tail": tail}
-    if rc:
-        failed.append("training run")
-    results["failed"] = failed
-    ap_ = results["allpole"]
-    md = "\n".join(
-        [
-            f"# GPU check: {results['device']}",
-            "",
-            f"torch {torch.__version__}. Command: `python experiments/gpu_check.py"
-            f"{' --quick' if a.quick else ''}`. Failed: {', '.join(failed) or 'nothing'}.",
-            "",
-            f"- parity tests (float32 CUDA vs float64 CPU): rc {results['parity_tests']['returncode']}, "
-            f"{' '.join(results['parity_tests']['summary'])}",
-            f"- spectral speed (`spectral_speed_cuda.md`): rc {results['spectral_speed']['returncode']}",
+    lines: list[str] = []
+    if "parity" in parts:
+        rc, tail, secs = run(
+            [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_devices.py",
+             "tests/test_spectral_modules.py::test_cuda_matches_cpu"],
+            timeout=240,
+        )  # fmt: skip
+        r = results["parity_tests"] = {
+            "returncode": rc,
+            "seconds": secs,
+            "summary": tail.splitlines()[-1:],
+        }
+        failed += ["parity tests"] if rc else []
+        lines.append(
+            f"- parity tests (float32 CUDA vs float64 CPU): rc {rc}, {' '.join(r['summary'])}"
+        )
+    if "spectral" in parts:
+        speed = [py, "experiments/spectral_speed.py", "--device", "cuda"]
+        rc, tail, secs = run(speed + (["--quick"] if a.quick else []), timeout=300)
+        results["spectral_speed"] = {"returncode": rc, "seconds": secs, "tail": tail}
+        lines.append(f"- spectral speed (`spectral_speed_cuda.md`): rc {rc}")
+    if "allpole" in parts:
+        ap_ = results["allpole"] = allpole_check(a.quick)
+        failed += [] if ap_["parity"] else ["all-pole parity"]
+        lines.append(
             f"- all-pole {ap_['shape']}, forward + backward: ours {ap_['ours_ms']:.1f} ms, torchlpc "
             f"{ap_['torchlpc_ms']:.1f} ms; max relative differences (y, dx, da) "
             f"{', '.join(f'{e:.1e}' for e in ap_['rel_error_y_dx_da'])}; ours by chunk length "
             "(0: sequential kernel): "
-            + ", ".join(f"{k}: {v:.1f} ms" for k, v in ap_["ours_ms_by_chunk"].items()),
+            + ", ".join(f"{k}: {v:.1f} ms" for k, v in ap_["ours_ms_by_chunk"].items())
+        )
+    if "loss" in parts:
+        loss = results["loss"] = loss_check(a.quick)
+        failed += [] if loss["parity"] else ["loss parity"]
+        lines.append(
             "- MR-STFT loss, forward + backward: "
-            + ", ".join(
-                f"{k} {v['ours_ms']:.1f} ms" for k, v in results["loss"].items() if "ours_ms" in v
-            )
-            + f"; auraloss {results['loss']['auraloss 0.4']['ms']:.1f} ms; auraloss's formula "
-            f"relative difference {results['loss']['auraloss_formula_rel_error']:.1e}",
-            f"- training, {steps} steps on the GPU: rc {results['training']['returncode']}, "
-            f"{results['training']['seconds']:.0f} s",
+            + ", ".join(f"{k} {v['ours_ms']:.1f} ms" for k, v in loss.items() if "ours_ms" in v)
+            + f"; auraloss {loss['auraloss 0.4']['ms']:.1f} ms; auraloss's formula "
+            f"relative difference {loss['auraloss_formula_rel_error']:.1e}"
+        )
+    if "training" in parts:
+        logs = tempfile.mkdtemp(prefix="ddsp-gpu-check-")
+        steps = 50 if a.quick else 200
+        rc, tail, secs = run(
+            [py, "train.py", "experiment=lpc_vocoder", "trainer=gpu", f"trainer.max_steps={steps}",
+             f"trainer.val_check_interval={steps}", "logger=csv", f"paths.log_dir={logs}"],
+            timeout=420,
+        )  # fmt: skip
+        results["training"] = {"returncode": rc, "steps": steps, "seconds": secs, "tail": tail}
+        failed += ["training run"] if rc else []
+        lines.append(f"- training, {steps} steps on the GPU: rc {rc}, {secs:.0f} s")
+    results["failed"] = failed
+    every = parts == list(PARTS)
+    command = "python experiments/gpu_check.py" + (" --quick" if a.quick else "")
+    command += "" if every else " --parts " + " ".join(parts)
+    md = "\n".join(
+        [
+            f"# GPU check: {results['device']}",
+            "",
+            f"torch {torch.__version__}. Command: `{command}`. Failed: {', '.join(failed) or 'nothing'}.",
+            "",
+            *lines,
             "",
         ]
     )
-    write_results("gpu_check", md, json.loads(json.dumps(results, default=str)), a.quick)
+    name = "gpu_check" if every else "gpu_check_" + "_".join(parts)
+    write_results(name, md, json.loads(json.dumps(results, default=str)), a.quick)
     return 1 if failed else 0
 
 

@@ -2,6 +2,9 @@
 
     python experiments/gpu_check.py            # on a machine with CUDA: ~5 minutes
     python experiments/gpu_check.py --quick    # smaller benchmarks, results to a temp folder
+    python experiments/gpu_check.py --parts parity allpole loss   # some of it (then the rest)
+
+On a machine without network, ``experiments/gpu_kit.py`` installs what it needs first.
 
 On a machine without CUDA it says so and exits 0 having run nothing. With CUDA it runs, in
 order, and writes ``gpu_check.md`` / ``.json`` (to ``experiments/results``, or with ``--quick``

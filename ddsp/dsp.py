@@ -2,8 +2,9 @@
 
 One home for each: the FFT convolution (:func:`fft_convolve`, with :func:`next_fast_len`) and
 the Kaiser-windowed sinc low-pass (:func:`kaiser_sinc_lowpass`) that the CQT's 2:1 decimator and
-the glottal oscillator's decimation filter are built from, and the overlap-add
-(:func:`overlap_add`). ``ddsp.filters`` re-exports ``fft_convolve``. Framing is
+the glottal oscillator's decimation filter are built from, the overlap-add
+(:func:`overlap_add`), and the NaN/Inf check of inputs (:func:`finite_values`, with
+:func:`host_reads_free` and :func:`device_assert` for accelerators). ``ddsp.filters`` re-exports ``fft_convolve``. Framing is
 ``Tensor.unfold`` everywhere, after each caller's own padding (centred STFT frames, zero-padded
 LPC and GOLF-ff segments).
 """
@@ -138,3 +139,40 @@ def device_assert(ok: torch.Tensor, message: str) -> None:
     same call raises."""
     if ok.device.type != "meta":
         torch._assert_async(ok, message)
+
+
+def reads_skipped(x: torch.Tensor) -> bool:
+    """Whether value checks must skip ``x``: its values cannot be read while tracing for export,
+    inside ``torch.compile``'d graphs or under ``torch.vmap``."""
+    return (
+        torch.jit.is_tracing()
+        or torch.compiler.is_compiling()
+        or torch._C._functorch.is_batchedtensor(x)
+    )
+
+
+def finite_values(x: torch.Tensor, name: str = "signals") -> None:
+    """Raise ``ValueError`` naming the first NaN or Inf of ``x``.
+
+    On the CPU one sum over ``x`` (16 x 64,000 float32 samples, one thread: 0.06 ms from cache,
+    0.25 ms cold, 3 % of a mel spectrogram of them in ``experiments/check_cost.py``); the
+    element search runs only when that sum is not finite (a NaN, an Inf, or finite values whose
+    sum overflows, which pass). On accelerators the check is queued on the device
+    (:func:`device_assert`: no host stall per call). Skipped where :func:`reads_skipped`.
+    """
+    if reads_skipped(x):
+        return
+    x = x.detach()
+    if not host_reads_free(x):
+        lo, hi = torch.aminmax(x)
+        device_assert(torch.isfinite(lo) & torch.isfinite(hi), f"NaN or Inf in {name}")
+        return
+    if torch.isfinite(x.sum()):
+        return
+    bad = ~torch.isfinite(x)
+    if bad.any():
+        i = int(torch.nonzero(bad.reshape(-1))[0])
+        raise ValueError(
+            f"NaN or Inf in {name} (first at flat index {i} of shape {tuple(x.shape)}: "
+            f"{float(x.reshape(-1)[i])})"
+        )

@@ -1,11 +1,13 @@
 """The shared DSP primitives (ddsp.dsp) against scipy."""
 
+import math
+
 import numpy as np
 import pytest
 import scipy.signal
 import torch
 
-from ddsp.dsp import fft_convolve, kaiser_sinc_lowpass, next_fast_len
+from ddsp.dsp import fft_convolve, finite_values, kaiser_sinc_lowpass, next_fast_len
 
 
 def test_fft_convolve_matches_numpy():
@@ -79,3 +81,11 @@ def test_overlap_add_is_the_sum_of_shifted_frames():
         for k in range(7):
             ref[..., k * hop : k * hop + 10] += frames[..., k, :]
         assert torch.allclose(overlap_add(frames, hop), ref, rtol=0, atol=1e-14)
+
+
+def test_finite_check_reads_one_sum_and_clears_an_overflowing_one():
+    finite_values(torch.tensor([3e38, 3e38]))  # finite values whose float32 sum is inf
+    with pytest.raises(
+        ValueError, match=r"NaN or Inf in x \(first at flat index 2 of shape \(4,\): -inf"
+    ):
+        finite_values(torch.tensor([1.0, 2.0, -math.inf, math.nan]), "x")

@@ -12,10 +12,10 @@ import warnings
 import numpy as np
 import torch
 
+from ..dsp import finite_values
 from ..f0 import extract_f0
 from ..filters.analysis import autocorrelation, levinson_durbin
 from ..filters.lpc import lpc_roots
-from ..spectral import _checks
 from ..spectral.functional import get_window, stft_power
 
 __all__ = ["f0_track", "cents", "smoothed_f0", "formant_tracks", "h1_h2"]
@@ -84,7 +84,7 @@ def formant_tracks(
     """
     import soxr
 
-    _checks.finite_values(audio, "audio")
+    finite_values(audio, "audio")
     rate = 2 * max_formant
     x = audio.detach().cpu().double().numpy()
     x = torch.from_numpy(soxr.resample(x, sample_rate, rate, quality="HQ").copy())

@@ -12,7 +12,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from ..dsp import overlap_add
+from ..dsp import finite_values, overlap_add
 from . import _checks
 
 
@@ -258,7 +258,7 @@ def istft(
     """
     win_length = n_fft if win_length is None else win_length
     hop_length = win_length // 4 if hop_length is None else hop_length
-    _checks.finite_values(torch.view_as_real(spec) if spec.is_complex() else spec, "spec")
+    finite_values(torch.view_as_real(spec) if spec.is_complex() else spec, "spec")
     real_dtype = spec.real.dtype
     w = _window(window, win_length, n_fft, real_dtype, spec.device)
     if normalized:

@@ -6,12 +6,11 @@ import math
 
 import torch
 
-from ..dsp import device_assert, host_reads_free
+from ..dsp import device_assert, finite_values, host_reads_free, reads_skipped
 from ..f0 import fill_unvoiced_f0
 from ..filters.interpolate import upsample
 from ..filters.lpc import logits_to_biquads
 from ..filters.response import biquad_log_rms_gain
-from ..spectral import _checks
 
 __all__ = [
     "exp_sigmoid",
@@ -61,10 +60,10 @@ def check_controls(
         if c is None or c.shape != (*f0.shape, size):
             got = None if c is None else tuple(c.shape)
             raise ValueError(f"control {name!r}: expected {(*f0.shape, size)}, got {got}")
-        _checks.finite_values(c, f"control {name!r}")
-    _checks.finite_values(f0, "f0")
+        finite_values(c, f"control {name!r}")
+    finite_values(f0, "f0")
     lowest = f0.detach().amin() if f0.numel() else None
-    if lowest is None or _checks.reads_skipped(f0):
+    if lowest is None or reads_skipped(f0):
         return
     if not host_reads_free(lowest):
         device_assert(lowest >= 0, "f0 must be >= 0 Hz")

@@ -313,6 +313,23 @@ def test_compiled_terms_equal_the_eager_ones(monkeypatch):
     assert (out["1"][1] - out["0"][1]).abs().max() <= 1e-4 * out["0"][1].abs().max()
 
 
+def _refuses_bad_pairs(loss, x: torch.Tensor) -> None:
+    """The level losses' input errors, as the spectral losses' (``x``: ``(2, 1, >= 1200)``)."""
+    for n in (100, 400):  # the pair's check, then the levels' own
+        with pytest.raises(ValueError, match=f"signals of {n} samples are too short for frames"):
+            loss(x[..., :n], x[..., :n])
+    with pytest.raises(ValueError, match=r"input shape \(2, 1, 1000\) != target shape"):
+        loss(x[..., :1000], x[..., :1200])
+    bad = x.clone()
+    bad[1, 0, 7] = math.nan
+    with pytest.raises(ValueError, match="input contains NaN or Inf"):
+        loss(bad, x)
+    with pytest.raises(ValueError, match="target contains NaN or Inf"):
+        loss(x, bad.nan_to_num(posinf=math.inf, nan=math.inf))
+    with pytest.raises(TypeError, match="input must be a real float32 or float64"):
+        loss((100 * x).long(), x)
+
+
 def test_frame_level_loss_measures_the_level_error_in_db():
     from ddsp.losses import FrameLevelLoss
 
@@ -332,19 +349,7 @@ def test_frame_level_loss_measures_the_level_error_in_db():
         lambda a: FrameLevelLoss(64, 16)(a, x[..., :256]),
         (torch.randn(2, 1, 256, dtype=torch.float64, requires_grad=True),),
     )
-    for n in (100, 400):  # the pair's check, then the levels' own
-        with pytest.raises(ValueError, match=f"signals of {n} samples are too short for frames"):
-            loss(x[..., :n], x[..., :n])
-    with pytest.raises(ValueError, match=r"input shape \(2, 1, 1000\) != target shape"):
-        loss(x[..., :1000], x[..., :1200])
-    bad = x.clone()
-    bad[1, 0, 7] = math.nan
-    with pytest.raises(ValueError, match="input contains NaN or Inf"):
-        loss(bad, x)
-    with pytest.raises(ValueError, match="target contains NaN or Inf"):
-        loss(x, bad.nan_to_num(posinf=math.inf, nan=math.inf))
-    with pytest.raises(TypeError, match="input must be a real float32 or float64"):
-        loss((100 * x).long(), x)
+    _refuses_bad_pairs(loss, x)
     with pytest.raises(ValueError, match="range_db must be > 0"):
         FrameLevelLoss(range_db=0.0)
 
@@ -387,19 +392,7 @@ def test_band_level_loss_measures_each_bands_level_error_in_db(speech):
     ref = at_rate(filt, real)
     assert float(ref) > 1.0
     torch.testing.assert_close(at_rate(filt.float(), real.float()).double(), ref, rtol=1e-4, atol=0)
-    for n in (100, 400):  # the pair's check, then the levels' own
-        with pytest.raises(ValueError, match=f"signals of {n} samples are too short for frames"):
-            loss(x[..., :n], x[..., :n])
-    with pytest.raises(ValueError, match=r"input shape \(2, 1, 1000\) != target shape"):
-        loss(x[..., :1000], x[..., :1200])
-    bad = x.clone()
-    bad[1, 0, 7] = math.nan
-    with pytest.raises(ValueError, match="input contains NaN or Inf"):
-        loss(bad, x)
-    with pytest.raises(ValueError, match="target contains NaN or Inf"):
-        loss(x, bad.nan_to_num(posinf=math.inf, nan=math.inf))
-    with pytest.raises(TypeError, match="input must be a real float32 or float64"):
-        loss((100 * x).long(), x)
+    _refuses_bad_pairs(loss, x)
     with pytest.raises(ValueError, match=r"band_edges_hz must be .* got \(100, 50\)"):
         BandLevelLoss(sr, (100, 50))
     with pytest.raises(ValueError, match=r"sample_rate / 2 = 8000.0\], got \(0, 9000\)"):

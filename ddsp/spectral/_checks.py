@@ -64,7 +64,8 @@ def warn_if_longer(n_fft: int, length: int, stacklevel: int = 3) -> None:
 
 def signal(x, name: str = "signals", finite: bool = True) -> None:
     """A real float32 or float64 tensor (what every front-end and loss computes in) with a time
-    axis of at least one sample and, with ``finite``, no NaN or Inf (:func:`finite`)."""
+    axis of at least one sample and, with ``finite``, no NaN or Inf
+    (:func:`ddsp.dsp.finite_values`)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in (torch.float32, torch.float64):

@@ -62,9 +62,9 @@ def check_controls(
             raise ValueError(f"control {name!r}: expected {(*f0.shape, size)}, got {got}")
         finite_values(c, f"control {name!r}")
     finite_values(f0, "f0")
-    lowest = f0.detach().amin() if f0.numel() else None
-    if lowest is None or reads_skipped(f0):
+    if f0.numel() == 0 or reads_skipped(f0):
         return
+    lowest = f0.detach().amin()
     if not host_reads_free(lowest):
         device_assert(lowest >= 0, "f0 must be >= 0 Hz")
     elif lowest < 0:

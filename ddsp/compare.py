@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from .data.prepare import PrepConfig, analyse_file
 from .losses import golf_mss
-from .metrics import ALPHA, f0_errors, loudness_error, mel_cepstral_distortion
+from .metrics import ALPHA, f0_errors, mel_cepstral_distortion
 from .metrics.pesq import pesq_wb
 from .spectral.loudness import a_weighted_loudness, frame_rms
 from .synth import classical_lpc_vocoder
@@ -96,22 +96,34 @@ def _metrics(y: torch.Tensor, x: torch.Tensor, item: dict, sr: int, hop: int) ->
         "mss": float(_MSS(y[:, None], x[:, None])),
         "mcd_db": float(mcd[0]),
         "pesq_wb": float(pesq_wb(y, x, sr)[0]),
-        "loudness_db": float(loudness_error(y, x, sr, hop)[0]),
-        "unvoiced_db": _unvoiced_loudness_error(y[0], x[0], item["voiced"], sr, hop),
+        **_loudness_errors(y[0], x[0], item["voiced"], sr, hop),
         "f0_cents": float(cents[0]),
         "voicing_error": float(voicing[0]),
     }
 
 
+def _loudness_errors(
+    y: torch.Tensor, x: torch.Tensor, voiced: torch.Tensor, sr: int, hop: int
+) -> dict[str, float]:
+    """``loudness_db``: :func:`ddsp.metrics.loudness_error` (mean |A-weighted loudness
+    difference| in dB over all frames); ``unvoiced_db``: the same over the frames the data marks
+    unvoiced that lie within :data:`UNVOICED_RANGE_DB` of the input's loudest frame (NaN without
+    any). Each file's loudness is computed once for both.
+
+    Shape: ``y, x (time,)``, ``voiced (frames,)``."""
+    lp, lt = a_weighted_loudness(y, sr, hop), a_weighted_loudness(x, sr, hop)
+    diff = (lp - lt).abs()
+    n = min(len(voiced), len(lt))
+    keep = (voiced[:n] < 0.5) & (lt[:n] > lt.max() - UNVOICED_RANGE_DB)
+    unvoiced = float(diff[:n][keep].mean()) if keep.any() else math.nan
+    return {"loudness_db": float(diff.mean()), "unvoiced_db": unvoiced}
+
+
 def _unvoiced_loudness_error(
     y: torch.Tensor, x: torch.Tensor, voiced: torch.Tensor, sr: int, hop: int
 ) -> float:
-    """Mean |A-weighted loudness difference| in dB over the frames the data marks unvoiced that
-    lie within :data:`UNVOICED_RANGE_DB` of the input's loudest frame; NaN without any."""
-    lp, lt = a_weighted_loudness(y, sr, hop), a_weighted_loudness(x, sr, hop)
-    n = min(len(voiced), len(lt))
-    keep = (voiced[:n] < 0.5) & (lt[:n] > lt.max() - UNVOICED_RANGE_DB)
-    return float((lp[:n] - lt[:n])[keep].abs().mean()) if keep.any() else math.nan
+    """The ``unvoiced_db`` of :func:`_loudness_errors`."""
+    return _loudness_errors(y, x, voiced, sr, hop)["unvoiced_db"]
 
 
 def _ours(batch: dict, sr: int, hop: int, model) -> torch.Tensor:

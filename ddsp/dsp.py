@@ -143,7 +143,7 @@ def device_assert(ok: torch.Tensor, message: str) -> None:
 
 def reads_skipped(x: torch.Tensor) -> bool:
     """Whether value checks must skip ``x``: its values cannot be read while tracing for export,
-    inside ``torch.compile``'d graphs or under ``torch.vmap``."""
+    inside ``torch.compile``'d graphs or under ``torch.vmap``. Shape: any."""
     return (
         torch.jit.is_tracing()
         or torch.compiler.is_compiling()
@@ -159,6 +159,8 @@ def finite_values(x: torch.Tensor, name: str = "signals") -> None:
     element search runs only when that sum is not finite (a NaN, an Inf, or finite values whose
     sum overflows, which pass). On accelerators the check is queued on the device
     (:func:`device_assert`: no host stall per call). Skipped where :func:`reads_skipped`.
+
+    Shape: any (complex tensors through ``torch.view_as_real``).
     """
     if reads_skipped(x):
         return

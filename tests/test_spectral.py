@@ -1,5 +1,6 @@
 """Parity of the spectral core with librosa (float64), gradients, silence."""
 
+import itertools
 import subprocess
 import sys
 
@@ -131,7 +132,8 @@ def test_window_first_built_in_inference_mode_still_backpropagates():
 
 
 @pytest.mark.parametrize("power,eps", [(1.0, 0.0), (2.0, 0.0), (0.5, 0.0), (1.0, 1e-6)])
-@pytest.mark.parametrize("shape", [(3, 2, 5000), (1, 300_000), (4000,)])  # incl. frame blocks
+# whole clips grouped (6 in one block; 14 in blocks of 6, 6, 2), frame blocks, one clip
+@pytest.mark.parametrize("shape", [(3, 2, 5000), (14, 20_000), (1, 300_000), (4000,)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_stft_power_blocked_path_equals_magnitude_of_stft(power, eps, shape, dtype):
     x = torch.randn(shape, dtype=dtype)
@@ -148,6 +150,65 @@ def test_stft_power_blocked_path_equals_magnitude_of_stft(power, eps, shape, dty
     xg = x.clone().requires_grad_()  # with a gradient: the autograd path itself
     SF.stft_power(xg, 512, 128, power=power, eps=eps).sum().backward()
     assert torch.isfinite(xg.grad).all()
+
+
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("n_fft,hop", [(512, 128), (511, 100), (64, 64), (100, 7), (16, 40)])
+def test_frame_pieces_are_the_frames(pad_mode, n_fft, hop):
+    """The centred frames as views (edge frames from padded copies of the ends) equal
+    ``frames``' view of the padded signal, bitwise, for signals from one frame to many."""
+    from ddsp.spectral._stft import frame_pieces, frames
+
+    for t in (n_fft // 2 + 1, n_fft - 1, n_fft, n_fft + 1, 3 * n_fft + 5, 5000):
+        x = torch.randn(3, t, dtype=torch.float64)
+        for center in (True, False):
+            if not center and t < n_fft:
+                continue
+            want = frames(x, n_fft, hop, center, pad_mode)
+            pieces = frame_pieces(x, n_fft, hop, center, pad_mode)
+            assert [p0 for p0, _ in pieces] == list(
+                itertools.accumulate([0] + [p.shape[1] for _, p in pieces[:-1]])
+            )
+            assert torch.equal(torch.cat([p for _, p in pieces], dim=1), want), (t, center)
+            if center and pad_mode != "circular" and t == 5000:
+                assert len(pieces) == 3  # edges, interior view, edges
+
+
+@pytest.mark.parametrize("power", [1.0, 2.0])
+@pytest.mark.parametrize("shape", [(14, 20_000), (1, 300_000)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kind", ["mel", "dense"])  # power 2: products on (re^2, im^2) or not
+def test_stft_power_with_bands_equals_the_filterbank_times_the_spectrogram(
+    power, shape, dtype, kind
+):
+    """Projected block by block (the spectrogram never stored) = basis @ spectrogram, with and
+    without gradients; ``band_split`` loses nothing of the basis."""
+    x = torch.randn(shape, dtype=dtype)
+    if kind == "mel":
+        basis = SF.mel_filterbank(16000, 512, 40, dtype=dtype)
+    else:
+        basis = torch.rand(40, 257, dtype=dtype)
+    bands = SF.band_split(basis)
+    ref = basis @ SF.magnitude(SF.stft(x.double(), 512, 128), power).to(dtype)
+    got = SF.stft_power(x, 512, 128, power=power, bands=bands)
+    assert got.shape == ref.shape == (*shape[:-1], 40, ref.shape[-1])
+    tol = 1e-12 if dtype == torch.float64 else 1e-6
+    assert (got - ref).abs().max() <= tol * ref.abs().max()
+    xg = x.clone().requires_grad_()
+    with_grad = SF.stft_power(xg, 512, 128, power=power, bands=bands)
+    assert (with_grad.detach() - ref).abs().max() <= tol * ref.abs().max()
+    with_grad.sum().backward()
+    assert torch.isfinite(xg.grad).all()
+    assert torch.equal(
+        torch.cat([torch.nn.functional.pad(b, (lo, 512 // 2 + 1 - hi)) for lo, hi, b in bands]),
+        basis,
+    )
+
+
+def test_spectrogram_bands_need_a_magnitude():
+    bands = SF.band_split(SF.mel_filterbank(16000, 512, 40))
+    with pytest.raises(ValueError, match="bands apply to a magnitude"):
+        Spectrogram(512, 128, output="phase")(torch.randn(4000), bands=bands)
 
 
 @pytest.mark.parametrize("mel_scale,norm", [("slaney", "slaney"), ("htk", None), ("tf", None)])

@@ -28,7 +28,18 @@ from ._gammatone import gammatone_filterbank
 from ._griffinlim import griffinlim
 from ._icqt import griffinlim_cqt, icqt, ivqt
 from ._mel import hz_to_mel, mel_filterbank, mel_to_hz, tf_mel_filterbank
-from ._stft import cached_window, get_window, istft, magnitude, phase, stft, stft_power
+from ._stft import (
+    Bands,
+    apply_bands,
+    band_split,
+    cached_window,
+    get_window,
+    istft,
+    magnitude,
+    phase,
+    stft,
+    stft_power,
+)
 from ._tuning import estimate_tuning, piptrack, pitch_tuning
 
 __all__ = [
@@ -39,6 +50,9 @@ __all__ = [
     "cached_window",
     "stft",
     "stft_power",
+    "band_split",
+    "Bands",
+    "apply_bands",
     "istft",
     "magnitude",
     "phase",

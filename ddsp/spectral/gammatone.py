@@ -62,8 +62,8 @@ class Gammatonegram(nn.Module):
             self.register_buffer("gammatone_basis", fb, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spec = self.spectrogram(x)
         basis = self.gammatone_basis
         if isinstance(basis, nn.Parameter):  # non-negative, as the trainable mel filterbank
             basis = basis.clamp_min(0.0)
-        return torch.matmul(basis.to(spec.dtype), spec)
+        # one dense band: without gradients applied block by block, the spectrogram unstored
+        return self.spectrogram(x, bands=[(0, basis.shape[-1], basis)])

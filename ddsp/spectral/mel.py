@@ -76,32 +76,16 @@ class MelSpectrogram(nn.Module):
             # the fixed basis is banded (each bin feeds one or two filters): groups of
             # consecutive filters times only the bins they reach skip the zeros, 7x fewer
             # products than the dense matmul (which took a third of a mel spectrogram's time)
-            for i, (start, stop, block) in enumerate(_banded(fb)):
+            for i, (start, stop, block) in enumerate(SF.band_split(fb)):
                 self.bands.append((start, stop))
                 self.register_buffer(f"mel_band{i}", block, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spec = self.spectrogram(x)
         basis = self.mel_basis
         if isinstance(basis, nn.Parameter):  # keep mel energies >= 0 (log-mel stays finite)
-            return torch.matmul(basis.clamp_min(0.0).to(spec.dtype), spec)
-        blocks = [
-            torch.matmul(getattr(self, f"mel_band{i}").to(spec.dtype), spec[..., lo:hi, :])
-            for i, (lo, hi) in enumerate(self.bands)
-        ]
-        return torch.cat(blocks, dim=-2)
-
-
-def _banded(fb: torch.Tensor, group: int = 16) -> list[tuple[int, int, torch.Tensor]]:
-    """Split a filterbank ``(n_filters, n_bins)`` into groups of ``group`` consecutive filters,
-    each with the span of bins where any of them is non-zero: ``[(lo, hi, fb[g, lo:hi])]``."""
-    out = []
-    for g in range(0, fb.shape[0], group):
-        rows = fb[g : g + group]
-        nz = torch.nonzero(rows.abs().sum(0) > 0).flatten()
-        lo, hi = (int(nz[0]), int(nz[-1]) + 1) if len(nz) else (0, 1)
-        out.append((lo, hi, rows[:, lo:hi].contiguous()))
-    return out
+            return self.spectrogram(x, bands=[(0, basis.shape[-1], basis.clamp_min(0.0))])
+        bands = [(lo, hi, getattr(self, f"mel_band{i}")) for i, (lo, hi) in enumerate(self.bands)]
+        return self.spectrogram(x, bands=bands)
 
 
 class LogMelSpectrogram(MelSpectrogram):

@@ -45,17 +45,23 @@ class Spectrogram(STFT):
         self.phase = output == "phase"
         self.power = modes[output] if output is not None else power  # None: complex
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, bands: SF.Bands | None = None) -> torch.Tensor:
+        """``bands``: a filterbank split by :func:`ddsp.spectral.functional.band_split`,
+        applied to every frame of the magnitude / power (without gradients the spectrogram
+        itself is then never stored). Shape: ``(..., n_bins or n_filters, frames)``."""
+        if bands is not None and (self.power is None or self.phase):
+            raise ValueError("bands apply to a magnitude or power spectrogram, not to phase")
         if self.power is not None and not self.phase and not self.use_kernels:
             w = self._current_window(x.dtype)  # (fast without gradients: SF.stft_power)
             return SF.stft_power(
                 x, self.n_fft, self.hop_length, self.win_length if w is None else self.n_fft,
                 self.window if w is None else w, self.center, self.pad_mode, self.normalized,
-                self.power,
+                self.power, bands=bands,
             )  # fmt: skip
         spec = super().forward(x)
         if self.phase:
             return SF.phase(spec)
         if self.power is None:
             return spec
-        return SF.magnitude(spec, self.power)
+        out = SF.magnitude(spec, self.power)
+        return out if bands is None else SF.apply_bands(out, bands)

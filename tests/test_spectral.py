@@ -76,6 +76,14 @@ def test_power_to_db_floor_is_per_example():
     assert db[0].min() == pytest.approx(0.0)
 
 
+@pytest.mark.parametrize("ref,top_db", [(1.0, 80.0), (0.3, None)])
+def test_power_to_db_in_place_equals_out_of_place(ref, top_db):
+    s = torch.rand(3, 40, 50).pow(6).mT  # a transposed view, as the gradient-free mel
+    want = SF.power_to_db(s, ref=ref, top_db=top_db)
+    got = SF.power_to_db(s, ref=ref, top_db=top_db, inplace=True)
+    assert torch.equal(got, want) and got.data_ptr() == s.data_ptr() and torch.equal(s, want)
+
+
 def test_a_weighting_matches_librosa():
     f = np.linspace(10, 11025, 200)
     assert np.allclose(

@@ -132,6 +132,19 @@ def test_mfcc_matches_librosa(lifter, kind, speech):
     assert np.abs(SF.dct_matrix(8).numpy() @ np.eye(8) - __import__("scipy").fft.dct(np.eye(8), axis=0, norm="ortho")).max() < 1e-12  # fmt: skip
 
 
+@pytest.mark.parametrize("log", ["db", "log"])
+def test_mfcc_without_gradients_equals_the_autograd_path(log):
+    """Without a graph the log runs in place on the mel spectrogram and the DCT on its
+    frame-major memory; the values are the autograd path's."""
+    mfcc = MFCC(16000, 20, n_fft=512, hop_length=128, n_mels=40, log=log)
+    x = torch.randn(3, 8000)
+    with torch.no_grad():
+        fast = mfcc(x)
+    slow = mfcc(x.clone().requires_grad_())
+    assert slow.requires_grad and fast.shape == slow.shape == (3, 20, 63)
+    assert (fast - slow.detach()).abs().max() <= 1e-5 * slow.abs().max()
+
+
 def test_gammatone_matches_nnaudio():
     from nnAudio.features import Gammatonegram as NNGammatonegram
     from nnAudio.librosa_functions import get_gammatone

@@ -13,6 +13,7 @@ def power_to_db(
     amin: float = 1e-10,
     top_db: float | None = 80.0,
     peak_dims: int = 2,
+    inplace: bool = False,
 ) -> torch.Tensor:
     """``10 log10(max(amin, S) / ref)`` with an optional floor at ``max - top_db`` (librosa).
 
@@ -22,6 +23,9 @@ def power_to_db(
 
     Args:
         s: ``(..., freq, frames)`` power spectrogram.
+        inplace: overwrite ``s`` with the result (no autograd through it; a fresh
+            spectrogram nobody else reads, as in :class:`ddsp.spectral.MFCC` without
+            gradients).
 
     Returns:
         same shape, in dB.
@@ -30,11 +34,20 @@ def power_to_db(
         raise ValueError(f"amin must be positive, got {amin!r}")
     if isinstance(peak_dims, bool) or not isinstance(peak_dims, int) or peak_dims < 1:
         raise ValueError(f"peak_dims must be a positive int (trailing dims), got {peak_dims!r}")
-    db = 10.0 * torch.log10(s.clamp_min(amin)) - 10.0 * math.log10(max(amin, ref))
+    offset = 10.0 * math.log10(max(amin, ref))
+    if inplace:
+        db = s.clamp_min_(amin).log10_().mul_(10.0)
+        db = db.sub_(offset) if offset else db
+    else:
+        db = 10.0 * torch.log10(s.clamp_min(amin)) - offset
     if top_db is not None:
         dims = tuple(range(-min(peak_dims, db.dim()), 0))
         peak = db.detach().amax(dim=dims, keepdim=True)
-        db = torch.maximum(db, peak - top_db)
+        db = (
+            torch.maximum(db, peak - top_db, out=db)
+            if inplace
+            else torch.maximum(db, peak - top_db)
+        )
     return db
 
 

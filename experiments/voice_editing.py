@@ -15,7 +15,11 @@ as medians over the frames the data marks voiced:
   factor); the same with a request whose contour is smoothed over 5 frames (50 ms), over all
   voiced frames and over the interior ones only (at least ``EDGE`` frames from an unvoiced
   frame: where the tracker's window holds no silence); the signed median (bias). Shift 0 shows
-  the tracker's floor on this render.
+  the tracker's floor on this render. Where the rest comes from, against the smoothed request:
+  the tracker on a band-limited sawtooth whose phase integrates that request exactly (its own
+  floor), and the render with the glottal shape (Rd, source gain) and the vocal tract held at
+  their medians and no noise (a time-varying pulse shape and tract move the phase of the
+  output's harmonics, i.e. its instantaneous frequency, by a few Hz: more cents at a low f0).
 - formants: F1-F3 of the edited output over those of the unedited render, relative to the
   requested factor (%); f0 drift against the unedited render (cents); the change of the
   output's balance (energy above a quarter of the sample rate over energy below, dB); the
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import sys
 import tempfile
@@ -55,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _results import write_results  # noqa: E402
 
+from ddsp.filters.interpolate import upsample  # noqa: E402
 from ddsp.metrics.voice import cents, f0_track, formant_tracks, h1_h2, smoothed_f0  # noqa: E402
 from ddsp.models.checkpoint import load_vocoder  # noqa: E402
 from ddsp.resynth import encode_file, synthesize  # noqa: E402
@@ -110,6 +116,18 @@ class Clip:
             sf.write(out, np.clip(y.numpy(), -1, 1), self.sr)
         return y
 
+    def frozen(self, edit: VoiceEdit) -> torch.Tensor:
+        """The edit rendered with the glottal source and the vocal tract controls held at their
+        medians over voiced frames (f0, gate and gain as edited)."""
+        v = self.edited(edit)
+        held = {
+            k: c[:, self.voiced].median(dim=1, keepdim=True).values.expand_as(c)
+            if k in ("source", "vocal_tract")
+            else c
+            for k, c in v.controls.items()
+        }
+        return synthesize(self.model, dataclasses.replace(v, controls=held))[0]
+
     def tract_peaks(self, edit: VoiceEdit) -> torch.Tensor:
         """F1-F3 of the (edited) vocal tract's own response, ``(frames, 3)`` radians."""
         return vocal_tract_peaks(
@@ -134,17 +152,33 @@ def pitch_rows(c: Clip) -> list[dict]:
         ys = c.render(VoiceEdit(pitch_shift=s, f0=smooth))
         d = cents(est, want)[c.voiced]
         est_s, want_s = c.f0(ys), smooth * 2 ** (s / 12)
+        frozen = c.frozen(VoiceEdit(pitch_shift=s, f0=smooth, noise_scale=0.0))
         rows.append(
             {
                 "semitones": s,
                 "cents_vs_request": median(d.abs()),
                 "cents_vs_smooth_request": c.error(est_s, want_s, c.voiced),
                 "same_interior_frames": c.error(est_s, want_s, c.interior),
+                "tracker_on_sawtooth": c.error(
+                    c.f0(sawtooth(want_s, c.hop, c.sr)), want_s, c.voiced
+                ),
+                "frozen_shape_and_tract": c.error(c.f0(frozen), want_s, c.voiced),
                 "bias_cents": median(d),
                 "voiced_frames_tracked": int(torch.isfinite(d).sum()),
             }
         )
     return rows
+
+
+def sawtooth(f0: torch.Tensor, hop: int, sr: int) -> torch.Tensor:
+    """A band-limited sawtooth (harmonics ``1 / k`` below Nyquist) whose phase integrates ``f0``
+    ``(frames,)`` Hz, linear between frames as the oscillator's: ``(frames * hop,)``."""
+    f = upsample(f0.double()[None, :, None], hop)[0, :, 0]
+    phase = 2 * torch.pi * torch.cumsum(f, 0) / sr
+    y = torch.zeros_like(f)
+    for k in range(1, int(sr / 2 / float(f.min())) + 1):
+        y += torch.where(k * f < sr / 2, torch.sin(k * phase) / k, 0.0)
+    return 0.1 * y.float()
 
 
 def band_balance_db(y: torch.Tensor, sr: int) -> float:

@@ -232,7 +232,7 @@ def stft_power(
     grouped into one block). With ``bands`` the full spectrogram is never stored: a mel
     spectrogram of 59 clips of 80,000 samples at n_fft 2048 takes 1.4x the time of their FFTs
     alone on a 2-core EPYC (``experiments/spectral_speed.py``), where storing the spectrogram
-    first took 2.2x (faulting in its fresh 38 MB costs a third of that). The values are the
+    first took 2.0x (faulting in its fresh 38 MB costs a third of that). The values are the
     same to float rounding (6e-8 of the peak in float32).
 
     Shape: ``(..., time)`` -> ``(..., n_fft // 2 + 1, frames)`` real, or with ``bands``

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ..dsp import finite_values, overlap_add
 from . import _checks
+from ._rfft import irfft_frames, rfft_frames
 
 
 def get_window(
@@ -316,7 +317,7 @@ def _blocked_power(
             lo, hi = max(j0, p0), min(j1, p0 + frames_.shape[1])
             if lo < hi:
                 torch.mul(frames_[clips, lo - p0 : hi - p0], w, out=win[:, lo - j0 : hi - j0])
-        torch.fft.rfft(windowed[:k], out=spec[:k])
+        rfft_frames(windowed[:k], out=spec[:k])
         ri = torch.view_as_real(spec[:k])
         torch.mul(ri, ri, out=sq[:k])
         dst = out[clips, j0:j1].view(k, n_out)
@@ -462,14 +463,12 @@ class _RealFFT(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         ctx.n = x.shape[-1]
-        return torch.fft.rfft(x)
+        return rfft_frames(x)
 
     @staticmethod
     def backward(ctx, g: torch.Tensor) -> torch.Tensor:
-        n = ctx.n
-        g = g.clone()
-        g[..., 1 : (n + 1) // 2] *= 0.5  # all bins but DC and (for even n) Nyquist
-        return torch.fft.irfft(g, n=n, norm="forward")  # "forward": no 1/n, i.e. n * irfft
+        # all bins but DC and (for even n) Nyquist halved; "forward": no 1/n, i.e. n * irfft
+        return irfft_frames(g, ctx.n, norm="forward", interior=0.5)
 
 
 class _Magnitude(torch.autograd.Function):

@@ -1,0 +1,83 @@
+"""Real FFTs of odd length as pairs of frames in one complex FFT (ddsp.spectral._rfft)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ddsp.spectral import functional as SF
+from ddsp.spectral._rfft import irfft_frames, paired, rfft_frames
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / b.abs().max())
+
+
+@pytest.mark.parametrize("n", [1, 3, 509, 2053, 8, 512])  # odd: paired; even: torch.fft
+@pytest.mark.parametrize("frames", [1, 2, 7, 40])
+def test_forward_and_inverse_equal_torch_fft_in_float64(n, frames):
+    x = torch.randn(3, frames, n, dtype=torch.float64)
+    assert paired(x, n) == (n % 2 == 1)
+    assert _rel(rfft_frames(x), torch.fft.rfft(x)) <= 1e-13
+    g = torch.randn(3, frames, n // 2 + 1, dtype=torch.complex128)
+    for norm in ("backward", "forward"):
+        for interior in (1.0, 0.5):
+            want = g.clone()
+            want[..., 1 : (n + 1) // 2] *= interior
+            want = torch.fft.irfft(want, n=n, norm=norm)
+            assert _rel(irfft_frames(g, n, norm, interior), want) <= 1e-13
+
+
+@pytest.mark.parametrize("n", [509, 1021, 2053])
+def test_float32_on_speech_is_as_close_to_float64_as_torch_fft(n, speech):
+    """float32 against the float64 transform of the same frames, on a real recording: the
+    packing and unpacking add no more than float32's own rounding of the FFT."""
+    x = torch.from_numpy(speech[0][: 40 * n]).reshape(40, n)
+    ref = torch.fft.rfft(x)
+    ours, plain = rfft_frames(x.float()), torch.fft.rfft(x.float())
+    assert _rel(ours.to(ref.dtype), ref) <= 2 * _rel(plain.to(ref.dtype), ref) + 1e-7
+    g = ref / ref.abs().max()
+    ref_inv = torch.fft.irfft(g, n=n)
+    ours_inv, plain_inv = irfft_frames(g.to(torch.complex64), n), torch.fft.irfft(g.to(torch.complex64), n=n)  # fmt: skip
+    assert _rel(ours_inv.double(), ref_inv) <= 2 * _rel(plain_inv.double(), ref_inv) + 1e-7
+
+
+def test_out_and_odd_number_of_frames():
+    x = torch.randn(5, 3, 101)  # 15 frames: 7 pairs and one alone
+    out = torch.empty(5, 3, 51, dtype=torch.complex64)
+    assert rfft_frames(x, out=out) is out
+    assert _rel(out, torch.fft.rfft(x)) <= 1e-6
+
+
+def test_odd_stft_gradcheck_and_gradgradcheck():
+    """The STFT's real FFT (forward) and its half-size backward run paired for odd n_fft."""
+    x = torch.randn(2, 300, dtype=torch.float64, requires_grad=True)
+
+    def fn(v):
+        return torch.view_as_real(SF.stft(v, 63, 16))
+
+    assert torch.autograd.gradcheck(fn, (x,))
+    assert torch.autograd.gradgradcheck(fn, (x,))
+
+
+def test_quiet_frames_keep_their_own_rounding():
+    """A frame 120 dB under its partner keeps float32 rounding relative to itself (each frame
+    is scaled to unit norm before pairing); digital silence and subnormal frames stay exact."""
+    gen = torch.Generator().manual_seed(0)
+    loud = torch.randn(8, 509, generator=gen, dtype=torch.float64)
+    quiet = 1e-6 * torch.randn(8, 509, generator=gen, dtype=torch.float64)
+    x = torch.cat([quiet, loud])  # quiet frame i pairs with loud frame i
+    x[3] = 0.0
+    x[5] = 1e-42  # subnormal in float32
+    ref = torch.fft.rfft(x)
+    ours, plain = rfft_frames(x.float()).to(ref.dtype), torch.fft.rfft(x.float()).to(ref.dtype)
+    for i in (0, 1, 2, 4, 6, 7):
+        assert _rel(ours[i], ref[i]) <= 4 * _rel(plain[i], ref[i]) + 1e-7
+    assert torch.equal(ours[3], torch.zeros_like(ours[3]))
+    assert torch.isfinite(ours).all() and torch.equal(ours[5], plain[5])
+    g = torch.fft.rfft(x)  # the inverse likewise
+    g[3] = 0.0
+    inv, want = irfft_frames(g.to(torch.complex64), 509), torch.fft.irfft(g, n=509)
+    for i in (0, 1, 2, 4, 6, 7):
+        assert _rel(inv[i].double(), want[i]) <= 1e-6
+    assert torch.equal(inv[3], torch.zeros_like(inv[3])) and torch.isfinite(inv).all()

@@ -81,3 +81,18 @@ def test_quiet_frames_keep_their_own_rounding():
     for i in (0, 1, 2, 4, 6, 7):
         assert _rel(inv[i].double(), want[i]) <= 1e-6
     assert torch.equal(inv[3], torch.zeros_like(inv[3])) and torch.isfinite(inv).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_odd_stft_power_blocked_path_with_silence(dtype):
+    """The gradient-free blocked spectrogram at an odd n_fft (paired FFTs into its reused
+    buffer) equals the magnitude of the STFT, and digital silence stays exactly zero."""
+    x = torch.randn(6, 9000, dtype=dtype)
+    x[1] = 0.0
+    x[4, 3000:6000] = 0.0
+    got = SF.stft_power(x, 511, 128)
+    ref = SF.magnitude(SF.stft(x.double(), 511, 128)).to(dtype)
+    tol = 1e-12 if dtype == torch.float64 else 1e-6
+    assert (got.square() - ref.square()).abs().max() <= tol * ref.square().max()
+    assert torch.equal(got[1], torch.zeros_like(got[1]))
+    assert torch.equal(got[4, :, 30:40], torch.zeros_like(got[4, :, 30:40]))  # inside the gap

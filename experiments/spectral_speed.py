@@ -122,8 +122,9 @@ def fft_floor(
 ) -> dict[str, float]:
     """Seconds for the real FFT alone of every clip's framed, windowed frames (the framing is
     done before the clock starts): torch's on the whole chunk at once, on the CPU also blocks of
-    128, 256 and 512 frames at a time into one preallocated output (no fresh 76 MB output per
-    chunk to fault in) and scipy's (pocketfft). The fastest is the floor. ``ours`` (STFT, mel,
+    128, 256 and 512 frames at a time, into one preallocated output (no fresh 76 MB output per
+    chunk to fault in) or each block into a fresh one (torch's rfft with ``out=`` computes
+    elsewhere and copies), and scipy's (pocketfft). The fastest is the floor. ``ours`` (STFT, mel,
     MFCC) run alternating with them chunk by chunk, so that their ratios to the floor come from
     the same minutes of the machine (its speed drifts by 30 % within a run here)."""
     window = torch.hann_window(N_FFT, device=device)
@@ -143,12 +144,21 @@ def fft_floor(
 
         return run
 
+    def blocked_fresh(per: int):
+        def run(f: torch.Tensor) -> None:
+            flat = f.reshape(-1, N_FFT)
+            for i in range(0, flat.shape[0], per):
+                torch.fft.rfft(flat[i : i + per])
+
+        return run
+
     fns = {"torch.fft.rfft": torch.fft.rfft}
     if device == "cpu":
         import scipy.fft
 
         for per in (128, 256, 512):
             fns[f"torch.fft.rfft, blocks of {per}"] = blocked(per)
+            fns[f"torch.fft.rfft, blocks of {per}, fresh output"] = blocked_fresh(per)
         fns["scipy.fft.rfft"] = lambda f: scipy.fft.rfft(f.numpy(), axis=-1)
     runs: dict[str, list[float]] = {k: [] for k in [*fns, *(f"ours {k}" for k in ours)]}
     for _ in range(repeats):

@@ -6,7 +6,8 @@ the glottal oscillator's decimation filter are built from, the overlap-add
 (:func:`overlap_add`), and the NaN/Inf check of inputs (:func:`finite_values`, with
 :func:`host_reads_free` and :func:`device_assert` for accelerators). ``ddsp.filters`` re-exports ``fft_convolve``. Framing is
 ``Tensor.unfold`` everywhere, after each caller's own padding (centred STFT frames, zero-padded
-LPC and GOLF-ff segments).
+LPC and GOLF-ff segments); where the frames need a gradient (the STFT), :func:`frame`, whose
+backward is :func:`overlap_add`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "fft_convolve",
     "kaiser_sinc_lowpass",
     "overlap_add",
+    "frame",
     "compiled",
     "host_reads_free",
     "device_assert",
@@ -83,20 +85,78 @@ def kaiser_sinc_lowpass(taps: int, cutoff: float, beta: float) -> torch.Tensor:
 
 def overlap_add(frames: torch.Tensor, hop_length: int) -> torch.Tensor:
     """Sum frames placed ``hop_length`` samples apart (the one overlap-add: the inverse STFT,
-    GOLF-ff's frame-wise filter and the time-varying FIR all use it).
+    GOLF-ff's frame-wise filter and the time-varying FIR all use it; and, as
+    :func:`frame`'s backward, the STFT's gradient).
+
+    Frames ``j, j + k, j + 2k, ...`` (``k = ceil(frame_length / hop_length)``) do not overlap, so
+    each of the ``k`` groups is one strided in-place add: 4-7x faster than ``F.fold`` or
+    autograd's ``unfold`` backward on 16 x 64,000 samples of frames (one thread). The
+    gradient is the frames of the gradient (:func:`frame`).
 
     Shape: ``(..., n_frames, frame_length)`` -> ``(..., (n_frames - 1) * hop_length +
     frame_length)``.
     """
     lead, (n, length) = frames.shape[:-2], frames.shape[-2:]
     total = (n - 1) * hop_length + length
-    y = torch.nn.functional.fold(
-        frames.reshape(-1, n, length).transpose(1, 2),
-        (1, total),
-        (1, length),
-        stride=(1, hop_length),
-    )
-    return y.reshape(*lead, total)
+    if reads_skipped(frames):  # tracing, export, torch.compile, vmap: plain aten ops (F.fold)
+        y = torch.nn.functional.fold(
+            frames.reshape(-1, n, length).transpose(1, 2),
+            (1, total),
+            (1, length),
+            stride=(1, hop_length),
+        )
+        return y.reshape(*lead, total)
+    return _OverlapAdd.apply(frames, hop_length, total)
+
+
+def frame(x: torch.Tensor, frame_length: int, hop_length: int) -> torch.Tensor:
+    """``x.unfold(-1, frame_length, hop_length)`` (a view), with :func:`overlap_add` as its
+    backward instead of autograd's ``unfold`` backward (4x slower here).
+
+    Shape: ``(..., time)`` -> ``(..., n_frames, frame_length)``.
+    """
+    if not (torch.is_grad_enabled() and x.requires_grad) or reads_skipped(x):
+        return x.unfold(-1, frame_length, hop_length)
+    return _Frame.apply(x, frame_length, hop_length)
+
+
+def _add_frames(frames: torch.Tensor, hop: int, total: int) -> torch.Tensor:
+    """Overlap-add by ``ceil(length / hop)`` strided in-place adds (no autograd)."""
+    n, length = frames.shape[-2:]
+    out = frames.new_zeros(*frames.shape[:-2], total)
+    k = -(-length // hop)
+    for j in range(min(k, n)):
+        group = frames[..., j::k, :]
+        view = out[..., j * hop :].unfold(-1, length, k * hop)[..., : group.shape[-2], :]
+        view.add_(group)
+    return out
+
+
+class _OverlapAdd(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, frames: torch.Tensor, hop: int, total: int) -> torch.Tensor:
+        ctx.hop, ctx.length = hop, frames.shape[-1]
+        return _add_frames(frames, hop, total)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        return frame(g, ctx.length, ctx.hop), None, None
+
+
+class _Frame(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, length: int, hop: int) -> torch.Tensor:
+        ctx.hop, ctx.total = hop, x.shape[-1]
+        return x.unfold(-1, length, hop)  # a view (which autograd forbids modifying in place)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        n, length = g.shape[-2:]
+        used = (n - 1) * ctx.hop + length  # the samples past the last frame get no gradient
+        out = overlap_add(g, ctx.hop)
+        if used < ctx.total:
+            out = torch.nn.functional.pad(out, (0, ctx.total - used))
+        return out, None, None
 
 
 def compiled(name: str, eager):

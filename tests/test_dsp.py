@@ -81,6 +81,23 @@ def test_overlap_add_is_the_sum_of_shifted_frames():
         for k in range(7):
             ref[..., k * hop : k * hop + 10] += frames[..., k, :]
         assert torch.allclose(overlap_add(frames, hop), ref, rtol=0, atol=1e-14)
+        traced = torch.jit.trace(lambda f, h=hop: overlap_add(f, h), (frames,))  # F.fold there
+        assert torch.allclose(traced(frames), ref, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("length,hop", [(7, 3), (10, 10), (5, 9), (16, 4), (1, 1)])
+def test_frame_and_overlap_add_are_each_others_gradient(length, hop):
+    """``frame`` is ``unfold`` with ``overlap_add`` (strided adds) as its backward, and the other
+    way round; first and second order, samples past the last frame included."""
+    from ddsp.dsp import frame, overlap_add
+
+    x = torch.randn(2, 53, dtype=torch.float64, requires_grad=True)
+    assert torch.equal(frame(x, length, hop), x.unfold(-1, length, hop))
+    assert torch.autograd.gradcheck(lambda v: frame(v, length, hop) * 2, (x,))
+    assert torch.autograd.gradgradcheck(lambda v: frame(v, length, hop) * 2, (x,))
+    f = torch.randn(2, 6, length, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: overlap_add(v, hop), (f,))
+    assert torch.autograd.gradgradcheck(lambda v: overlap_add(v, hop), (f,))
 
 
 def test_finite_check_reads_one_sum_and_clears_an_overflowing_one():

@@ -12,7 +12,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from ..dsp import finite_values, overlap_add
+from ..dsp import finite_values, frame, overlap_add
 from . import _checks
 from ._rfft import irfft_frames, rfft_frames
 
@@ -146,7 +146,7 @@ def frames(
         flat = center_pad(flat, n_fft // 2, pad_mode)
     if flat.shape[-1] < n_fft:
         raise ValueError(f"stft: signal of {flat.shape[-1]} samples is shorter than n_fft={n_fft}")
-    return flat.unfold(-1, n_fft, hop_length)
+    return frame(flat, n_fft, hop_length)
 
 
 def frame_pieces(

@@ -96,6 +96,11 @@ def overlap_add(frames: torch.Tensor, hop_length: int) -> torch.Tensor:
     Shape: ``(..., n_frames, frame_length)`` -> ``(..., (n_frames - 1) * hop_length +
     frame_length)``.
     """
+    _positive("hop_length", hop_length)
+    if frames.dim() < 2:
+        raise ValueError(
+            f"overlap_add expects (..., n_frames, frame_length), got {tuple(frames.shape)}"
+        )
     lead, (n, length) = frames.shape[:-2], frames.shape[-2:]
     total = (n - 1) * hop_length + length
     if reads_skipped(frames):  # tracing, export, torch.compile, vmap: plain aten ops (F.fold)
@@ -115,9 +120,16 @@ def frame(x: torch.Tensor, frame_length: int, hop_length: int) -> torch.Tensor:
 
     Shape: ``(..., time)`` -> ``(..., n_frames, frame_length)``.
     """
+    _positive("frame_length", frame_length)
+    _positive("hop_length", hop_length)
     if not (torch.is_grad_enabled() and x.requires_grad) or reads_skipped(x):
         return x.unfold(-1, frame_length, hop_length)
     return _Frame.apply(x, frame_length, hop_length)
+
+
+def _positive(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def _add_frames(frames: torch.Tensor, hop: int, total: int) -> torch.Tensor:

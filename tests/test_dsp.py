@@ -106,3 +106,16 @@ def test_finite_check_reads_one_sum_and_clears_an_overflowing_one():
         ValueError, match=r"NaN or Inf in x \(first at flat index 2 of shape \(4,\): -inf"
     ):
         finite_values(torch.tensor([1.0, 2.0, -math.inf, math.nan]), "x")
+
+
+def test_frame_and_overlap_add_refuse_bad_sizes():
+    from ddsp.dsp import frame, overlap_add
+
+    with pytest.raises(ValueError, match="frame_length must be a positive int, got 0"):
+        frame(torch.randn(10), 0, 1)
+    with pytest.raises(ValueError, match="hop_length must be a positive int, got 0"):
+        frame(torch.randn(10), 4, 0)
+    with pytest.raises(ValueError, match="hop_length must be a positive int, got 0"):
+        overlap_add(torch.randn(3, 4), 0)
+    with pytest.raises(ValueError, match=r"expects \(..., n_frames, frame_length\), got \(4,\)"):
+        overlap_add(torch.randn(4), 2)

@@ -213,6 +213,24 @@ def test_stft_power_with_bands_equals_the_filterbank_times_the_spectrogram(
     )
 
 
+def test_apply_bands_gradcheck_and_bad_bands():
+    basis = SF.mel_filterbank(8000, 64, 6, dtype=torch.float64)
+    bands = SF.band_split(basis, group=2)
+    spec = torch.rand(2, 33, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.allclose(SF.apply_bands(spec, bands), basis @ spec, rtol=0, atol=1e-15)
+    assert torch.autograd.gradcheck(lambda v: SF.apply_bands(v, bands), (spec,))
+    with pytest.raises(ValueError, match=r"bands\[0\] spans bins 0:500 .* has 129 bins"):
+        SF.stft_power(torch.randn(2000), 256, 64, bands=[(0, 500, torch.rand(4, 500))])
+    with pytest.raises(ValueError, match=r"bands\[0\] spans bins 0:500 .* has 33 bins"):
+        SF.apply_bands(spec, [(0, 500, torch.rand(4, 500))])
+    with pytest.raises(ValueError, match="no band given"):
+        SF.stft_power(torch.randn(2000), 256, 64, bands=[])
+    with pytest.raises(ValueError, match=r"basis must be \(n_filters, n_bins\), got \(10,\)"):
+        SF.band_split(torch.rand(10))
+    with pytest.raises(ValueError, match="group must be a positive int, got 0"):
+        SF.band_split(basis, group=0)
+
+
 def test_spectrogram_bands_need_a_magnitude():
     bands = SF.band_split(SF.mel_filterbank(16000, 512, 40))
     with pytest.raises(ValueError, match="bands apply to a magnitude"):

@@ -164,8 +164,7 @@ def frame_pieces(
     t, half = flat.shape[-1], n_fft // 2
     first = -(-half // hop_length)  # the first frame inside x, and the last one:
     last = (t - n_fft + half) // hop_length if t >= n_fft - half else -1
-    mode = {"edge": "replicate", "wrap": "circular"}.get(pad_mode, pad_mode)
-    if not center or last < first or mode == "circular":
+    if not center or last < first or PAD_ALIASES.get(pad_mode, pad_mode) == "circular":
         return [(0, frames(x, n_fft, hop_length, center, pad_mode))]
     n_frames = 1 + (t + 2 * half - n_fft) // hop_length
     # left: frames 0 .. first - 1 read x[: (first - 1) * hop + n_fft - half] (reflect: > half)
@@ -181,6 +180,7 @@ def frame_pieces(
     return pieces
 
 
+PAD_ALIASES = {"edge": "replicate", "wrap": "circular"}  # numpy's names for torch's modes
 _BLOCK = 1 << 20  # frame samples per block of stft_power's gradient-free path (4 MB float32)
 
 Bands = list[tuple[int, int, torch.Tensor]]
@@ -194,6 +194,10 @@ def band_split(basis: torch.Tensor, group: int = 16) -> Bands:
 
     Shape: ``basis (n_filters, n_bins)`` -> blocks ``(<= group, hi - lo)``.
     """
+    if not isinstance(basis, torch.Tensor) or basis.dim() != 2:
+        shape = tuple(basis.shape) if isinstance(basis, torch.Tensor) else type(basis).__name__
+        raise ValueError(f"band_split: basis must be (n_filters, n_bins), got {shape}")
+    _checks.positive_int("group", group)
     out = []
     for g in range(0, basis.shape[0], group):
         rows = basis[g : g + group]
@@ -208,8 +212,22 @@ def apply_bands(spec: torch.Tensor, bands: Bands) -> torch.Tensor:
 
     Shape: ``(..., n_bins, frames)`` -> ``(..., n_filters, frames)``.
     """
+    check_bands(bands, spec.shape[-2])
     parts = [torch.matmul(b.to(spec.dtype), spec[..., lo:hi, :]) for lo, hi, b in bands]
     return torch.cat(parts, dim=-2)
+
+
+def check_bands(bands: Bands, bins: int) -> None:
+    """Every band ``(lo, hi, block)``: ``0 <= lo < hi <= bins`` and ``block (rows, hi - lo)``."""
+    if not bands:
+        raise ValueError("bands: no band given (use band_split(basis))")
+    for i, (lo, hi, block) in enumerate(bands):
+        if not 0 <= lo < hi <= bins or block.dim() != 2 or block.shape[-1] != hi - lo:
+            raise ValueError(
+                f"bands[{i}] spans bins {lo}:{hi} with a block of shape {tuple(block.shape)}; "
+                f"the spectrogram has {bins} bins (n_fft // 2 + 1) and a block must be "
+                f"(filters, hi - lo)"
+            )
 
 
 def stft_power(
@@ -252,6 +270,8 @@ def stft_power(
         out = magnitude(spec, power, eps)
         return out if bands is None else apply_bands(out, bands)
     _checked(x, n_fft, hop_length, win_length)
+    if bands is not None:
+        check_bands(bands, n_fft // 2 + 1)
     w = _window(window, win_length, n_fft, x.dtype, x.device)
     if normalized:
         w = w / w.pow(2).sum().sqrt()
@@ -289,13 +309,14 @@ def _blocked_power(
     # per bin and more) would double products that cost more than the add they replace
     weights = sum(block.numel() for *_, block in bands or ())
     interleaved = bands is not None and power == 2.0 and weights <= 24 * bins
-    proj = []  # (first filter, lo, hi, block^T), bins as pairs when interleaved
+    proj, n_out = [], 0  # (first filter, lo, hi, block^T), bins as pairs when interleaved
     for lo, hi, block in bands or ():
         bt = block.to(dtype).T
         if interleaved:
             lo, hi, bt = 2 * lo, 2 * hi, bt.repeat_interleave(2, dim=0)
-        proj.append((sum(p[3].shape[1] for p in proj), lo, hi, bt))
-    n_out = bins if bands is None else proj[-1][0] + proj[-1][3].shape[1]
+        proj.append((n_out, lo, hi, bt))
+        n_out += bt.shape[1]
+    n_out = n_out or bins
     out = torch.empty(b, nf, n_out, dtype=dtype)
     per = max(1, _BLOCK // n)
     if nf >= per:
@@ -339,7 +360,7 @@ def center_pad(x: torch.Tensor, pad: int, mode: str = "constant") -> torch.Tenso
     ``"constant"`` (zeros), ``"reflect"`` (also when ``pad`` exceeds the signal: the reflection
     repeats, as numpy's does; a one-sample signal is repeated), ``"replicate"``/``"edge"``,
     ``"circular"``."""
-    mode = {"edge": "replicate", "wrap": "circular"}.get(mode, mode)
+    mode = PAD_ALIASES.get(mode, mode)
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise ValueError(
             f"pad_mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"

@@ -50,7 +50,10 @@ class Spectrogram(STFT):
         applied to every frame of the magnitude / power (without gradients the spectrogram
         itself is then never stored). Shape: ``(..., n_bins or n_filters, frames)``."""
         if bands is not None and (self.power is None or self.phase):
-            raise ValueError("bands apply to a magnitude or power spectrogram, not to phase")
+            raise ValueError(
+                "bands apply to a magnitude or power spectrogram, not to the complex spectrum "
+                f"or phase (this Spectrogram returns {'phase' if self.phase else 'complex'})"
+            )
         if self.power is not None and not self.phase and not self.use_kernels:
             w = self._current_window(x.dtype)  # (fast without gradients: SF.stft_power)
             return SF.stft_power(

@@ -275,6 +275,9 @@ def test_fused_path_equals_the_general_one(kw, speech):
     v = torch.randn(2, 256, dtype=torch.float64, requires_grad=True)
     w = torch.randn(2, 256, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda t: one(t, w), (v,))
+    # double backward (create_graph) recomputes from X: the fused function's second
+    # derivative is the loss's, not that of a backward whose per-bin factors were constants
+    assert torch.autograd.gradgradcheck(lambda t: one(t, w), (v,))
 
 
 def test_prime_fft_sizes_equal_the_general_path(speech):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import tempfile
 from pathlib import Path
 
@@ -30,3 +31,22 @@ def write_results(name: str, markdown: str, data: object, quick: bool = False) -
     if quick:
         print(f"(--quick: written to {out}, not experiments/results)")
     return out
+
+
+def machine() -> str:
+    """The CPU as the results should name it: model, logical cores, the vector instruction set
+    torch's kernels use here (``AVX2``, ``AVX512``, ...) and torch's version. CPUs of one model
+    name can differ in vector units (FFT and elementwise speeds then differ by 1.5-2x), so the
+    capability is printed, not assumed."""
+    import torch
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    isa = torch.backends.cpu.get_cpu_capability()
+    return f"{model}, {os.cpu_count()} logical cores, torch {torch.__version__} ({isa} kernels)"

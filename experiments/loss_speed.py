@@ -15,13 +15,12 @@ experiments/results/loss_speed.md and .json.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import auraloss
 import torch
-from _results import write_results
+from _results import machine, write_results
 
 from ddsp.losses import PRESETS, MultiResolutionSTFTLoss
 from ddsp.spectral._rfft import irfft_frames, rfft_frames
@@ -72,7 +71,7 @@ def main() -> None:
     )
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--length", type=int, default=64000)
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=11)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
@@ -107,7 +106,7 @@ def main() -> None:
         "",
         f"Batch {a.batch} x {a.length} samples (float32), prediction requires grad, target does not; "
         f"median of {a.repeats} alternating repeats after a warm-up.",
-        f"Machine: {platform.machine()}, torch {torch.__version__}, auraloss {auraloss.__version__ if hasattr(auraloss, '__version__') else '0.4.0'}.",
+        f"Machine: {machine()}; auraloss {getattr(auraloss, '__version__', '0.4.0')}.",
         "",
         "| threads | preset | auraloss ms | ours ms | auraloss / ours | FFT floor ms | ours / floor | auraloss / floor |",
         "|---|---|---|---|---|---|---|---|",
@@ -124,7 +123,8 @@ def main() -> None:
         "2^k sizes).",
     ]
     text = "\n".join(lines) + "\n"
-    write_results("loss_speed", text, {"batch": a.batch, "length": a.length, "rows": rows}, a.quick)
+    data = {"batch": a.batch, "length": a.length, "machine": machine(), "rows": rows}
+    write_results("loss_speed", text, data, a.quick)
 
 
 if __name__ == "__main__":

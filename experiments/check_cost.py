@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _results import write_results  # noqa: E402
+from _results import machine, write_results  # noqa: E402
 
 from ddsp.filters import allpole  # noqa: E402
 from ddsp.filters.allpole import _check_dtype, _check_output  # noqa: E402
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         [
             "# Cost of the input checks on the hot paths",
             "",
-            f"One thread, median of {repeats} alternating runs; torch {torch.__version__}. The "
+            f"One thread, median of {repeats} alternating runs; {machine()}. The "
             "check column times exactly the check functions the call runs (an all-pole call "
             "checks dtypes and reduces its output once; a multi-resolution loss checks the pair "
             "once (one peak reduction per signal); a front-end checks the dtype and sums its input once (NaN and Inf make the sum non-finite); a synthesiser the control shapes and sums f0 and each control once, and reads the lowest f0). "

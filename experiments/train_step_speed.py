@@ -17,7 +17,7 @@ import statistics
 import time
 
 import torch
-from _results import write_results
+from _results import machine, write_results
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
@@ -88,8 +88,8 @@ def main() -> None:
     lines = [
         f"# Training step time: {', '.join(f'`{e}`' for e in a.experiments)}",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads max, "
-        f"torch {torch.__version__}, Python {platform.python_version()}.",
+        f"Machine: {machine()}; {torch.get_num_threads()} threads max, "
+        f"Python {platform.python_version()}.",
         f"One step = forward + backward + Adam on a real batch, median of {a.repeats} after 3 warm-up "
         f"steps, the experiments alternating step by step. Command: `python experiments/train_step_speed.py"
         f"{' --quick' if a.quick else ''}`.",

@@ -34,14 +34,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 
 import torch
-from _results import write_results
+from _results import machine, write_results
 from torchlpc import sample_wise_lpc
 
 from ddsp.filters import (
@@ -275,7 +274,7 @@ def main() -> None:
         "",
         f"float32, median of {a.repeats} alternating repeats after two warm-up runs; `naive~` is timed on 200 "
         "samples and scaled to the full length. Machine: "
-        f"{platform.machine()}, torch {torch.__version__}. `ours-sos` and `ours-rc` are end to end "
+        f"{machine()}. `ours-sos` and `ours-rc` are end to end "
         "(parameterisation + interpolation + filter); `torchlpc` is the raw filter on ready "
         "coefficients.",
         "",

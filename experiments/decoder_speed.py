@@ -16,7 +16,6 @@ times each stage of its forward alone, on the same inputs; the streaming row is 
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _results import write_results  # noqa: E402
+from _results import machine, write_results  # noqa: E402
 
 from ddsp.filters.allpole import allpole_sos  # noqa: E402
 from ddsp.models.checkpoint import load_vocoder  # noqa: E402
@@ -160,13 +159,13 @@ def main(argv: list[str] | None = None) -> None:
         f"{100 * rtf(times[name]) / total:.0f} % |"
         for name in stages
     ]
-    machine = platform.processor() or platform.machine()
+    cpu = machine()
     md = "\n".join(
         [
             "# Decoder real-time factor, one CPU thread",
             "",
             f"6 s at {sr} Hz, hop {hop}; median of {runs} alternating runs after dropping the "
-            f"fastest and slowest; 1 torch thread; {machine}, torch {torch.__version__}. Command: "
+            f"fastest and slowest; 1 torch thread; {cpu}. Command: "
             f"`python experiments/decoder_speed.py{' --quick' if a.quick else ''}`.",
             "",
             "| decoder | real-time factor | ms for 6 s |",
@@ -189,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     data = {
         "runs": runs,
-        "machine": machine,
+        "machine": cpu,
         "rtf": {k: rtf(v) for k, v in times.items()},
         "stream_worst_rtf": max(stream_worst),
         "encoder_rtf": rtf(encoder) * SECONDS / enc_seconds,

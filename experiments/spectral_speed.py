@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 import warnings
 
 import numpy as np
 import torch
-from _results import results_dir, write_results
+from _results import machine, results_dir, write_results
 
 from ddsp.spectral import CQT, MFCC, MelSpectrogram, Spectrogram
 from ddsp.spectral import functional as SF
@@ -230,7 +229,7 @@ def main() -> None:
         )
     floor = {k: v for k, v in beside.items() if not k.startswith("ours ")}
     print("FFT floor", {k: f"{v:.3f}s" for k, v in beside.items()}, flush=True)
-    device_name = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or platform.machine()  # fmt: skip
+    device_name = torch.cuda.get_device_name() if args.device == "cuda" else machine()  # fmt: skip
     lines = [
         f"# Spectral front-end speed ({args.device}: {device_name})",
         "",

@@ -45,16 +45,11 @@ def rfft_frames(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tenso
     # in a float32 loss gradient, against 3e-4 unpaired); scaled, each keeps its own
     size = torch.linalg.vector_norm(flat[: 2 * half], dim=-1)
     scale = _unit(size)[:, None]  # (2 half, 1)
-    z = torch.empty(half, n, dtype=out.dtype)
-    zr = torch.view_as_real(z)
-    torch.mul(flat[:half], scale[:half], out=zr[..., 0])
-    torch.mul(flat[half : 2 * half], scale[half:], out=zr[..., 1])
-    z = torch.fft.fft(z)
-    # A[k] = (Z[k] + conj Z[-k]) / 2, B[k] = (Z[k] - conj Z[-k]) / 2i; DC: Re Z[0], Im Z[0]
-    res[:half, :1], res[half : 2 * half, :1] = z[:, :1].real / scale[:half], z[:, :1].imag / scale[half:]  # fmt: skip
-    zk, back = z[:, 1:h], z[:, h:].flip(-1).conj_physical_()  # Z[-k] = Z[n - k], n odd
-    torch.add(zk, back, out=res[:half, 1:]).mul_(0.5 / scale[:half])
-    torch.sub(zk, back, out=res[half : 2 * half, 1:]).mul_(-0.5j / scale[half:])
+    # a block of pairs at a time: the packed frames and their spectra are temporaries, and
+    # whole-batch ones (tens of MB) are fresh pages every call, faulted in one by one
+    for lo in range(0, half, _pairs_per_block(n)):
+        hi = min(half, lo + _pairs_per_block(n))
+        _rfft_pairs(flat, scale, res, lo, hi, half, n, h, out.dtype)
     # digital silence (and norms below the smallest normal number, whose scale would
     # overflow): unpaired, so exact zeros stay zeros
     quiet = torch.nonzero(size < torch.finfo(x.dtype).tiny).flatten()
@@ -63,6 +58,27 @@ def rfft_frames(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tenso
     if m % 2:
         res[-1] = torch.fft.rfft(flat[-1])
     return out
+
+
+def _rfft_pairs(flat, scale, res, lo: int, hi: int, half: int, n: int, h: int, dtype) -> None:
+    """Pairs ``lo .. hi`` of :func:`rfft_frames`: frame ``i`` with frame ``half + i``."""
+    sa, sb = scale[lo:hi], scale[half + lo : half + hi]
+    z = torch.empty(hi - lo, n, dtype=dtype)
+    zr = torch.view_as_real(z)
+    torch.mul(flat[lo:hi], sa, out=zr[..., 0])
+    torch.mul(flat[half + lo : half + hi], sb, out=zr[..., 1])
+    z = torch.fft.fft(z)
+    ra, rb = res[lo:hi], res[half + lo : half + hi]
+    # A[k] = (Z[k] + conj Z[-k]) / 2, B[k] = (Z[k] - conj Z[-k]) / 2i; DC: Re Z[0], Im Z[0]
+    ra[:, :1], rb[:, :1] = z[:, :1].real / sa, z[:, :1].imag / sb
+    zk, back = z[:, 1:h], z[:, h:].flip(-1).conj_physical_()  # Z[-k] = Z[n - k], n odd
+    torch.add(zk, back, out=ra[:, 1:]).mul_(0.5 / sa)
+    torch.sub(zk, back, out=rb[:, 1:]).mul_(-0.5j / sb)
+
+
+def _pairs_per_block(n: int) -> int:
+    """Pairs of frames of length ``n`` per block: about 1 MB of packed complex frames."""
+    return max(1, (1 << 17) // n)
 
 
 def irfft_frames(
@@ -87,27 +103,20 @@ def irfft_frames(
     pairs = torch.view_as_real(flat[: 2 * half].detach()).flatten(-2)  # complex norms: 20x slower
     size = torch.linalg.vector_norm(pairs, dim=-1)
     scale = _unit(size)[:, None]
-    a, b = flat[:half] * scale[:half], flat[half : 2 * half] * scale[half:]
-    # W = A + i B: W[k] = A[k] + i B[k], W[n - k] = conj A[k] + i conj B[k] = conj(A - i B)[k]
-    dc = torch.complex(a[:, :1].real, b[:, :1].real)  # DC: imaginary parts dropped
-    ib = b[:, 1:] * (1j * interior)
+    out = torch.empty(m, n, dtype=size.dtype)
     if torch.is_grad_enabled() and g.requires_grad:  # double backward: differentiable ops
+        a, b = flat[:half] * scale[:half], flat[half : 2 * half] * scale[half:]
+        dc = torch.complex(a[:, :1].real, b[:, :1].real)  # DC: imaginary parts dropped
+        ib = b[:, 1:] * (1j * interior)
         top = ib + interior * a[:, 1:]
         w = torch.cat([dc, top, (interior * a[:, 1:] - ib).conj().flip(-1)], dim=-1)
-    else:
-        w = torch.empty(half, n, dtype=g.dtype)
-        w[:, :1] = dc
-        torch.add(ib, a[:, 1:], alpha=interior, out=w[:, 1:h])
-        low = torch.sub(a[:, 1:], ib, alpha=1 / interior).mul_(interior)
-        w[:, h:] = low.conj_physical_().flip(-1)
-    w = torch.view_as_real(torch.fft.ifft(w, norm=norm))
-    out = torch.empty(m, n, dtype=w.dtype)
-    if torch.is_grad_enabled() and g.requires_grad:
+        w = torch.view_as_real(torch.fft.ifft(w, norm=norm))
         out[:half], out[half : 2 * half] = w[..., 0] / scale[:half], w[..., 1] / scale[half:]
-    else:  # into place: no temporaries to copy (16 MB of fresh pages each at GOLF's largest)
-        torch.div(w[..., 0], scale[:half], out=out[:half])
-        torch.div(w[..., 1], scale[half:], out=out[half : 2 * half])
-    alone = torch.nonzero(size < torch.finfo(w.dtype).tiny).flatten()  # as in rfft_frames
+    else:  # a block of pairs at a time, as rfft_frames: no whole-batch temporaries
+        for lo in range(0, half, _pairs_per_block(n)):
+            hi = min(half, lo + _pairs_per_block(n))
+            _irfft_pairs(flat, scale, out, lo, hi, half, n, h, norm, interior)
+    alone = torch.nonzero(size < torch.finfo(size.dtype).tiny).flatten()  # as in rfft_frames
     if m % 2:
         alone = torch.cat([alone, torch.tensor([m - 1])])
     if len(alone):
@@ -115,6 +124,23 @@ def irfft_frames(
         rest[:, 1:] *= interior
         out[alone] = torch.fft.irfft(rest, n=n, norm=norm)
     return out.view(*g.shape[:-1], n)
+
+
+def _irfft_pairs(flat, scale, out, lo: int, hi: int, half: int, n: int, h: int, norm, interior):
+    """Pairs ``lo .. hi`` of :func:`irfft_frames` without autograd: spectrum ``i`` with
+    spectrum ``half + i``, into the rows of ``out``."""
+    sa, sb = scale[lo:hi], scale[half + lo : half + hi]
+    a, b = flat[lo:hi] * sa, flat[half + lo : half + hi] * sb
+    # W = A + i B: W[k] = A[k] + i B[k], W[n - k] = conj A[k] + i conj B[k] = conj(A - i B)[k]
+    w = torch.empty(hi - lo, n, dtype=flat.dtype)
+    w[:, :1] = torch.complex(a[:, :1].real, b[:, :1].real)  # DC: imaginary parts dropped
+    ib = b[:, 1:] * (1j * interior)
+    torch.add(ib, a[:, 1:], alpha=interior, out=w[:, 1:h])
+    low = torch.sub(a[:, 1:], ib, alpha=1 / interior).mul_(interior)
+    w[:, h:] = low.conj_physical_().flip(-1)
+    w = torch.view_as_real(torch.fft.ifft(w, norm=norm))
+    torch.div(w[..., 0], sa, out=out[lo:hi])
+    torch.div(w[..., 1], sb, out=out[half + lo : half + hi])
 
 
 def _unit(size: torch.Tensor) -> torch.Tensor:

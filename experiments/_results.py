@@ -29,7 +29,7 @@ def write_results(name: str, markdown: str, data: object, quick: bool = False) -
     (out / f"{name}.md").write_text(markdown)
     (out / f"{name}.json").write_text(json.dumps(data, indent=1))
     if quick:
-        print(f"(--quick: written to {out}, not experiments/results)")
+        print(f"(written to {out}, not experiments/results)")
     return out
 
 

@@ -106,7 +106,12 @@ def main(argv: list[str] | None = None) -> None:
         results["voices test (all)"] = summarise(voices_test)
     for name, rows in scored.items():
         results[name] = summarise(rows)
-    out = results_dir(a.quick)
+    # without the multi-speaker data the table holds the shipped split alone: never written over
+    # the committed full results, as a --quick run
+    temporary = a.quick or not voices_test
+    if temporary and not a.quick:
+        print("no multi-speaker data: results go to a temporary folder, not experiments/results")
+    out = results_dir(temporary)
     for name, index in FIGURE_CLIPS.items():
         if name in sets:
             _figure(model, cfg, sets[name][min(index, len(sets[name]) - 1)], name, out)
@@ -126,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     for name, res in results.items():
         lines += [_row(name, s, res[s]) for s in SYSTEMS]
-    write_results("unseen_voices", "\n".join(lines) + "\n", results, a.quick)
+    write_results("unseen_voices", "\n".join(lines) + "\n", results, temporary)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import torch
 
 from ..dsp import compiled
 
-__all__ = ["fused_stft_terms", "smooth_l1"]
+__all__ = ["fused_stft_terms", "power", "smooth_l1"]
 
 
 def smooth_l1(d: torch.Tensor, delta: torch.Tensor | float) -> torch.Tensor:
@@ -141,7 +141,7 @@ def _frame_major(p: torch.Tensor) -> torch.Tensor:
     return p.transpose(-2, -1)
 
 
-def _power(z: torch.Tensor) -> torch.Tensor:
+def power(z: torch.Tensor) -> torch.Tensor:
     """``|z|^2`` of a complex tensor, in its layout. Shape: same."""
     return torch.addcmul(z.real * z.real, z.imag, z.imag)
 
@@ -151,7 +151,7 @@ class _Terms(torch.autograd.Function):
     # interleaved (re, im) pairs inductor gathers and scatters element by element (2-3x slower)
     @staticmethod
     def forward(ctx, x_spec, y, w_sc, w_log, w_lin, rel, eps, delta):
-        px, py = _power(x_spec), (_power(y) if y.is_complex() else y)
+        px, py = power(x_spec), (power(y) if y.is_complex() else y)
         big = px.numel() >= COMPILE_FROM
         loss, nd, ny = _run("forward", _forward, big)(
             _frame_major(px), _frame_major(py), w_sc, w_log, w_lin, rel, eps, delta
@@ -165,7 +165,7 @@ class _Terms(torch.autograd.Function):
         x_spec, px, py, nd, ny = ctx.saved_tensors
         big = px.numel() >= COMPILE_FROM and not torch.is_grad_enabled()
         if torch.is_grad_enabled():  # double backward: the same, from X by differentiable ops
-            px = _power(x_spec)
+            px = power(x_spec)
             _, nd, ny = _forward(_frame_major(px), _frame_major(py), *ctx.args)
         dpx = _run("backward", _backward, big)(
             g, _frame_major(px), _frame_major(py), nd, ny, *ctx.args

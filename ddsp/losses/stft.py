@@ -12,7 +12,7 @@ from torch import nn
 from ..dsp import device_assert, host_reads_free
 from ..spectral import _checks
 from ..spectral import functional as SF
-from ._fused import fused_stft_terms, smooth_l1
+from ._fused import fused_stft_terms, power, smooth_l1
 
 __all__ = ["STFTLoss", "MelSTFTLoss", "check_pair", "reduce"]
 
@@ -195,11 +195,11 @@ class STFTLoss(nn.Module):
 
         Shapes: complex ``(B, C, F, frames)`` -> ``(B, C, F, frames)`` and ``(B, C, 1, frames)``.
         """
-        power = torch.addcmul(spec.real * spec.real, spec.imag, spec.imag)
+        p = power(spec)
         if self.floor_db is None:
-            return power.clamp_min(self.eps), 0.0
-        rel = power.mean(dim=-2, keepdim=True) * 10.0 ** (self.floor_db / 10.0)
-        return power, rel.clamp_min(self.eps)
+            return p.clamp_min(self.eps), 0.0
+        rel = p.mean(dim=-2, keepdim=True) * 10.0 ** (self.floor_db / 10.0)
+        return p, rel.clamp_min(self.eps)
 
     def scaled(self, mag: torch.Tensor) -> torch.Tensor:
         """A-weighting and the frequency scale applied to a (difference of) magnitudes:
@@ -216,8 +216,8 @@ class STFTLoss(nn.Module):
     def magnitude(self, spec: torch.Tensor) -> torch.Tensor:
         """Complex spectrum -> floored, weighted, scaled magnitudes ``(batch, -1, frames)``:
         ``sqrt(|X|^2 + floor)`` (see :meth:`floored_power`)."""
-        power, floor = self.floored_power(spec)
-        return self.scaled((power + floor).sqrt()) + self.empty_bands(spec.dtype)
+        p, floor = self.floored_power(spec)
+        return self.scaled((p + floor).sqrt()) + self.empty_bands(spec.dtype)
 
     def empty_bands(self, dtype: torch.dtype) -> torch.Tensor | float:
         """``sqrt(eps)`` for filterbank rows that hold no FFT bin (else 0): ``(F', 1)``."""

@@ -47,9 +47,9 @@ def rfft_frames(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tenso
     scale = _unit(size)[:, None]  # (2 half, 1)
     # a block of pairs at a time: the packed frames and their spectra are temporaries, and
     # whole-batch ones (tens of MB) are fresh pages every call, faulted in one by one
-    for lo in range(0, half, _pairs_per_block(n)):
-        hi = min(half, lo + _pairs_per_block(n))
-        _rfft_pairs(flat, scale, res, lo, hi, half, n, h, out.dtype)
+    step = _pairs_per_block(n)
+    for lo in range(0, half, step):
+        _rfft_pairs(flat, scale, res, lo, min(half, lo + step), half, n, h, out.dtype)
     # digital silence (and norms below the smallest normal number, whose scale would
     # overflow): unpaired, so exact zeros stay zeros
     quiet = torch.nonzero(size < torch.finfo(x.dtype).tiny).flatten()
@@ -113,9 +113,9 @@ def irfft_frames(
         w = torch.view_as_real(torch.fft.ifft(w, norm=norm))
         out[:half], out[half : 2 * half] = w[..., 0] / scale[:half], w[..., 1] / scale[half:]
     else:  # a block of pairs at a time, as rfft_frames: no whole-batch temporaries
-        for lo in range(0, half, _pairs_per_block(n)):
-            hi = min(half, lo + _pairs_per_block(n))
-            _irfft_pairs(flat, scale, out, lo, hi, half, n, h, norm, interior)
+        step = _pairs_per_block(n)
+        for lo in range(0, half, step):
+            _irfft_pairs(flat, scale, out, lo, min(half, lo + step), half, n, h, norm, interior)
     alone = torch.nonzero(size < torch.finfo(size.dtype).tiny).flatten()  # as in rfft_frames
     if m % 2:
         alone = torch.cat([alone, torch.tensor([m - 1])])

@@ -11,7 +11,8 @@ same loop, while ``dL/dx[t]`` is in a register:
     dL/dA[t,j] = -g[t] y[t - 1 - j]                                  (y[-1-k] = zi[k])
     dL/dzi[k]  = -sum_{j >= k} A[j - k, j] g[j - k]
 
-The forward stays torchlpc's compiled filter. Building needs a C++ compiler (about 10 s once per
+The forward stays torchlpc's compiled filter. The same extension holds the decoder's inference
+kernels (:mod:`ddsp.filters._render_cpu`, op namespace ``torch.ops.ddsp_render``). Building needs a C++ compiler (about 10 s once per
 environment, cached by torch under ``~/.cache/torch_extensions``); without one, or with ``DDSP_CPP=0``,
 :func:`load` returns None and the caller keeps its torchlpc-based backward.
 """
@@ -23,6 +24,8 @@ import shutil
 import sys
 import warnings
 from pathlib import Path
+
+from . import _render_cpu
 
 _SOURCE = r"""
 // The few ATen headers it needs, not <torch/extension.h> (torch's whole C++ API and pybind11):
@@ -165,6 +168,7 @@ def build_name() -> str:
 
     parts = [
         _SOURCE,
+        _render_cpu.SOURCE,
         " ".join(_CFLAGS + _LDFLAGS),
         os.path.dirname(torch.__file__),  # its headers' path is in the build's command line
         torch.__version__,
@@ -194,12 +198,15 @@ def load():
             _ninja_on_path()
             name = build_name()
             _say_if_building(name)
-            source = Path(_get_build_directory(name, False)) / f"{name}.cpp"
-            if not source.exists() or source.read_text() != _SOURCE:
-                source.write_text(_SOURCE)  # rewritten only when changed (ninja reads mtimes)
+            sources = []
+            for suffix, text in (("", _SOURCE), ("_render", _render_cpu.SOURCE)):
+                source = Path(_get_build_directory(name, False)) / f"{name}{suffix}.cpp"
+                if not source.exists() or source.read_text() != text:
+                    source.write_text(text)  # rewritten only when changed (ninja reads mtimes)
+                sources.append(str(source))
             build(
                 name=name,
-                sources=[str(source)],
+                sources=sources,
                 extra_cflags=_CFLAGS,
                 extra_ldflags=_LDFLAGS,
                 is_python_module=False,  # loaded into torch.ops as a dispatcher op

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..dsp import device_assert, host_reads_free
+from . import _render_cpu
 from .allpole_grad import lpc_filter, lpc_filter_frames
 from .interpolate import upsample
 
@@ -241,6 +242,25 @@ def allpole_sos(
             f"allpole_sos: sos must be (..., time, sections, 2), got {tuple(sos.shape)}"
         )
     lead, sections = sos.shape[:-3], sos.shape[-2]
+    if (
+        hop_length is not None
+        and sub_hop == 1
+        and x.dim() >= 1
+        and x.shape[:-1] == lead
+        and sos.shape[-3] * hop_length == x.shape[-1]
+        and (zi is None or zi.shape == (*lead, sections, 2))
+        and _render_cpu.usable(x, sos, zi)
+    ):  # rendering: coefficients interpolated inside one C++ pass, no per-sample tensors
+        flat = (-1, sections, 2)
+        y, zf = _render_cpu.sos_cascade(
+            x.reshape(-1, x.shape[-1]),
+            sos.reshape(-1, *sos.shape[-3:]),
+            None if zi is None else zi.reshape(flat),
+            hop_length,
+        )
+        y, zf = y.reshape(x.shape), zf.reshape(*lead, sections, 2)
+        _check_output(y, x, sos.flatten(-2), zi, True)
+        return (y, zf) if return_zf else y
     # section-major layout: one copy, then every section's coefficients are contiguous and
     # unbind's backward stacks the gradients once (slicing one big tensor per section made
     # autograd zero-fill a full-size gradient for every section)

@@ -7,6 +7,7 @@ import math
 import torch
 
 from ..dsp import compiled
+from . import _render_cpu
 
 __all__ = ["freqz", "biquad_log_rms_gain"]
 
@@ -57,6 +58,8 @@ def biquad_log_rms_gain(sos: torch.Tensor, n_freqs: int = 256) -> torch.Tensor:
 
     Shape: ``(..., sections, 2)`` -> ``(...)``.
     """
+    if _render_cpu.usable(sos) and sos.dim() >= 3:  # rendering: one C++ pass, one log a frame
+        return _render_cpu.biquad_log_rms_gain(sos, n_freqs)
     w = torch.linspace(0, math.pi, n_freqs, dtype=torch.float64, device=sos.device)
     basis = torch.stack([torch.ones_like(w), torch.cos(w), torch.cos(2 * w)])  # (3, n_freqs)
     if torch.is_grad_enabled() and sos.requires_grad and sos[..., 0].numel() >= 1 << 12:

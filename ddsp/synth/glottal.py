@@ -23,6 +23,7 @@ import math
 import torch
 
 from ..dsp import kaiser_sinc_lowpass
+from ..filters import _render_cpu
 from ..filters.fir import fft_convolve
 from ..filters.interpolate import upsample
 
@@ -244,6 +245,12 @@ def glottal_oscillator(
         ``(batch, frames * hop_length)``.
     """
     n_tables, size = tables.shape
+    if f0.dim() == 2 and n_tables >= 2 and _render_cpu.usable(f0, position, tables, initial_phase):
+        # rendering: phase, table reads and decimation in one C++ pass over cache-sized blocks
+        taps = _lowpass_taps(oversample, dtype=f0.dtype)
+        return _render_cpu.wavetable_decimated(
+            f0, position, tables, taps, sample_rate, hop_length, oversample, initial_phase
+        )
     hop = hop_length * oversample
     pos_up = upsample(position.clamp(0, 1).unsqueeze(-1), hop).squeeze(-1) * (n_tables - 1)
     phase = oscillator_phase(f0, sample_rate, hop_length, oversample, initial_phase)

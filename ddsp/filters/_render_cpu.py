@@ -1,0 +1,398 @@
+"""Inference kernels of the GOLF decoder's stages, in C++ (built with the fused all-pole backward
+by :mod:`ddsp.filters._fused_cpu`, one extension, compiled on first use).
+
+Rendering without gradients in eager torch spent most of its time creating, page-faulting and
+re-reading per-sample temporaries (coefficients interpolated to every sample, an oversampled
+phase, table indices, frequency grids of every frame), not computing. Each kernel here makes one
+pass and writes only its output:
+
+- :func:`sos_cascade`: biquads' ``(a1, a2)`` interpolated linearly from frame to sample inside
+  the recursion (as :func:`ddsp.filters.interpolate.upsample`), all sections per sample;
+- :func:`wavetable_decimated`: phase from f0, two-table bilinear wavetable read at the oversampled
+  rate and the decimating low-pass, in blocks that stay in cache;
+- :func:`causal_fir`: a short LTI FIR (``y[n] = sum_k h[k] x[n - k]``);
+- :func:`biquad_log_rms_gain`: the unit-power normalisation of a biquad cascade, as the product
+  of the sections' power responses in float64 (one ``log`` per frame instead of one per
+  section and frequency).
+
+They compute what the eager ops compute, to rounding (the tests compare them in float32 and
+float64). Callers use them only for CPU tensors that need no gradient, and keep the eager ops
+otherwise; :func:`ops` is None without a compiler or with ``DDSP_CPP=0``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..dsp import reads_skipped
+
+__all__ = ["ops", "usable", "sos_cascade", "wavetable_decimated", "causal_fir"]
+
+SOURCE = r"""
+#include <ATen/core/Tensor.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+#include <torch/library.h>
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+// o[i] += h * s[i]: the inner loop of the decimating and room FIRs (vector code at -O3). Built
+// for AVX2 + FMA as well (GCC's target_clones), it measured no faster here: the loop is bound by
+// loading and storing o, not by arithmetic.
+static void axpy(float* __restrict__ o, float h, const float* __restrict__ s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) o[i] += h * s[i];
+}
+static void axpy(double* __restrict__ o, double h, const double* __restrict__ s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) o[i] += h * s[i];
+}
+
+// floor for finite values (no libm call: the build targets the baseline ISA, without SSE4.1's
+// round instructions)
+template <typename T>
+static inline int64_t floor_(T x) {
+  const int64_t i = int64_t(x);
+  return i - (T(i) > x);
+}
+
+// x (B, T), sos (B, F, S, 2) per frame, zi (B, S, 2) = [y[-1], y[-2]] per section.
+// Sample t uses frame k = t / hop interpolated towards frame k + 1 (held at the last frame):
+// c = sos[k] + (sos[k + 1] - sos[k]) * (j / hop), j = t % hop, as upsample() does.
+std::tuple<at::Tensor, at::Tensor> sos_cascade(at::Tensor x, at::Tensor sos, at::Tensor zi,
+                                               int64_t hop) {
+  TORCH_CHECK(x.is_cpu() && x.dim() == 2 && sos.dim() == 4 && sos.size(3) == 2,
+              "sos_cascade: x (B, T), sos (B, F, S, 2)");
+  x = x.contiguous(); sos = sos.contiguous(); zi = zi.contiguous();
+  const int64_t B = x.size(0), T = x.size(1), F = sos.size(1), S = sos.size(2);
+  TORCH_CHECK(hop > 0 && F * hop >= T && sos.size(0) == B, "sos_cascade: frames do not cover x");
+  auto y = at::empty({B, T}, x.options());
+  auto zf = at::empty({B, S, 2}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sos_cascade", [&] {
+    using T_ = scalar_t;
+    const T_* xp = x.data_ptr<T_>(); const T_* cp = sos.data_ptr<T_>(); const T_* zp = zi.data_ptr<T_>();
+    T_* yp = y.data_ptr<T_>(); T_* fp = zf.data_ptr<T_>();
+    std::vector<T_> w(hop);
+    for (int64_t j = 0; j < hop; ++j) w[j] = T_(j) / T_(hop);
+    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+      std::vector<T_> y1(S), y2(S), c1(S), d1(S), c2(S), d2(S);
+      for (int64_t b = b0; b < b1; ++b) {
+        const T_* xb = xp + b * T; T_* yb = yp + b * T; const T_* cb = cp + b * F * S * 2;
+        for (int64_t s = 0; s < S; ++s) { y1[s] = zp[(b * S + s) * 2]; y2[s] = zp[(b * S + s) * 2 + 1]; }
+        for (int64_t k = 0; k * hop < T; ++k) {
+          const T_* now = cb + k * S * 2; const T_* nxt = cb + std::min(k + 1, F - 1) * S * 2;
+          for (int64_t s = 0; s < S; ++s) {
+            c1[s] = now[2 * s]; d1[s] = nxt[2 * s] - now[2 * s];
+            c2[s] = now[2 * s + 1]; d2[s] = nxt[2 * s + 1] - now[2 * s + 1];
+          }
+          const int64_t n = std::min(hop, T - k * hop);
+          for (int64_t j = 0; j < n; ++j) {
+            T_ v = xb[k * hop + j];
+            const T_ wj = w[j];
+            for (int64_t s = 0; s < S; ++s) {
+              const T_ a1 = c1[s] + d1[s] * wj, a2 = c2[s] + d2[s] * wj;
+              const T_ out = v - a1 * y1[s] - a2 * y2[s];
+              y2[s] = y1[s]; y1[s] = out; v = out;
+            }
+            yb[k * hop + j] = v;
+          }
+        }
+        for (int64_t s = 0; s < S; ++s) { fp[(b * S + s) * 2] = y1[s]; fp[(b * S + s) * 2 + 1] = y2[s]; }
+      }
+    });
+  });
+  return {y, zf};
+}
+
+// The oscillator's running state and inputs for one batch row.
+template <typename T_>
+struct Oscillator {
+  const T_ *f0, *pos, *flat, *w;  // per-frame f0 and table position; tables (K, N + 1); weights
+  int64_t F, K, N, hop_os, M;
+  double scale, start;
+  double acc = 0.0;  // running phase sum (periods), as torch.cumsum in float64
+  int64_t k = 0, j = 0, m = 0;  // frame, sample within it, samples generated
+
+  // the next `count` oversampled samples (zeros past the end) into dst
+  void generate(T_* __restrict__ dst, int64_t count) {
+    while (count > 0) {
+      if (m >= M) {
+        std::fill(dst, dst + count, T_(0));
+        return;
+      }
+      const int64_t kn = std::min(k + 1, F - 1), n = std::min(count, hop_os - j);
+      const T_ f_now = f0[k], f_step = f0[kn] - f0[k];
+      const T_ p_now = std::min(std::max(pos[k], T_(0)), T_(1));
+      const T_ p_step = std::min(std::max(pos[kn], T_(0)), T_(1)) - p_now;
+      double a = acc;
+      const double inv = 1.0 / scale;
+      for (int64_t i = 0; i < n; ++i) {
+        const T_ wj = w[j + i];
+        a += double(f_now + f_step * wj) * inv;
+        const double ph = a + start;
+        const T_ idx = T_(ph - double(floor_(ph))) * T_(N);
+        const int64_t i0 = std::min<int64_t>(std::max<int64_t>(floor_(idx), 0), N - 1);
+        const T_ fr = idx - T_(i0);
+        const T_ q = (p_now + p_step * wj) * T_(K - 1);
+        const int64_t k0 = std::min<int64_t>(std::max<int64_t>(floor_(q), 0), K - 2);
+        const T_* r0 = flat + k0 * (N + 1) + i0;
+        const T_* r1 = r0 + (N + 1);
+        const T_ lo = r0[0] + fr * (r0[1] - r0[0]), hi = r1[0] + fr * (r1[1] - r1[0]);
+        dst[i] = lo + (q - T_(k0)) * (hi - lo);
+      }
+      acc = a; dst += n; count -= n; m += n; j += n;
+      if (j == hop_os) { j = 0; ++k; }
+    }
+  }
+};
+
+// f0, position (B, F) per frame; tables (K, N); h (L,) odd symmetric low-pass; phase0 (B,)
+// float64 periods. Oversampled sample m (hop * os per frame): f0 and position interpolated as
+// upsample() does, phase[m] = phase0 + sum_{i <= m} f0[i] / (sr * os) in float64, the tables read
+// bilinearly (wrapping in phase), then y[n] = sum_k h[k] ypad[n * os + k] with ypad zero-padded by
+// (L - 1) / 2 on both sides (a delay-compensated, decimating low-pass). Returns (B, F * hop).
+at::Tensor wavetable_decimated(at::Tensor f0, at::Tensor position, at::Tensor tables,
+                               at::Tensor h, int64_t sr, int64_t hop, int64_t os,
+                               at::Tensor phase0) {
+  TORCH_CHECK(f0.is_cpu() && f0.dim() == 2 && position.sizes() == f0.sizes() && tables.dim() == 2,
+              "wavetable_decimated: f0, position (B, F), tables (K, N)");
+  TORCH_CHECK(tables.size(0) >= 2 && h.dim() == 1 && h.size(0) % 2 == 1 && os >= 1 && hop >= 1,
+              "wavetable_decimated: bad tables / taps / factors");
+  f0 = f0.contiguous(); position = position.contiguous(); tables = tables.contiguous();
+  h = h.contiguous(); phase0 = phase0.to(at::kDouble).contiguous();
+  const int64_t B = f0.size(0), F = f0.size(1), K = tables.size(0), N = tables.size(1);
+  const int64_t L = os > 1 ? h.size(0) : 1, delay = (L - 1) / 2, hop_os = hop * os;
+  const int64_t T = F * hop;
+  auto out = at::empty({B, T}, f0.options());
+  AT_DISPATCH_FLOATING_TYPES(f0.scalar_type(), "wavetable_decimated", [&] {
+    using T_ = scalar_t;
+    const T_* fp = f0.data_ptr<T_>(); const T_* pp = position.data_ptr<T_>();
+    const T_* tp = tables.data_ptr<T_>(); const T_* hp = h.data_ptr<T_>();
+    const double* p0 = phase0.data_ptr<double>(); T_* op = out.data_ptr<T_>();
+    std::vector<T_> w(hop_os);
+    for (int64_t j = 0; j < hop_os; ++j) w[j] = T_(j) / T_(hop_os);
+    // tables extended by their first sample: the next index needs no wrap
+    std::vector<T_> flat(K * (N + 1));
+    for (int64_t k = 0; k < K; ++k) {
+      std::copy(tp + k * N, tp + (k + 1) * N, flat.begin() + k * (N + 1));
+      flat[k * (N + 1) + N] = tp[k * N];
+    }
+    const int64_t NB = 256;  // outputs per block
+    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+      std::vector<T_> buf((NB - 1) * os + L), poly(os * (NB + L / os + 2));
+      for (int64_t b = b0; b < b1; ++b) {
+        Oscillator<T_> osc{fp + b * F, pp + b * F, flat.data(), w.data(), F, K, N, hop_os,
+                           T * os, double(sr * os), p0[b]};
+        T_* ob = op + b * T;
+        if (os == 1) {
+          osc.generate(ob, T);
+          continue;
+        }
+        // buf holds ypad[n0 * os + i]; ypad[p] = y[p - delay] (zero outside)
+        std::fill(buf.begin(), buf.begin() + delay, T_(0));
+        int64_t filled = delay;
+        for (int64_t n0 = 0; n0 < T; n0 += NB) {
+          const int64_t nb = std::min(NB, T - n0), need = (nb - 1) * os + L;
+          if (n0 > 0) {  // keep the overlap with the previous block
+            std::copy(buf.begin() + NB * os, buf.begin() + filled, buf.begin());
+            filled -= NB * os;
+          }
+          osc.generate(buf.data() + filled, need - filled);
+          filled = need;
+          // polyphase: poly[r][i] = buf[i * os + r], then out[i] = sum_{q, r} h[q os + r] poly[r][i + q]
+          const int64_t len = (need + os - 1) / os, Q = (L + os - 1) / os;
+          for (int64_t r = 0; r < os; ++r)
+            for (int64_t i = 0; i < len; ++i) {
+              const int64_t src = i * os + r;
+              poly[r * len + i] = src < need ? buf[src] : T_(0);
+            }
+          T_* __restrict__ o = ob + n0;
+          std::fill(o, o + nb, T_(0));
+          for (int64_t q = 0; q < Q; ++q)
+            for (int64_t r = 0; r < os; ++r) {
+              const int64_t k = q * os + r;
+              if (k >= L) break;
+              axpy(o, hp[k], poly.data() + r * len + q, nb);
+            }
+        }
+      }
+    });
+  });
+  return out;
+}
+
+// y[..., n] = sum_{k < L} h[k] x[..., n - k] (x zero before its start); x (R, T), h (L,)
+at::Tensor causal_fir(at::Tensor x, at::Tensor h) {
+  TORCH_CHECK(x.is_cpu() && x.dim() == 2 && h.dim() == 1, "causal_fir: x (R, T), h (L,)");
+  x = x.contiguous(); h = h.contiguous();
+  const int64_t R = x.size(0), T = x.size(1), L = h.size(0);
+  auto y = at::empty({R, T}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "causal_fir", [&] {
+    using T_ = scalar_t;
+    const T_* xp = x.data_ptr<T_>(); const T_* hp = h.data_ptr<T_>(); T_* yp = y.data_ptr<T_>();
+    const int64_t NB = 1024;
+    at::parallel_for(0, R, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const T_* xr = xp + r * T; T_* yr = yp + r * T;
+        for (int64_t n0 = 0; n0 < T; n0 += NB) {
+          const int64_t n1 = std::min(T, n0 + NB);
+          for (int64_t n = n0; n < n1; ++n) yr[n] = T_(0);
+          for (int64_t k = 0; k < L; ++k) {
+            const int64_t start = std::max(n0, k);
+            if (start < n1) axpy(yr + start, hp[k], xr + start - k, n1 - start);
+          }
+        }
+      }
+    });
+  });
+  return y;
+}
+
+// log RMS over n_freqs frequencies in [0, pi] of 1 / prod_s |1 + a1 e^-jw + a2 e^-2jw|; sos (M, S, 2)
+// -> (M,). In float64: mean_f 1 / prod_s P_s(w_f), one log per row. A row whose product leaves
+// float64's range takes the eager op's per-section logs instead (only reachable with dozens of
+// sections, or poles so near the unit circle that P_s itself is lost to cancellation).
+at::Tensor biquad_log_rms_gain(at::Tensor sos, int64_t n_freqs) {
+  TORCH_CHECK(sos.is_cpu() && sos.dim() == 3 && sos.size(2) == 2 && n_freqs >= 2,
+              "biquad_log_rms_gain: sos (M, S, 2)");
+  sos = sos.contiguous();
+  const int64_t M = sos.size(0), S = sos.size(1);
+  auto out = at::empty({M}, sos.options());
+  std::vector<double> c1(n_freqs), c2(n_freqs);
+  const double pi = 3.14159265358979323846;
+  for (int64_t f = 0; f < n_freqs; ++f) {
+    const double wf = pi * double(f) / double(n_freqs - 1);
+    c1[f] = std::cos(wf); c2[f] = std::cos(2 * wf);
+  }
+  AT_DISPATCH_FLOATING_TYPES(sos.scalar_type(), "biquad_log_rms_gain", [&] {
+    const scalar_t* sp = sos.data_ptr<scalar_t>(); scalar_t* op = out.data_ptr<scalar_t>();
+    at::parallel_for(0, M, 16, [&](int64_t m0, int64_t m1) {
+      std::vector<double> prod(n_freqs), k0(S), k1(S), k2(S);
+      for (int64_t m = m0; m < m1; ++m) {
+        const scalar_t* s = sp + m * S * 2;
+        for (int64_t j = 0; j < S; ++j) {
+          const double a1 = s[2 * j], a2 = s[2 * j + 1];
+          k0[j] = 1 + a1 * a1 + a2 * a2; k1[j] = 2 * a1 * (1 + a2); k2[j] = 2 * a2;
+        }
+        // sections outer, frequencies inner: independent products (vector code), no chain
+        std::fill(prod.begin(), prod.end(), 1.0);
+        for (int64_t j = 0; j < S; ++j) {
+          const double a = k0[j], b = k1[j], c = k2[j];
+          for (int64_t f = 0; f < n_freqs; ++f) prod[f] *= a + b * c1[f] + c * c2[f];
+        }
+        double total = 0;
+        for (int64_t f = 0; f < n_freqs; ++f) total += 1 / prod[f];
+        if (std::isfinite(total) && total > 0) {
+          op[m] = scalar_t(0.5 * std::log(total / double(n_freqs)));
+          continue;
+        }
+        // log-sum-exp of -sum_s log P_s (the product left float64's range)
+        double top = -INFINITY;
+        for (int64_t f = 0; f < n_freqs; ++f) {
+          double lp = 0;
+          for (int64_t j = 0; j < S; ++j) lp -= std::log(k0[j] + k1[j] * c1[f] + k2[j] * c2[f]);
+          prod[f] = lp; top = std::max(top, lp);
+        }
+        double sum = 0;
+        for (int64_t f = 0; f < n_freqs; ++f) sum += std::exp(prod[f] - top);
+        op[m] = scalar_t(0.5 * (top + std::log(sum / double(n_freqs))));
+      }
+    });
+  });
+  return out;
+}
+
+TORCH_LIBRARY(ddsp_render, m) {
+  m.def("sos_cascade(Tensor x, Tensor sos, Tensor zi, int hop) -> (Tensor, Tensor)", &sos_cascade);
+  m.def("wavetable_decimated(Tensor f0, Tensor position, Tensor tables, Tensor h, int sr, int hop, "
+        "int os, Tensor phase0) -> Tensor", &wavetable_decimated);
+  m.def("causal_fir(Tensor x, Tensor h) -> Tensor", &causal_fir);
+  m.def("biquad_log_rms_gain(Tensor sos, int n_freqs) -> Tensor", &biquad_log_rms_gain);
+}
+"""
+
+
+def ops():
+    """The compiled namespace ``torch.ops.ddsp_render``, or None (no compiler, ``DDSP_CPP=0``)."""
+    from . import _fused_cpu
+
+    return None if _fused_cpu.load() is None else torch.ops.ddsp_render
+
+
+def usable(*tensors: torch.Tensor | None) -> bool:
+    """True when the kernels may stand in for the eager ops: every tensor on the CPU in float32
+    or float64, none needing a gradient (or grad mode off), and the extension built."""
+    given = [t for t in tensors if t is not None]
+    if any(t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64) for t in given):
+        return False
+    # tracing, export, torch.compile, vmap, fake or other subclassed tensors: the eager ops,
+    # which those understand
+    if any(type(t) not in (torch.Tensor, torch.nn.Parameter) or reads_skipped(t) for t in given):
+        return False
+    if getattr(torch.compiler, "is_exporting", lambda: False)():
+        return False
+    if torch.is_grad_enabled() and any(t.requires_grad for t in given):
+        return False
+    return ops() is not None
+
+
+def sos_cascade(
+    x: torch.Tensor, sos: torch.Tensor, zi: torch.Tensor | None, hop_length: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame biquads interpolated to every sample and filtered in one pass.
+
+    Shape: ``x (B, T)``, ``sos (B, frames, S, 2)`` with ``frames * hop_length >= T``,
+    ``zi (B, S, 2)`` -> ``y (B, T)``, ``zf (B, S, 2)``.
+    """
+    if zi is None:
+        zi = x.new_zeros(x.shape[0], sos.shape[-2], 2)
+    return ops().sos_cascade(x, sos.to(x.dtype), zi.to(x.dtype), hop_length)
+
+
+def wavetable_decimated(
+    f0: torch.Tensor,
+    position: torch.Tensor,
+    tables: torch.Tensor,
+    taps: torch.Tensor,
+    sample_rate: int,
+    hop_length: int,
+    oversample: int,
+    initial_phase: torch.Tensor | None,
+) -> torch.Tensor:
+    """The glottal oscillator's no-gradient path (see :func:`ddsp.synth.glottal_oscillator`).
+
+    Shape: ``f0, position (B, frames)``, ``tables (K, N)``, ``taps (L,)``,
+    ``initial_phase (B,)`` -> ``(B, frames * hop_length)``.
+    """
+    phase0 = (
+        torch.zeros(f0.shape[0], dtype=torch.float64)
+        if initial_phase is None
+        else initial_phase.double().expand(f0.shape[0])
+    )
+    dt = f0.dtype
+    return ops().wavetable_decimated(
+        f0,
+        position.to(dt),
+        tables.to(dt),
+        taps.to(dt),
+        sample_rate,
+        hop_length,
+        oversample,
+        phase0,
+    )
+
+
+def causal_fir(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """``y[..., n] = sum_k h[k] x[..., n - k]``. Shape: ``x (..., T)``, ``h (L,)`` -> ``(..., T)``."""
+    flat = x.reshape(-1, x.shape[-1])
+    return ops().causal_fir(flat, h.to(x.dtype)).reshape(x.shape)
+
+
+def biquad_log_rms_gain(sos: torch.Tensor, n_freqs: int) -> torch.Tensor:
+    """See :func:`ddsp.filters.response.biquad_log_rms_gain`. Shape: ``(..., S, 2)`` -> ``(...)``."""
+    lead = sos.shape[:-2]
+    flat = sos.reshape(math.prod(lead), *sos.shape[-2:])
+    return ops().biquad_log_rms_gain(flat, n_freqs).reshape(lead)

@@ -110,7 +110,7 @@ std::tuple<at::Tensor, at::Tensor> sos_cascade(at::Tensor x, at::Tensor sos, at:
 // The oscillator's running state and inputs for one batch row.
 template <typename T_>
 struct Oscillator {
-  const T_ *f0, *pos, *flat, *w;  // per-frame f0 and table position; tables (K, N + 1); weights
+  const T_ *f0, *pos, *table, *w;  // per-frame f0 and table position; tables (K, N); weights
   int64_t F, K, N, hop_os, M;
   double scale, start;
   double acc = 0.0;  // running phase sum (periods), as torch.cumsum in float64
@@ -138,9 +138,10 @@ struct Oscillator {
         const T_ fr = idx - T_(i0);
         const T_ q = (p_now + p_step * wj) * T_(K - 1);
         const int64_t k0 = std::min<int64_t>(std::max<int64_t>(floor_(q), 0), K - 2);
-        const T_* r0 = flat + k0 * (N + 1) + i0;
-        const T_* r1 = r0 + (N + 1);
-        const T_ lo = r0[0] + fr * (r0[1] - r0[0]), hi = r1[0] + fr * (r1[1] - r1[0]);
+        const int64_t i1 = i0 + 1 == N ? 0 : i0 + 1;  // the period wraps
+        const T_* r0 = table + k0 * N;
+        const T_* r1 = r0 + N;
+        const T_ lo = r0[i0] + fr * (r0[i1] - r0[i0]), hi = r1[i0] + fr * (r1[i1] - r1[i0]);
         dst[i] = lo + (q - T_(k0)) * (hi - lo);
       }
       acc = a; dst += n; count -= n; m += n; j += n;
@@ -174,17 +175,11 @@ at::Tensor wavetable_decimated(at::Tensor f0, at::Tensor position, at::Tensor ta
     const double* p0 = phase0.data_ptr<double>(); T_* op = out.data_ptr<T_>();
     std::vector<T_> w(hop_os);
     for (int64_t j = 0; j < hop_os; ++j) w[j] = T_(j) / T_(hop_os);
-    // tables extended by their first sample: the next index needs no wrap
-    std::vector<T_> flat(K * (N + 1));
-    for (int64_t k = 0; k < K; ++k) {
-      std::copy(tp + k * N, tp + (k + 1) * N, flat.begin() + k * (N + 1));
-      flat[k * (N + 1) + N] = tp[k * N];
-    }
     const int64_t NB = 256;  // outputs per block
     at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
       std::vector<T_> buf((NB - 1) * os + L), poly(os * (NB + L / os + 2));
       for (int64_t b = b0; b < b1; ++b) {
-        Oscillator<T_> osc{fp + b * F, pp + b * F, flat.data(), w.data(), F, K, N, hop_os,
+        Oscillator<T_> osc{fp + b * F, pp + b * F, tp, w.data(), F, K, N, hop_os,
                            T * os, double(sr * os), p0[b]};
         T_* ob = op + b * T;
         if (os == 1) {

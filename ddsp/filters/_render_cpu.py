@@ -58,6 +58,11 @@ static inline int64_t floor_(T x) {
   const int64_t i = int64_t(x);
   return i - (T(i) > x);
 }
+template <typename T>
+static inline int32_t floor32(T x) {  // |x| < 2^31
+  const int32_t i = int32_t(x);
+  return i - (T(i) > x);
+}
 
 // x (B, T), sos (B, F, S, 2) per frame, zi (B, S, 2) = [y[-1], y[-2]] per section.
 // Sample t uses frame k = t / hop interpolated towards frame k + 1 (held at the last frame):
@@ -115,9 +120,14 @@ struct Oscillator {
   double scale, start;
   double acc = 0.0;  // running phase sum (periods), as torch.cumsum in float64
   int64_t k = 0, j = 0, m = 0;  // frame, sample within it, samples generated
+  std::vector<double> ph_buf;  // per-segment scratch (hop_os long)
+  std::vector<T_> idx_buf, pos_buf;
 
   // the next `count` oversampled samples (zeros past the end) into dst
   void generate(T_* __restrict__ dst, int64_t count) {
+    if (int64_t(ph_buf.size()) < hop_os) {
+      ph_buf.resize(hop_os); idx_buf.resize(hop_os); pos_buf.resize(hop_os);
+    }
     while (count > 0) {
       if (m >= M) {
         std::fill(dst, dst + count, T_(0));
@@ -127,19 +137,26 @@ struct Oscillator {
       const T_ f_now = f0[k], f_step = f0[kn] - f0[k];
       const T_ p_now = std::min(std::max(pos[k], T_(0)), T_(1));
       const T_ p_step = std::min(std::max(pos[kn], T_(0)), T_(1)) - p_now;
+      // two passes: the phase (a serial float64 sum) and the table coordinates first, in
+      // vector code; then the reads and interpolations, which depend on nothing in flight
       double a = acc;
       const double inv = 1.0 / scale;
       for (int64_t i = 0; i < n; ++i) {
-        const T_ wj = w[j + i];
-        a += double(f_now + f_step * wj) * inv;
-        const double ph = a + start;
-        const T_ idx = T_(ph - double(floor_(ph))) * T_(N);
-        const int64_t i0 = std::min<int64_t>(std::max<int64_t>(floor_(idx), 0), N - 1);
+        a += double(f_now + f_step * w[j + i]) * inv;
+        ph_buf[i] = a;
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const double ph = ph_buf[i] + start;
+        idx_buf[i] = T_(ph - double(floor_(ph))) * T_(N);
+        pos_buf[i] = (p_now + p_step * w[j + i]) * T_(K - 1);
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const T_ idx = idx_buf[i], q = pos_buf[i];
+        const int32_t i0 = std::min<int32_t>(std::max<int32_t>(floor32(idx), 0), int32_t(N - 1));
         const T_ fr = idx - T_(i0);
-        const T_ q = (p_now + p_step * wj) * T_(K - 1);
-        const int64_t k0 = std::min<int64_t>(std::max<int64_t>(floor_(q), 0), K - 2);
-        const int64_t i1 = i0 + 1 == N ? 0 : i0 + 1;  // the period wraps
-        const T_* r0 = table + k0 * N;
+        const int32_t k0 = std::min<int32_t>(std::max<int32_t>(floor32(q), 0), int32_t(K - 2));
+        const int32_t i1 = i0 + 1 == N ? 0 : i0 + 1;  // the period wraps
+        const T_* r0 = table + int64_t(k0) * N;
         const T_* r1 = r0 + N;
         const T_ lo = r0[i0] + fr * (r0[i1] - r0[i0]), hi = r1[i0] + fr * (r1[i1] - r1[i0]);
         dst[i] = lo + (q - T_(k0)) * (hi - lo);

@@ -12,7 +12,7 @@ same loop, while ``dL/dx[t]`` is in a register:
     dL/dzi[k]  = -sum_{j >= k} A[j - k, j] g[j - k]
 
 The forward stays torchlpc's compiled filter. The same extension holds the decoder's inference
-kernels (:mod:`ddsp.filters._render_cpu`, op namespace ``torch.ops.ddsp_render``). Building needs a C++ compiler (about 10 s once per
+kernels (:mod:`ddsp.filters._render_cpu`, op namespace ``torch.ops.ddsp_render``). Building needs a C++ compiler (about 20 s once per
 environment, cached by torch under ``~/.cache/torch_extensions``); without one, or with ``DDSP_CPP=0``,
 :func:`load` returns None and the caller keeps its torchlpc-based backward.
 """
@@ -243,7 +243,7 @@ def _ninja_on_path() -> None:
 
 def _say_if_building(name: str) -> None:
     """One line on stderr whenever this exact build (:func:`build_name`) is not in torch's
-    cache yet, i.e. every time it is compiled: the first backward then takes ~10 s longer;
+    cache yet, i.e. every time it is compiled: the first backward or render then takes ~20 s longer;
     later processes load it in well under a second."""
     try:
         from torch.utils.cpp_extension import _get_build_directory
@@ -254,7 +254,7 @@ def _say_if_building(name: str) -> None:
     if not os.path.exists(built):
         print(
             f"ddsp.filters: compiling the fused all-pole backward as {name} (once per torch "
-            "environment, ~10 s)",
+            "environment, ~20 s)",
             file=sys.stderr,
             flush=True,
         )

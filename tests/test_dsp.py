@@ -119,3 +119,22 @@ def test_frame_and_overlap_add_refuse_bad_sizes():
         overlap_add(torch.randn(3, 4), 0)
     with pytest.raises(ValueError, match=r"expects \(..., n_frames, frame_length\), got \(4,\)"):
         overlap_add(torch.randn(4), 2)
+
+
+def test_empty_huge_is_a_usable_zeroed_tensor(monkeypatch):
+    """Large: zero-filled, writable, the right shape and dtype, alive after the caller's
+    references to its mapping are gone; small or switched off: plain ``torch.empty``."""
+    import gc
+
+    from ddsp.dsp import HUGE_MIN_BYTES, empty_huge
+
+    rows = HUGE_MIN_BYTES // (8 * 100) + 1
+    t = empty_huge(rows, 100, dtype=torch.float64)
+    assert t.shape == (rows, 100) and t.dtype == torch.float64 and t.is_contiguous()
+    assert t.abs().sum() == 0
+    gc.collect()
+    t.fill_(2.0)
+    assert float(t.sum()) == 2.0 * rows * 100
+    assert empty_huge(3, 4).shape == (3, 4)
+    monkeypatch.setenv("DDSP_HUGEPAGES", "0")
+    assert empty_huge(rows, 100).shape == (rows, 100)

@@ -245,7 +245,13 @@ def glottal_oscillator(
         ``(batch, frames * hop_length)``.
     """
     n_tables, size = tables.shape
-    if f0.dim() == 2 and n_tables >= 2 and _render_cpu.usable(f0, position, tables, initial_phase):
+    if (
+        f0.dim() == 2
+        and position.shape == f0.shape
+        and n_tables >= 2
+        and (initial_phase is None or initial_phase.shape == f0.shape[:1])
+        and _render_cpu.usable(f0, position, tables, initial_phase)
+    ):
         # rendering: phase, table reads and decimation in one C++ pass over cache-sized blocks
         taps = _lowpass_taps(oversample, dtype=f0.dtype)
         return _render_cpu.wavetable_decimated(

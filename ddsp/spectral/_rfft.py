@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import empty_huge
-
 __all__ = ["paired", "rfft_frames", "irfft_frames"]
 
 
@@ -40,7 +38,7 @@ def rfft_frames(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tenso
     m = flat.shape[0]
     half = m // 2
     if out is None:
-        out = empty_huge(*x.shape[:-1], h, dtype=_complex(x.dtype))
+        out = torch.empty(*x.shape[:-1], h, dtype=_complex(x.dtype))
     res = out.view(m, h)
     # each frame scaled to unit norm first: the rounding of Z is relative to |Z|, so a quiet
     # frame paired with a loud one would take on the loud one's rounding (2.5e-2 of the peak
@@ -105,7 +103,7 @@ def irfft_frames(
     pairs = torch.view_as_real(flat[: 2 * half].detach()).flatten(-2)  # complex norms: 20x slower
     size = torch.linalg.vector_norm(pairs, dim=-1)
     scale = _unit(size)[:, None]
-    out = empty_huge(m, n, dtype=size.dtype)
+    out = torch.empty(m, n, dtype=size.dtype)
     if torch.is_grad_enabled() and g.requires_grad:  # double backward: differentiable ops
         a, b = flat[:half] * scale[:half], flat[half : 2 * half] * scale[half:]
         dc = torch.complex(a[:, :1].real, b[:, :1].real)  # DC: imaginary parts dropped

@@ -12,6 +12,7 @@ backward is :func:`overlap_add`.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 
@@ -77,10 +78,7 @@ def empty_huge(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
 
     Shape: ``shape`` -> ``shape``.
     """
-    n = 1
-    for d in shape:
-        n *= d
-    size = n * torch.empty((), dtype=dtype).element_size()
+    size = math.prod(shape) * dtype.itemsize
     if size < HUGE_MIN_BYTES or os.environ.get("DDSP_HUGEPAGES", "1") == "0":
         return torch.empty(*shape, dtype=dtype)
     import mmap

@@ -28,7 +28,14 @@ import torch
 
 from ..dsp import reads_skipped
 
-__all__ = ["ops", "usable", "sos_cascade", "wavetable_decimated", "causal_fir"]
+__all__ = [
+    "ops",
+    "usable",
+    "sos_cascade",
+    "wavetable_decimated",
+    "causal_fir",
+    "biquad_log_rms_gain",
+]
 
 SOURCE = r"""
 #include <ATen/core/Tensor.h>
@@ -73,7 +80,7 @@ std::tuple<at::Tensor, at::Tensor> sos_cascade(at::Tensor x, at::Tensor sos, at:
               "sos_cascade: x (B, T), sos (B, F, S, 2)");
   x = x.contiguous(); sos = sos.contiguous(); zi = zi.contiguous();
   const int64_t B = x.size(0), T = x.size(1), F = sos.size(1), S = sos.size(2);
-  TORCH_CHECK(hop > 0 && F * hop >= T && sos.size(0) == B, "sos_cascade: frames do not cover x");
+  TORCH_CHECK(hop > 0 && F * hop == T && sos.size(0) == B, "sos_cascade: frames x hop != time");
   auto y = at::empty({B, T}, x.options());
   auto zf = at::empty({B, S, 2}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sos_cascade", [&] {
@@ -87,14 +94,13 @@ std::tuple<at::Tensor, at::Tensor> sos_cascade(at::Tensor x, at::Tensor sos, at:
       for (int64_t b = b0; b < b1; ++b) {
         const T_* xb = xp + b * T; T_* yb = yp + b * T; const T_* cb = cp + b * F * S * 2;
         for (int64_t s = 0; s < S; ++s) { y1[s] = zp[(b * S + s) * 2]; y2[s] = zp[(b * S + s) * 2 + 1]; }
-        for (int64_t k = 0; k * hop < T; ++k) {
+        for (int64_t k = 0; k < F; ++k) {
           const T_* now = cb + k * S * 2; const T_* nxt = cb + std::min(k + 1, F - 1) * S * 2;
           for (int64_t s = 0; s < S; ++s) {
             c1[s] = now[2 * s]; d1[s] = nxt[2 * s] - now[2 * s];
             c2[s] = now[2 * s + 1]; d2[s] = nxt[2 * s + 1] - now[2 * s + 1];
           }
-          const int64_t n = std::min(hop, T - k * hop);
-          for (int64_t j = 0; j < n; ++j) {
+          for (int64_t j = 0; j < hop; ++j) {
             T_ v = xb[k * hop + j];
             const T_ wj = w[j];
             for (int64_t s = 0; s < S; ++s) {
@@ -137,8 +143,8 @@ struct Oscillator {
       const T_ f_now = f0[k], f_step = f0[kn] - f0[k];
       const T_ p_now = std::min(std::max(pos[k], T_(0)), T_(1));
       const T_ p_step = std::min(std::max(pos[kn], T_(0)), T_(1)) - p_now;
-      // two passes: the phase (a serial float64 sum) and the table coordinates first, in
-      // vector code; then the reads and interpolations, which depend on nothing in flight
+      // three passes: the phase (a serial float64 sum); the table coordinates; the reads and
+      // interpolations, which depend on nothing in flight
       double a = acc;
       const double inv = 1.0 / scale;
       for (int64_t i = 0; i < n; ++i) {
@@ -356,7 +362,7 @@ def sos_cascade(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-frame biquads interpolated to every sample and filtered in one pass.
 
-    Shape: ``x (B, T)``, ``sos (B, frames, S, 2)`` with ``frames * hop_length >= T``,
+    Shape: ``x (B, T)``, ``sos (B, frames, S, 2)`` with ``frames * hop_length == T``,
     ``zi (B, S, 2)`` -> ``y (B, T)``, ``zf (B, S, 2)``.
     """
     if zi is None:

@@ -245,7 +245,6 @@ def allpole_sos(
     if (
         hop_length is not None
         and sub_hop == 1
-        and x.dim() >= 1
         and x.shape[:-1] == lead
         and sos.shape[-3] * hop_length == x.shape[-1]
         and (zi is None or zi.shape == (*lead, sections, 2))

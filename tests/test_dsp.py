@@ -138,3 +138,32 @@ def test_empty_huge_is_a_usable_zeroed_tensor(monkeypatch):
     assert empty_huge(3, 4).shape == (3, 4)
     monkeypatch.setenv("DDSP_HUGEPAGES", "0")
     assert empty_huge(rows, 100).shape == (rows, 100)
+
+
+def test_recycled_huge_memory_is_reused_only_when_nothing_holds_it(monkeypatch):
+    """``recycle=True``: a mapping comes back only once no tensor (not even a view) holds it,
+    so a live result is never overwritten; idle mappings beyond the cap are dropped, held ones
+    never."""
+    import gc
+
+    from ddsp import dsp
+
+    monkeypatch.setattr(dsp, "_RECYCLED", [])
+    rows = dsp.HUGE_MIN_BYTES // (4 * 100) + 1
+    a = dsp.empty_huge(rows, 100, recycle=True).fill_(1.0)
+    view, ptr = a[3], a.data_ptr()
+    del a
+    gc.collect()
+    b = dsp.empty_huge(rows, 100, recycle=True).fill_(2.0)  # the view still holds a's memory
+    assert b.data_ptr() != ptr and float(view.sum()) == 100.0
+    del view
+    gc.collect()
+    c = dsp.empty_huge(rows, 100, recycle=True)
+    assert c.data_ptr() == ptr and len(dsp._RECYCLED) == 2  # a's, reused
+    assert dsp.empty_huge(rows + 1, 100, recycle=True).data_ptr() not in (ptr, b.data_ptr())
+    monkeypatch.setattr(dsp, "RECYCLE_MAX_BYTES", 0)
+    del c
+    gc.collect()
+    d = dsp.empty_huge(rows, 100, recycle=True)  # trims: only the mappings held remain
+    assert sorted(len(m) for m in dsp._RECYCLED) == [rows * 400] * 2  # b's and d's
+    assert float(b.sum()) == 2.0 * rows * 100 and d.data_ptr() == ptr

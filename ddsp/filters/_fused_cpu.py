@@ -12,19 +12,16 @@ same loop, while ``dL/dx[t]`` is in a register:
     dL/dzi[k]  = -sum_{j >= k} A[j - k, j] g[j - k]
 
 The forward stays torchlpc's compiled filter. The same extension holds the decoder's inference
-kernels (:mod:`ddsp.filters._render_cpu`, op namespace ``torch.ops.ddsp_render``). Building needs a C++ compiler (about 20 s once per
-environment, cached by torch under ``~/.cache/torch_extensions``); without one, or with ``DDSP_CPP=0``,
-:func:`load` returns None and the caller keeps its torchlpc-based backward.
+kernels (:mod:`ddsp.filters._render_cpu`, op namespace ``torch.ops.ddsp_render``). Built by
+:mod:`ddsp._cpp` (a C++ compiler, about 20 s once per environment); without one, or with
+``DDSP_CPP=0``, :func:`load` returns None and the caller keeps its torchlpc-based backward.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import sys
-import warnings
-from pathlib import Path
 
+from .. import _cpp
 from . import _render_cpu
 
 _SOURCE = r"""
@@ -151,110 +148,34 @@ TORCH_LIBRARY(ddsp_allpole, m) {
 }
 """
 
-_CFLAGS = ["-O3", "-fopenmp", "-ffp-contract=off"]  # no fused multiply-adds: see _render_cpu
-_LDFLAGS = ["-fopenmp"]
+
+def _sources() -> list[str]:
+    return [_SOURCE, _render_cpu.SOURCE]
 
 
 def build_name() -> str:
-    """The extension's name in torch's build cache, from everything the binary depends on:
-    the source and flags, torch's location, version and build (git revision, CUDA), Python's
-    version and ABI. Two environments (two virtual environments, or two torch builds) thus
-    keep two builds side by side instead of rebuilding one in turn: torch's build files name
-    the headers' path, and a changed command line makes ninja compile again."""
-    import hashlib
-    import sysconfig
-
-    import torch
-
-    parts = [
-        _SOURCE,
-        _render_cpu.SOURCE,
-        " ".join(_CFLAGS + _LDFLAGS),
-        os.path.dirname(torch.__file__),  # its headers' path is in the build's command line
-        torch.__version__,
-        str(getattr(torch.version, "git_version", "")),
-        str(torch.version.cuda),
-        sys.version,
-        str(sysconfig.get_config_var("SOABI")),
-    ]
-    digest = hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
-    return f"ddsp_allpole_cpu_{digest}"
+    """This extension's name in torch's build cache (:func:`ddsp._cpp.build_name`)."""
+    return _cpp.build_name(_PREFIX, _sources())
 
 
+_PREFIX = "ddsp_allpole_cpu"
+_WHAT = "the fused all-pole backward and the decoder's render kernels"
 _STATE: dict[str, object] = {}
 
 
 def load():
     """The compiled op namespace (``.allpole_backward(gy, a, y, zi, hop, need_a, need_zi)`` ->
-    ``(gx, ga, gzi)``), or None (no compiler, ``DDSP_CPP=0``; warned once)."""
+    ``(gx, ga, gzi)``; the render kernels in ``torch.ops.ddsp_render``), or None (no compiler,
+    ``DDSP_CPP=0``; warned once)."""
     if os.environ.get("DDSP_CPP", "1") == "0":
         return None
     if "module" not in _STATE:
-        try:
-            import torch
-            from torch.utils.cpp_extension import _get_build_directory
-            from torch.utils.cpp_extension import load as build
+        import torch
 
-            _ninja_on_path()
-            name = build_name()
-            _say_if_building(name)
-            sources = []
-            for suffix, text in (("", _SOURCE), ("_render", _render_cpu.SOURCE)):
-                source = Path(_get_build_directory(name, False)) / f"{name}{suffix}.cpp"
-                if not source.exists() or source.read_text() != text:
-                    source.write_text(text)  # rewritten only when changed (ninja reads mtimes)
-                sources.append(str(source))
-            build(
-                name=name,
-                sources=sources,
-                extra_cflags=_CFLAGS,
-                extra_ldflags=_LDFLAGS,
-                is_python_module=False,  # loaded into torch.ops as a dispatcher op
-                verbose=False,
-            )
-            _STATE["module"] = torch.ops.ddsp_allpole
-        except Exception as e:  # no compiler, no headers, read-only cache, ...
-            _STATE["module"] = None
-            warnings.warn(
-                f"ddsp.filters: could not build the fused all-pole backward ({type(e).__name__}: "
-                f"{str(e)[:200]}); using the torchlpc-based backward",
-                stacklevel=2,
-            )
+        built = _cpp.load(_PREFIX, _sources(), _WHAT, "the torchlpc-based backward")
+        _STATE["module"] = torch.ops.ddsp_allpole if built else None
     return _STATE["module"]
 
 
-def _ninja_on_path() -> None:
-    """torch finds ninja on PATH; the ``ninja`` wheel puts it next to this Python, which is not
-    on PATH when the environment is used without being activated (``.venv/bin/python ...``)."""
-    if shutil.which("ninja"):
-        return
-    dirs = [os.path.dirname(sys.executable)]
-    try:
-        import ninja
-
-        dirs.insert(0, ninja.BIN_DIR)
-    except (ImportError, AttributeError):
-        pass
-    for d in dirs:
-        if os.path.exists(os.path.join(d, "ninja")):
-            os.environ["PATH"] = d + os.pathsep + os.environ.get("PATH", "")
-            return
-
-
 def _say_if_building(name: str) -> None:
-    """One line on stderr whenever this exact build (:func:`build_name`) is not in torch's
-    cache yet, i.e. every time it is compiled: the first backward or render then takes ~20 s longer;
-    later processes load it in well under a second."""
-    try:
-        from torch.utils.cpp_extension import _get_build_directory
-
-        built = os.path.join(_get_build_directory(name, False), name + ".so")
-    except Exception:  # a private torch helper: assume a build is due
-        built = ""
-    if not os.path.exists(built):
-        print(
-            f"ddsp.filters: compiling the fused all-pole backward as {name} (once per torch "
-            "environment, ~20 s)",
-            file=sys.stderr,
-            flush=True,
-        )
+    _cpp.say_if_building(name, _WHAT)

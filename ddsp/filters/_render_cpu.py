@@ -19,8 +19,9 @@ They compute what the eager ops compute, to rounding (the tests compare them in 
 float64). The oscillator's table read and decimation and the FIR's taps have AVX2 forms for
 float32, chosen at run time (the build itself targets the baseline x86-64 ISA, so one binary runs
 on every machine); they give the scalar loops' bits (the tests check it), 3x faster here.
-``DDSP_SIMD=0`` keeps the scalar loops. Callers use them only for CPU tensors that need no gradient, and keep the eager ops
-otherwise; :func:`ops` is None without a compiler or with ``DDSP_CPP=0``.
+``DDSP_SIMD=0`` keeps the scalar loops. Callers use them only for CPU tensors that need no
+gradient, and keep the eager ops otherwise; :func:`ops` is None without a compiler or with
+``DDSP_CPP=0``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import math
 
 import torch
 
+from .. import _cpp
 from ..dsp import reads_skipped
 
 __all__ = [
@@ -40,23 +42,9 @@ __all__ = [
     "biquad_log_rms_gain",
 ]
 
-SOURCE = r"""
-#include <ATen/core/Tensor.h>
-#include <ATen/Dispatch.h>
-#include <ATen/Parallel.h>
-#include <ATen/ops/empty.h>
-#include <torch/library.h>
-#include <algorithm>
-#include <cmath>
-#include <cstdlib>
-#include <tuple>
-#include <type_traits>
-#include <vector>
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define DDSP_AVX2 1
-#endif
-
+SOURCE = (
+    _cpp.PRELUDE
+    + r"""
 // o[i] += h * s[i]: the inner loop of the decimating and room FIRs (vector code at -O3). Built
 // for AVX2 + FMA as well (GCC's target_clones), it measured no faster here: the loop is bound by
 // loading and storing o, not by arithmetic.
@@ -127,20 +115,9 @@ std::tuple<at::Tensor, at::Tensor> sos_cascade(at::Tensor x, at::Tensor sos, at:
   return {y, zf};
 }
 
-// AVX2 forms of the oscillator's two hot loops (its table reads, its decimating low-pass), chosen
-// at run time: the build targets the baseline ISA, which every x86-64 runs. They perform the
-// scalar loops' float operations in the same order (products and sums kept apart: the build has
-// -ffp-contract=off), so both give the same bits; DDSP_SIMD=0 keeps the scalar loops.
-static bool simd() {
-#ifdef DDSP_AVX2
-  static const bool cpu = __builtin_cpu_supports("avx2");
-  const char* off = std::getenv("DDSP_SIMD");
-  return cpu && !(off && off[0] == '0' && off[1] == 0);
-#else
-  return false;
-#endif
-}
-
+// AVX2 forms of the oscillator's two hot loops (its table reads, its decimating low-pass) and of
+// the FIR's taps, for float32: the scalar loops' float operations in the same order, so both give
+// the same bits (see ddsp._cpp).
 #ifdef DDSP_AVX2
 // floor of 8 floats as int32 (|x| < 2^31), as floor32 below: truncate, then -1 where that rounded up
 __attribute__((target("avx2"))) static inline __m256i floor8(__m256 x) {
@@ -468,6 +445,7 @@ TORCH_LIBRARY(ddsp_render, m) {
   m.def("biquad_log_rms_gain(Tensor sos, int n_freqs) -> Tensor", &biquad_log_rms_gain);
 }
 """
+)
 
 
 def ops():

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..dsp import empty_huge, finite_values, frame, overlap_add
-from . import _checks
+from . import _checks, _power_cpu
 from ._rfft import irfft_frames, rfft_frames
 
 
@@ -295,9 +295,11 @@ def _blocked_power(
     """:func:`stft_power`'s gradient-free CPU path on the frames ``(B, F, n)`` that
     :func:`frame_pieces` gives: ``(B, F, n_out)``.
 
-    Each block (a run of frames of one clip, or several whole short clips): window into a
-    reused buffer, FFT into a fresh block (given ``out=``, torch's rfft computes elsewhere and
-    copies: 10 % of a mel), the squares of the interleaved real and imaginary parts (one
+    Each block (a run of frames of one clip, or several whole short clips,
+    :func:`_windowed_blocks`): window into a reused buffer, FFT into a fresh block (given
+    ``out=``, torch's rfft computes elsewhere and copies: 10 % of a mel). Then, for float32
+    magnitudes and powers, one C++ pass (:mod:`ddsp.spectral._power_cpu`: the power, its root,
+    the filterbank's products) from the spectrum into the output rows; otherwise the squares of the interleaved real and imaginary parts (one
     contiguous pass), then either ``|X|^2`` as the add of their halves (1.5x faster than
     ``re * re + im * im`` on the strided views) raised to the power, or, for a power
     spectrogram's bands, the products of the squares with each band's rows repeated twice
@@ -307,6 +309,17 @@ def _blocked_power(
     nf = pieces[-1][0] + pieces[-1][1].shape[1]
     bins = n // 2 + 1
     dtype = w.dtype
+    if _power_cpu.usable(pieces[0][1], power):  # float32 magnitude / power: one C++ pass
+        runs = None if bands is None else _power_cpu.filter_runs(bands, dtype)
+        n_out = bins if runs is None else len(runs[0])
+        out = empty_huge(b, nf, n_out, dtype=dtype, recycle=True)
+        for win, dst in _windowed_blocks(pieces, w, out):
+            ri = torch.view_as_real(rfft_frames(win))
+            if runs is None:
+                _power_cpu.spectrum_power(ri, dst, power, eps)
+            else:
+                _power_cpu.band_power(ri, dst, runs, power, eps)
+        return out
     # products on the [re^2, im^2] pairs for banded power bases (a mel filterbank split in
     # groups of 16 holds about 17 weights per bin: 2-4 % faster); a dense basis (64 weights
     # per bin and more) would double products that cost more than the add they replace
@@ -320,30 +333,14 @@ def _blocked_power(
         proj.append((n_out, lo, hi, bt))
         n_out += bt.shape[1]
     n_out = n_out or bins
-    out = empty_huge(b, nf, n_out, dtype=dtype)  # 38 MB for nnAudio's 59 clips: few faults
-    per = max(1, _BLOCK // n)
-    if nf >= per:
-        blocks = [
-            (slice(i, i + 1), j, min(j + per, nf)) for i in range(b) for j in range(0, nf, per)
-        ]
-    else:  # several whole clips per block
-        c = per // nf
-        blocks = [(slice(i, min(i + c, b)), 0, nf) for i in range(0, b, c)]
-    rows = per if nf >= per else (per // nf) * nf
-    windowed = torch.empty(rows, n, dtype=dtype)
+    out = empty_huge(b, nf, n_out, dtype=dtype, recycle=True)  # 38 MB for 59 clips: warm
+    rows = _block_rows(b, nf, n)
     sq = torch.empty(rows, bins, 2, dtype=dtype)
     pw = torch.empty(rows, bins, dtype=dtype) if bands is not None and not interleaved else None
-    for clips, j0, j1 in blocks:
-        k = (clips.stop - clips.start) * (j1 - j0)
-        win = windowed[:k].view(clips.stop - clips.start, j1 - j0, n)
-        for p0, frames_ in pieces:  # window the frames of each piece in the block
-            lo, hi = max(j0, p0), min(j1, p0 + frames_.shape[1])
-            if lo < hi:
-                torch.mul(frames_[clips, lo - p0 : hi - p0], w, out=win[:, lo - j0 : hi - j0])
-        # a fresh output: torch's rfft into out= computes elsewhere and copies (a pass more)
-        ri = torch.view_as_real(rfft_frames(windowed[:k]))
+    for win, dst in _windowed_blocks(pieces, w, out):
+        k = win.shape[0]
+        ri = torch.view_as_real(rfft_frames(win))
         torch.mul(ri, ri, out=sq[:k])
-        dst = out[clips, j0:j1].view(k, n_out)
         if interleaved:
             p = sq[:k].view(k, 2 * bins)
         else:
@@ -356,6 +353,39 @@ def _blocked_power(
         for first, lo, hi, bt in proj:
             torch.matmul(p[:, lo:hi], bt, out=dst[:, first : first + bt.shape[1]])
     return out
+
+
+def _block_rows(clips: int, frames: int, n: int) -> int:
+    """Frames per block of :func:`_windowed_blocks`: ``_BLOCK`` samples' worth, or whole clips
+    when a clip has fewer frames."""
+    per = max(1, _BLOCK // n)
+    return per if frames >= per else min(clips, per // frames) * frames
+
+
+def _windowed_blocks(pieces: list[tuple[int, torch.Tensor]], w: torch.Tensor, out: torch.Tensor):
+    """Blocks of the frames of :func:`frame_pieces` (a run of one clip's frames, or several
+    whole short clips), windowed into one reused buffer, with the rows of ``out`` they fill:
+    yields ``(windowed (k, n), out rows (k, n_out))``.
+
+    Shape: pieces ``(B, F_i, n)``, ``w (n,)``, ``out (B, F, n_out)``.
+    """
+    b, nf, n = out.shape[0], out.shape[1], pieces[0][1].shape[-1]
+    windowed = torch.empty(_block_rows(b, nf, n), n, dtype=w.dtype)
+    per = max(1, _BLOCK // n)
+    if nf >= per:
+        blocks = [(i, i + 1, j, min(j + per, nf)) for i in range(b) for j in range(0, nf, per)]
+    else:  # several whole clips per block
+        c = per // nf
+        blocks = [(i, min(i + c, b), 0, nf) for i in range(0, b, c)]
+    for c0, c1, j0, j1 in blocks:
+        k = (c1 - c0) * (j1 - j0)
+        win = windowed[:k].view(c1 - c0, j1 - j0, n)
+        for p0, frames_ in pieces:  # window the frames of each piece in the block
+            lo, hi = max(j0, p0), min(j1, p0 + frames_.shape[1])
+            if lo < hi:
+                torch.mul(frames_[c0:c1, lo - p0 : hi - p0], w, out=win[:, lo - j0 : hi - j0])
+        # the FFT's output is fresh: torch's rfft into out= computes elsewhere and copies
+        yield windowed[:k], out[c0:c1, j0:j1].view(k, out.shape[-1])
 
 
 def center_pad(x: torch.Tensor, pad: int, mode: str = "constant") -> torch.Tensor:

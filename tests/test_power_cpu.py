@@ -100,3 +100,18 @@ def test_avx2_loops_give_the_scalar_loops_bits(monkeypatch, kind, power):
     fast = run()
     monkeypatch.setenv("DDSP_SIMD", "0")
     assert torch.equal(fast, run())
+
+
+def test_cached_filter_runs_follow_the_blocks():
+    """Remembered for the same, unmodified blocks; an in-place change or new blocks recompute."""
+    bands = _bands("mel", 512)
+    first = _power_cpu.cached_filter_runs(bands, torch.float32)
+    assert _power_cpu.cached_filter_runs(bands, torch.float32) is first
+    bands[0][2].mul_(2.0)  # in place: the version counter moves
+    again = _power_cpu.cached_filter_runs(bands, torch.float32)
+    assert again is not first and torch.equal(again[3][:3], 2 * first[3][:3])
+    fresh = [(lo, hi, blk.clone()) for lo, hi, blk in bands]
+    assert _power_cpu.cached_filter_runs(fresh, torch.float32) is not again
+    with torch.inference_mode():
+        inf = [(lo, hi, blk.clone()) for lo, hi, blk in bands]
+    assert torch.equal(_power_cpu.cached_filter_runs(inf, torch.float32)[3], again[3])

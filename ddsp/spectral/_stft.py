@@ -310,7 +310,7 @@ def _blocked_power(
     bins = n // 2 + 1
     dtype = w.dtype
     if _power_cpu.usable(pieces[0][1], power):  # float32 magnitude / power: one C++ pass
-        runs = None if bands is None else _power_cpu.filter_runs(bands, dtype)
+        runs = None if bands is None else _power_cpu.cached_filter_runs(bands, dtype)
         n_out = bins if runs is None else len(runs[0])
         out = empty_huge(b, nf, n_out, dtype=dtype, recycle=True)
         for win, dst in _windowed_blocks(pieces, w, out):

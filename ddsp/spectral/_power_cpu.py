@@ -198,26 +198,33 @@ _STATE: dict[str, object] = {}
 
 
 def ops():
-    """``torch.ops.ddsp_spectral``, or None (no compiler, ``DDSP_CPP=0``)."""
+    """``torch.ops.ddsp_spectral`` (these kernels and :mod:`ddsp.spectral._pairs_cpu`'s, one
+    extension), or None (no compiler, ``DDSP_CPP=0``)."""
     if "ops" not in _STATE:
+        from . import _pairs_cpu
+
         built = _cpp.load(
-            "ddsp_spectral_cpu", [SOURCE], "the spectral power kernels", "the eager torch ops"
+            "ddsp_spectral_cpu",
+            [SOURCE, _pairs_cpu.SOURCE],
+            "the spectral power and FFT pairing kernels",
+            "the eager torch ops",
         )
         _STATE["ops"] = torch.ops.ddsp_spectral if built else None
     return _STATE["ops"]
 
 
+def plain(x: torch.Tensor) -> bool:
+    """A plain CPU tensor outside tracing, export, ``torch.compile`` and vmap (where the eager
+    ops run, which those understand)."""
+    if x.device.type != "cpu" or type(x) not in (torch.Tensor, torch.nn.Parameter):
+        return False
+    return not reads_skipped(x) and not getattr(torch.compiler, "is_exporting", lambda: False)()
+
+
 def usable(x: torch.Tensor, power: float) -> bool:
     """The kernels cover float32 magnitudes (``power=1``) and powers (``power=2``) of plain CPU
-    tensors; traced, exported, ``torch.compile``'d and vmapped code keeps the eager ops, which
-    those understand."""
-    if x.dtype != torch.float32 or power not in (1.0, 2.0) or x.device.type != "cpu":
-        return False
-    if type(x) not in (torch.Tensor, torch.nn.Parameter) or reads_skipped(x):
-        return False
-    if getattr(torch.compiler, "is_exporting", lambda: False)():
-        return False
-    return ops() is not None
+    tensors (:func:`plain`)."""
+    return x.dtype == torch.float32 and power in (1.0, 2.0) and plain(x) and ops() is not None
 
 
 def spectrum_power(ri: torch.Tensor, out: torch.Tensor, power: float, eps: float) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from . import _pairs_cpu
+
 __all__ = ["paired", "rfft_frames", "irfft_frames"]
 
 
@@ -62,6 +64,10 @@ def rfft_frames(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tenso
 
 def _rfft_pairs(flat, scale, res, lo: int, hi: int, half: int, n: int, h: int, dtype) -> None:
     """Pairs ``lo .. hi`` of :func:`rfft_frames`: frame ``i`` with frame ``half + i``."""
+    if flat.is_contiguous() and _pairs_cpu.usable(flat):  # one C++ pass each side of the FFT
+        z = torch.fft.fft(_pairs_cpu.pack(flat, scale, lo, hi, half))
+        _pairs_cpu.split(z, scale, res, lo, hi, half)
+        return
     sa, sb = scale[lo:hi], scale[half + lo : half + hi]
     z = torch.empty(hi - lo, n, dtype=dtype)
     zr = torch.view_as_real(z)
@@ -129,6 +135,10 @@ def irfft_frames(
 def _irfft_pairs(flat, scale, out, lo: int, hi: int, half: int, n: int, h: int, norm, interior):
     """Pairs ``lo .. hi`` of :func:`irfft_frames` without autograd: spectrum ``i`` with
     spectrum ``half + i``, into the rows of ``out``."""
+    if flat.is_contiguous() and _pairs_cpu.usable(flat):  # one C++ pass each side of the FFT
+        w = torch.fft.ifft(_pairs_cpu.merge(flat, scale, lo, hi, half, n, interior), norm=norm)
+        _pairs_cpu.unmerge(w, scale, out, lo, hi, half)
+        return
     sa, sb = scale[lo:hi], scale[half + lo : half + hi]
     a, b = flat[lo:hi] * sa, flat[half + lo : half + hi] * sb
     # W = A + i B: W[k] = A[k] + i B[k], W[n - k] = conj A[k] + i conj B[k] = conj(A - i B)[k]

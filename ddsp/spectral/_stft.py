@@ -248,14 +248,16 @@ def stft_power(
 
     Without gradients it runs a cache-sized block of frames at a time (window, FFT, magnitude
     and projection while the block is in cache, into one preallocated output; short clips are
-    grouped into one block). With ``bands`` the full spectrogram is never stored: a mel
-    spectrogram of 59 clips of 80,000 samples at n_fft 2048 takes 1.4x the time of their FFTs
-    alone on a 2-core EPYC (``experiments/spectral_speed.py``), where storing the spectrogram
-    first took 2.0x (faulting in its fresh 38 MB costs a third of that). Blocks of 2 MB of
-    frames (256 at n_fft 2048) keep the passes after the FFT in cache (4 MB blocks measured
-    20-30 % slower on that machine), and a large output lies in huge pages
-    (:func:`ddsp.dsp.empty_huge`: 592 page faults instead of 9,273). The values are the same to
-    float rounding (6e-8 of the peak in float32).
+    grouped into one block); in float32 with ``power`` 1 or 2 the magnitude and the projection
+    are one C++ pass a block (:mod:`ddsp.spectral._power_cpu`). With ``bands`` the full
+    spectrogram is never stored. On 1,770 clips of 80,000 samples at n_fft 2048 (a 2-core EPYC,
+    ``experiments/spectral_speed.py``) the STFT magnitude, the mel and the MFCC take 1.02x /
+    0.99x / 1.08x the time of the same frames' FFTs alone (2.0x / 1.8x / 1.9x in eager torch).
+    Blocks of 2 MB of frames (256 at n_fft 2048) keep the passes after the FFT in cache (4 MB
+    blocks measured 20-30 % slower on that machine), and a large output lies in huge pages
+    recycled from earlier calls (:func:`ddsp.dsp.empty_huge`: no fresh pages for the kernel to
+    zero each call). The values are the same to float rounding (6e-8 of the peak in float32;
+    the magnitude's square root correctly rounded).
 
     Shape: ``(..., time)`` -> ``(..., n_fft // 2 + 1, frames)`` real, or with ``bands``
     ``(..., n_filters, frames)``.

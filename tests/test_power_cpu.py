@@ -115,3 +115,30 @@ def test_cached_filter_runs_follow_the_blocks():
     with torch.inference_mode():
         inf = [(lo, hi, blk.clone()) for lo, hi, blk in bands]
     assert torch.equal(_power_cpu.cached_filter_runs(inf, torch.float32)[3], again[3])
+
+
+@pytest.mark.parametrize("kind", ["none", "mel"])
+@pytest.mark.parametrize("power", [1.0, 2.0])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_input_found_from_the_output(kind, power, bad):
+    """With the kernels the NaN/Inf check reads the output (free there): a bad sample anywhere
+    (the first, one in the middle, the last: every sample is in a centred frame) still raises
+    the error naming it; finite input whose power overflows passes, as before; without centre
+    padding the input is checked up front."""
+    for n_fft, pos in ((512, 0), (512, 2000), (512, 4000), (255, 1000)):  # 255: 128 bins, no tail
+        bands = _bands(kind, n_fft)
+        x = _signal().float()
+        x[2, pos] = bad
+        with pytest.raises(
+            ValueError, match=rf"NaN or Inf in signals \(first at flat index {8002 + pos} "
+        ):
+            with torch.no_grad():
+                SF.stft_power(x, n_fft, 64, power=power, bands=bands)
+    bands = _bands(kind, 512)
+    loud = torch.full((1, 4001), 3e18)  # finite; its power overflows float32
+    with torch.no_grad():
+        assert not torch.isfinite(SF.stft_power(loud, 512, 128, power=2.0, bands=bands)).all()
+    x = _signal().float()
+    x[0, -1] = bad
+    with pytest.raises(ValueError, match="NaN or Inf"), torch.no_grad():
+        SF.stft_power(x, 512, 600, center=False)  # a hop past the frame: checked up front

@@ -34,6 +34,29 @@ __all__ = ["ops", "usable", "spectrum_power", "band_power", "filter_runs", "cach
 SOURCE = (
     _cpp.PRELUDE
     + r"""
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+// whether every value of p[0..n) is finite: an OR of "exponent all ones" (Inf, NaN) tests,
+// which the compiler vectorises (integer operations reassociate freely)
+static bool all_finite(const float* p, int64_t n) {
+  uint32_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, p + i, 4);
+    bad |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+
+#ifdef DDSP_AVX2
+// lanes of x that are Inf or NaN (x - x is NaN there, 0 elsewhere)
+__attribute__((target("avx2"))) static inline __m256 nonfinite8(__m256 x) {
+  return _mm256_cmp_ps(_mm256_sub_ps(x, x), _mm256_setzero_ps(), _CMP_NEQ_UQ);
+}
+#endif
+
 // the power (root = false) or max(power, eps)^(1/2) of one bin, as the eager ops compute it
 static inline float power_of(float re, float im, bool root, float eps) {
   const float p = re * re + im * im;
@@ -55,11 +78,20 @@ __attribute__((target("avx2"))) static inline __m256 power8(const float* ri, boo
   return p;
 }
 
+// one row of spectrum_power for bins [0, n - n % 8); returns the count done, and sets *bad
+// where an output is not finite
 __attribute__((target("avx2"))) static int64_t power_row_avx2(const float* ri, float* out,
-                                                              int64_t n, bool root, float eps) {
+                                                              int64_t n, bool root, float eps,
+                                                              bool* bad) {
   const __m256 e = _mm256_set1_ps(eps);
+  __m256 flag = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, power8(ri + 2 * i, root, e));
+  for (; i + 8 <= n; i += 8) {
+    const __m256 p = power8(ri + 2 * i, root, e);
+    flag = _mm256_or_ps(flag, nonfinite8(p));
+    _mm256_storeu_ps(out + i, p);
+  }
+  if (_mm256_movemask_ps(flag)) *bad = true;
   return i;
 }
 
@@ -83,8 +115,9 @@ __attribute__((target("avx2"))) static inline void transpose8(__m256* r) {
 __attribute__((target("avx2"))) static void bands8_avx2(
     const float* ri, int64_t n, float* out, int64_t ostride, const int64_t* start,
     const int64_t* length, const int64_t* offset, const float* w, int64_t M, bool root,
-    float eps, float* pt) {
+    float eps, float* pt, bool* bad) {
   const __m256 e = _mm256_set1_ps(eps);
+  __m256 flag = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + 8 <= n; b += 8) {
     __m256 r[8];
@@ -104,9 +137,11 @@ __attribute__((target("avx2"))) static void bands8_avx2(
     __m256 acc = _mm256_setzero_ps();
     for (int64_t j = 0; j < length[m]; ++j)
       acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(wm[j]), _mm256_loadu_ps(p + j * 8)));
+    flag = _mm256_or_ps(flag, nonfinite8(acc));
     _mm256_store_ps(acc8, acc);
     for (int i = 0; i < 8; ++i) out[i * ostride + m] = acc8[i];
   }
+  if (_mm256_movemask_ps(flag)) *bad = true;
 }
 #endif
 
@@ -119,28 +154,35 @@ static void check(const at::Tensor& ri, const at::Tensor& out, int64_t cols) {
               "ddsp_spectral: out must be float32 (R, cols) with unit column stride");
 }
 
-// out[r, b] = power_of(ri[r, b]) for ri (R, n, 2), out (R, n) (rows may be strided)
-void spectrum_power(at::Tensor ri, at::Tensor out, bool root, double eps) {
+// out[r, b] = power_of(ri[r, b]) for ri (R, n, 2), out (R, n) (rows may be strided). Returns
+// whether every output is finite (a NaN or Inf of the frames reaches every bin of their spectra)
+bool spectrum_power(at::Tensor ri, at::Tensor out, bool root, double eps) {
   check(ri, out, ri.size(1));
   const int64_t R = ri.size(0), n = ri.size(1), os = out.stride(0);
   const float* src = ri.data_ptr<float>(); float* dst = out.data_ptr<float>();
   const bool vec = simd();
   const float e = float(eps);
+  std::atomic<bool> any_bad{false};
   at::parallel_for(0, R, 8, [&](int64_t r0, int64_t r1) {
+    bool bad = false;
     for (int64_t r = r0; r < r1; ++r) {
       const float* s = src + r * n * 2; float* o = dst + r * os;
       int64_t i = 0;
 #ifdef DDSP_AVX2
-      if (vec) i = power_row_avx2(s, o, n, root, e);
+      if (vec) i = power_row_avx2(s, o, n, root, e, &bad);
 #endif
+      const int64_t i0 = i;
       for (; i < n; ++i) o[i] = power_of(s[2 * i], s[2 * i + 1], root, e);
+      if (!all_finite(o + i0, n - i0)) bad = true;
     }
+    if (bad) any_bad = true;
   });
+  return !any_bad;
 }
 
 // out[r, m] = sum_{j < length[m]} w[offset[m] + j] * power_of(ri[r, start[m] + j]), summed
-// over j ascending from 0; ri (R, n, 2), out (R, M)
-void band_power(at::Tensor ri, at::Tensor out, at::Tensor start, at::Tensor length,
+// over j ascending from 0; ri (R, n, 2), out (R, M). Returns whether every output is finite.
+bool band_power(at::Tensor ri, at::Tensor out, at::Tensor start, at::Tensor length,
                 at::Tensor offset, at::Tensor w, bool root, double eps) {
   const int64_t M = start.numel();
   check(ri, out, M);
@@ -162,13 +204,16 @@ void band_power(at::Tensor ri, at::Tensor out, at::Tensor start, at::Tensor leng
   const bool vec = simd();
   const float e = float(eps);
   const int64_t groups = (R + 7) / 8;
+  std::atomic<bool> any_bad{false};
   at::parallel_for(0, groups, 1, [&](int64_t g0, int64_t g1) {
     std::vector<float> pt(n * 8), p(n);
+    bool bad = false;
     for (int64_t g = g0; g < g1; ++g) {
       int64_t r = g * 8;
 #ifdef DDSP_AVX2
       if (vec && r + 8 <= R) {
-        bands8_avx2(src + r * n * 2, n, dst + r * os, os, st, ln, of, wp, M, root, e, pt.data());
+        bands8_avx2(src + r * n * 2, n, dst + r * os, os, st, ln, of, wp, M, root, e, pt.data(),
+                    &bad);
         continue;
       }
 #endif
@@ -180,15 +225,19 @@ void band_power(at::Tensor ri, at::Tensor out, at::Tensor start, at::Tensor leng
           for (int64_t j = 0; j < ln[m]; ++j) acc = acc + wp[of[m] + j] * p[st[m] + j];
           dst[r * os + m] = acc;
         }
+        if (!all_finite(dst + r * os, M)) bad = true;
       }
     }
+    if (bad) any_bad = true;
   });
+  return !any_bad;
 }
 
 TORCH_LIBRARY(ddsp_spectral, m) {
-  m.def("spectrum_power(Tensor ri, Tensor(a!) out, bool root, float eps) -> ()", &spectrum_power);
+  m.def("spectrum_power(Tensor ri, Tensor(a!) out, bool root, float eps) -> bool",
+        &spectrum_power);
   m.def("band_power(Tensor ri, Tensor(a!) out, Tensor start, Tensor length, Tensor offset, "
-        "Tensor w, bool root, float eps) -> ()", &band_power);
+        "Tensor w, bool root, float eps) -> bool", &band_power);
   m.def("simd() -> bool", &simd);
 }
 """
@@ -227,13 +276,14 @@ def usable(x: torch.Tensor, power: float) -> bool:
     return x.dtype == torch.float32 and power in (1.0, 2.0) and plain(x) and ops() is not None
 
 
-def spectrum_power(ri: torch.Tensor, out: torch.Tensor, power: float, eps: float) -> None:
+def spectrum_power(ri: torch.Tensor, out: torch.Tensor, power: float, eps: float) -> bool:
     """``out = magnitude(spectrum, power, eps)`` for ``power`` 1 or 2 (``eps`` with 1 only,
     as :func:`ddsp.spectral.functional.magnitude`).
 
     Shape: ``ri (R, bins, 2)`` (``view_as_real`` of the spectra) -> into ``out (R, bins)``.
+    Returns whether every output is finite.
     """
-    ops().spectrum_power(ri, out, power == 1.0, float(eps) if power == 1.0 else 0.0)
+    return ops().spectrum_power(ri, out, power == 1.0, float(eps) if power == 1.0 else 0.0)
 
 
 Runs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -288,12 +338,12 @@ def cached_filter_runs(bands: list[tuple[int, int, torch.Tensor]], dtype: torch.
     return runs
 
 
-def band_power(ri: torch.Tensor, out: torch.Tensor, runs: Runs, power: float, eps: float) -> None:
+def band_power(ri: torch.Tensor, out: torch.Tensor, runs: Runs, power: float, eps: float) -> bool:
     """``out = magnitude(spectrum, power, eps)`` projected on the filters of ``runs``
     (:func:`filter_runs`).
 
-    Shape: ``ri (R, bins, 2)`` -> into ``out (R, M)``.
+    Shape: ``ri (R, bins, 2)`` -> into ``out (R, M)``. Returns whether every output is finite.
     """
     start, length, offset, w = runs
     root = power == 1.0
-    ops().band_power(ri, out, start, length, offset, w, root, float(eps) if root else 0.0)
+    return ops().band_power(ri, out, start, length, offset, w, root, float(eps) if root else 0.0)

@@ -120,13 +120,18 @@ def stft(
 
 
 def _checked(
-    x: torch.Tensor, n_fft: int, hop_length: int | None, win_length: int | None
+    x: torch.Tensor,
+    n_fft: int,
+    hop_length: int | None,
+    win_length: int | None,
+    finite: bool = True,
 ) -> tuple[int, int]:
-    """The STFT's input checks; ``(win_length, hop_length)`` with their defaults filled in."""
+    """The STFT's input checks (NaN and Inf with ``finite``); ``(win_length, hop_length)``
+    with their defaults filled in."""
     if x.shape[-1] == 0:
         raise ValueError("stft: empty signal (time dimension has length 0)")
     _checks.stft_sizes(n_fft, hop_length, win_length)
-    _checks.signal(x)
+    _checks.signal(x, finite=finite)
     _checks.warn_if_longer(n_fft, x.shape[-1])
     win_length = n_fft if win_length is None else win_length
     return win_length, win_length // 4 if hop_length is None else hop_length
@@ -274,7 +279,13 @@ def stft_power(
         spec = stft(x, n_fft, hop_length, win_length, window, center, pad_mode, normalized)
         out = magnitude(spec, power, eps)
         return out if bands is None else apply_bands(out, bands)
-    _checked(x, n_fft, hop_length, win_length)
+    # with the C++ kernels the NaN/Inf check reads the output instead of the input (free in
+    # the kernels): a non-finite sample reaches every bin of the frames that hold it, and with
+    # centre padding and a hop of at most half the frame every sample is in a frame. The input
+    # is searched only then, for the error naming it (finite input whose power overflows passes,
+    # as the sum over the input let it pass)
+    late = center and hop_length <= n_fft // 2 and _power_cpu.usable(x, power)
+    _checked(x, n_fft, hop_length, win_length, finite=not late)
     if bands is not None:
         check_bands(bands, n_fft // 2 + 1)
     w = _window(window, win_length, n_fft, x.dtype, x.device)
@@ -282,7 +293,9 @@ def stft_power(
         w = w / w.pow(2).sum().sqrt()
     with torch.no_grad():
         pieces = frame_pieces(x, n_fft, hop_length, center, pad_mode)
-        out = _blocked_power(pieces, w, power, eps, bands)
+        out, finite = _blocked_power(pieces, w, power, eps, bands)
+    if late and not finite:
+        finite_values(x)
     b, nf, n_out = out.shape
     return out.transpose(-1, -2).reshape(*x.shape[:-1], n_out, nf)
 
@@ -295,7 +308,8 @@ def _blocked_power(
     bands: Bands | None,
 ) -> torch.Tensor:
     """:func:`stft_power`'s gradient-free CPU path on the frames ``(B, F, n)`` that
-    :func:`frame_pieces` gives: ``(B, F, n_out)``.
+    :func:`frame_pieces` gives: ``(B, F, n_out)``, and whether the C++ kernels found every output
+    finite (False where they did not run, or where a filterbank without weights read nothing).
 
     Each block (a run of frames of one clip, or several whole short clips,
     :func:`_windowed_blocks`): window into a reused buffer, FFT into a fresh block (given
@@ -315,13 +329,16 @@ def _blocked_power(
         runs = None if bands is None else _power_cpu.cached_filter_runs(bands, dtype)
         n_out = bins if runs is None else len(runs[0])
         out = empty_huge(b, nf, n_out, dtype=dtype, recycle=True)
+        # a filterbank without weights reads no bin: its zeros say nothing of the input
+        finite = runs is None or bool(runs[1].any())
         for win, dst in _windowed_blocks(pieces, w, out):
             ri = torch.view_as_real(rfft_frames(win))
             if runs is None:
-                _power_cpu.spectrum_power(ri, dst, power, eps)
+                ok = _power_cpu.spectrum_power(ri, dst, power, eps)
             else:
-                _power_cpu.band_power(ri, dst, runs, power, eps)
-        return out
+                ok = _power_cpu.band_power(ri, dst, runs, power, eps)
+            finite = finite and ok
+        return out, finite
     # products on the [re^2, im^2] pairs for banded power bases (a mel filterbank split in
     # groups of 16 holds about 17 weights per bin: 2-4 % faster); a dense basis (64 weights
     # per bin and more) would double products that cost more than the add they replace
@@ -354,7 +371,7 @@ def _blocked_power(
                 (p.clamp_min_(eps) if eps > 0 else p).pow_(power / 2)
         for first, lo, hi, bt in proj:
             torch.matmul(p[:, lo:hi], bt, out=dst[:, first : first + bt.shape[1]])
-    return out
+    return out, False  # (not known here: the input was checked up front)
 
 
 def _block_rows(clips: int, frames: int, n: int) -> int:

@@ -288,6 +288,15 @@ def device_assert(ok: torch.Tensor, message: str) -> None:
         torch._assert_async(ok, message)
 
 
+def plain_cpu(x: torch.Tensor) -> bool:
+    """Whether a C++ kernel may take ``x``'s place in the eager ops: a plain CPU tensor (or
+    parameter), outside tracing, export, ``torch.compile`` and vmap, and not a fake or other
+    subclassed tensor (those keep the eager ops, which they understand). Shape: any."""
+    if x.device.type != "cpu" or type(x) not in (torch.Tensor, torch.nn.Parameter):
+        return False
+    return not reads_skipped(x) and not getattr(torch.compiler, "is_exporting", lambda: False)()
+
+
 def reads_skipped(x: torch.Tensor) -> bool:
     """Whether value checks must skip ``x``: its values cannot be read while tracing for export,
     inside ``torch.compile``'d graphs or under ``torch.vmap``. Shape: any."""

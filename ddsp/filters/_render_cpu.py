@@ -31,7 +31,7 @@ import math
 import torch
 
 from .. import _cpp
-from ..dsp import reads_skipped
+from ..dsp import plain_cpu
 
 __all__ = [
     "ops",
@@ -353,19 +353,18 @@ at::Tensor causal_fir(at::Tensor x, at::Tensor h) {
     at::parallel_for(0, R, 1, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const T_* xr = xp + r * T; T_* yr = yp + r * T;
-        if (std::is_same_v<T_, float> && vec && T >= L) {  // first L - 1 outputs one by one, then in registers
-          for (int64_t n = 0; n < L - 1; ++n) {
+        if (std::is_same_v<T_, float> && vec && T >= L) {
+          // the first L - 1 outputs and the last few one by one (the taps in the scalar order),
+          // the rest 64 at a time in registers
+          auto one = [&](int64_t n) {
             T_ s = 0;
-            for (int64_t k = 0; k <= n; ++k) s += hp[k] * xr[n - k];
+            for (int64_t k = 0; k <= std::min(n, L - 1); ++k) s += hp[k] * xr[n - k];
             yr[n] = s;
-          }
-          int64_t n = L - 1;
-          n += taps_fast(yr + n, xr + n, 0, -1, hp, L, 1, T - n);
-          for (; n < T; ++n) {
-            T_ s = 0;
-            for (int64_t k = 0; k < L; ++k) s += hp[k] * xr[n - k];
-            yr[n] = s;
-          }
+          };
+          for (int64_t n = 0; n < L - 1; ++n) one(n);
+          for (int64_t n = L - 1 + taps_fast(yr + L - 1, xr + L - 1, 0, -1, hp, L, 1, T - L + 1);
+               n < T; ++n)
+            one(n);
           continue;
         }
         for (int64_t n0 = 0; n0 < T; n0 += NB) {
@@ -459,13 +458,7 @@ def usable(*tensors: torch.Tensor | None) -> bool:
     """True when the kernels may stand in for the eager ops: every tensor on the CPU in float32
     or float64, none needing a gradient (or grad mode off), and the extension built."""
     given = [t for t in tensors if t is not None]
-    if any(t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64) for t in given):
-        return False
-    # tracing, export, torch.compile, vmap, fake or other subclassed tensors: the eager ops,
-    # which those understand
-    if any(type(t) not in (torch.Tensor, torch.nn.Parameter) or reads_skipped(t) for t in given):
-        return False
-    if getattr(torch.compiler, "is_exporting", lambda: False)():
+    if any(t.dtype not in (torch.float32, torch.float64) or not plain_cpu(t) for t in given):
         return False
     if torch.is_grad_enabled() and any(t.requires_grad for t in given):
         return False

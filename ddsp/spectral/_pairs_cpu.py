@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import torch
 
+from ..dsp import plain_cpu
+
 __all__ = ["SOURCE", "pack", "split", "merge", "unmerge"]
 
 SOURCE = r"""
@@ -164,10 +166,8 @@ def _ops():
 
 def usable(x: torch.Tensor) -> bool:
     """float32 real frames or complex64 spectra, a plain CPU tensor outside tracing, and the
-    extension built (see :func:`ddsp.spectral._power_cpu.usable`)."""
-    from ._power_cpu import plain
-
-    return x.dtype in (torch.float32, torch.complex64) and plain(x) and _ops() is not None
+    extension built (:func:`ddsp.dsp.plain_cpu`)."""
+    return x.dtype in (torch.float32, torch.complex64) and plain_cpu(x) and _ops() is not None
 
 
 def pack(x: torch.Tensor, scale: torch.Tensor, lo: int, hi: int, half: int) -> torch.Tensor:

@@ -16,8 +16,9 @@ band matmuls whose calls cost more than their products). Here, from the interlea
   about 17 for the band matmuls).
 
 The AVX2 loops (float32, chosen at run time) perform the scalar loops' operations in the same
-order, so both give the same bits; the results equal the eager ops' to rounding (the power's
-exactly: the same products and sum; a projection sums its products in another order).
+order, so both give the same bits; the results equal the eager ops' to rounding (the power
+exactly: the same products and sum; the root correctly rounded, which torch's float32 sqrt is
+not always; a projection sums its products in another order).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import weakref
 import torch
 
 from .. import _cpp
-from ..dsp import reads_skipped
+from ..dsp import plain_cpu
 
 __all__ = ["ops", "usable", "spectrum_power", "band_power", "filter_runs", "cached_filter_runs"]
 
@@ -262,18 +263,10 @@ def ops():
     return _STATE["ops"]
 
 
-def plain(x: torch.Tensor) -> bool:
-    """A plain CPU tensor outside tracing, export, ``torch.compile`` and vmap (where the eager
-    ops run, which those understand)."""
-    if x.device.type != "cpu" or type(x) not in (torch.Tensor, torch.nn.Parameter):
-        return False
-    return not reads_skipped(x) and not getattr(torch.compiler, "is_exporting", lambda: False)()
-
-
 def usable(x: torch.Tensor, power: float) -> bool:
     """The kernels cover float32 magnitudes (``power=1``) and powers (``power=2``) of plain CPU
-    tensors (:func:`plain`)."""
-    return x.dtype == torch.float32 and power in (1.0, 2.0) and plain(x) and ops() is not None
+    tensors (:func:`ddsp.dsp.plain_cpu`)."""
+    return x.dtype == torch.float32 and power in (1.0, 2.0) and plain_cpu(x) and ops() is not None
 
 
 def spectrum_power(ri: torch.Tensor, out: torch.Tensor, power: float, eps: float) -> bool:

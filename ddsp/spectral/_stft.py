@@ -284,7 +284,8 @@ def stft_power(
     # centre padding and a hop of at most half the frame every sample is in a frame. The input
     # is searched only then, for the error naming it (finite input whose power overflows passes,
     # as the sum over the input let it pass)
-    late = center and hop_length <= n_fft // 2 and _power_cpu.usable(x, power)
+    kernels = _power_cpu.usable(x, power)
+    late = kernels and center and hop_length <= n_fft // 2
     _checked(x, n_fft, hop_length, win_length, finite=not late)
     if bands is not None:
         check_bands(bands, n_fft // 2 + 1)
@@ -293,7 +294,7 @@ def stft_power(
         w = w / w.pow(2).sum().sqrt()
     with torch.no_grad():
         pieces = frame_pieces(x, n_fft, hop_length, center, pad_mode)
-        out, finite = _blocked_power(pieces, w, power, eps, bands)
+        out, finite = _blocked_power(pieces, w, power, eps, bands, kernels)
     if late and not finite:
         finite_values(x)
     b, nf, n_out = out.shape
@@ -306,17 +307,19 @@ def _blocked_power(
     power: float,
     eps: float,
     bands: Bands | None,
-) -> torch.Tensor:
+    kernels: bool,
+) -> tuple[torch.Tensor, bool]:
     """:func:`stft_power`'s gradient-free CPU path on the frames ``(B, F, n)`` that
     :func:`frame_pieces` gives: ``(B, F, n_out)``, and whether the C++ kernels found every output
     finite (False where they did not run, or where a filterbank without weights read nothing).
 
     Each block (a run of frames of one clip, or several whole short clips,
     :func:`_windowed_blocks`): window into a reused buffer, FFT into a fresh block (given
-    ``out=``, torch's rfft computes elsewhere and copies: 10 % of a mel). Then, for float32
-    magnitudes and powers, one C++ pass (:mod:`ddsp.spectral._power_cpu`: the power, its root,
-    the filterbank's products) from the spectrum into the output rows; otherwise the squares of the interleaved real and imaginary parts (one
-    contiguous pass), then either ``|X|^2`` as the add of their halves (1.5x faster than
+    ``out=``, torch's rfft computes elsewhere and copies: 10 % of a mel). Then, with
+    ``kernels`` (float32 magnitudes and powers, :func:`ddsp.spectral._power_cpu.usable`), one
+    C++ pass (the power, its root, the filterbank's products) from the spectrum into the output
+    rows; otherwise the squares of the interleaved real and imaginary parts (one contiguous
+    pass), then either ``|X|^2`` as the add of their halves (1.5x faster than
     ``re * re + im * im`` on the strided views) raised to the power, or, for a power
     spectrogram's bands, the products of the squares with each band's rows repeated twice
     (``re^2 w + im^2 w``: the add folded into the product), written into the output.
@@ -325,7 +328,7 @@ def _blocked_power(
     nf = pieces[-1][0] + pieces[-1][1].shape[1]
     bins = n // 2 + 1
     dtype = w.dtype
-    if _power_cpu.usable(pieces[0][1], power):  # float32 magnitude / power: one C++ pass
+    if kernels:  # float32 magnitude / power: one C++ pass a block
         runs = None if bands is None else _power_cpu.cached_filter_runs(bands, dtype)
         n_out = bins if runs is None else len(runs[0])
         out = empty_huge(b, nf, n_out, dtype=dtype, recycle=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -28,30 +30,32 @@ def _inputs(synth: GlottalFlowLPC, dtype: torch.dtype, frames: int = sum(BLOCKS)
 
 
 def _synth(mode: str, dtype: torch.dtype) -> GlottalFlowLPC:
-    synth = GlottalFlowLPC(16000, HOP, mode=mode, room_length=128).to(dtype)
+    with torch.random.fork_rng():  # the room's initial taps: the same whatever ran before
+        torch.manual_seed(0)
+        synth = GlottalFlowLPC(16000, HOP, mode=mode, room_length=128).to(dtype)
     with torch.no_grad():
         synth.room.tail.mul_(10.0)  # a room that matters, so that its tail must be carried
     return synth
 
 
-@pytest.mark.parametrize(
-    "mode,dtype,tol",
-    [
-        ("sample", torch.float32, 1e-5),
-        ("sample", torch.float64, 1e-8),
-        ("frame", torch.float32, 1e-4),
-        ("frame", torch.float64, 1e-8),
-    ],
-)
-def test_streaming_equals_offline(mode, dtype, tol):
-    """Criterion: max |stream - offline| <= tol x peak of the offline render.
+@pytest.mark.parametrize("mode", ["sample", "frame"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_streaming_equals_offline(mode, dtype):
+    """Criterion, as ``tests/test_edit.py``'s for edited controls: in float64 the streamed
+    render equals the offline one to 1e-8 of its peak (measured 2e-9: the oscillator phase is a
+    float64 cumulative sum whose rounding depends on where the sum starts, and the LF excitation
+    is steep); in float32, to twice float32's own error of the offline render (offline float32
+    against float64 on the same inputs).
 
-    GOLF-ss in float32: 1e-5 (the issue's figure; measured 1.7e-6). Float64: 1e-8 (measured
-    2e-9): the oscillator phase is a float64 cumulative sum whose rounding (2e-12 periods over
-    these 0.6 s) depends on where the sum starts, and the LF excitation is steep. GOLF-ff in
-    float32: 1e-4 (measured 5.5e-5): the stream's source differs from offline by FFT rounding
-    (1.6e-7 of its peak), which these random, very resonant frames amplify; the offline float32
-    render is itself only within 2.6e-5 of the float64 one on the same inputs.
+    Why not a fixed float32 bound: these random frames put poles near the unit circle, and the
+    vocal tract amplifies a one-ulp difference in its input about 35x. Stream and offline compute
+    the source over different spans, so torch's vectorised exp / sigmoid (whole vectors) and
+    their scalar tails (the rest) meet different samples and round them differently; the
+    sources then differ by 2e-7 of their peak, the outputs by up to 1.1e-5. Measured on a Xeon
+    (offline float32 vs float64; stream vs offline): GOLF-ss 1.08e-5; 1.10e-5, GOLF-ff 4.9e-5;
+    8.8e-6, with torch's AVX-512 or AVX2 kernels; with its scalar ones
+    (``ATEN_CPU_CAPABILITY=default``) GOLF-ss 1.0e-5; 6.8e-7. The fixed 1e-5 this test had
+    passed where it was written (1.7e-6, with a room drawn from whatever the global RNG held).
     """
     synth = _synth(mode, dtype)
     f0, controls, voiced, noise = _inputs(synth, dtype)
@@ -74,7 +78,19 @@ def test_streaming_equals_offline(mode, dtype, tol):
     y = torch.cat(outs, -1)
     assert y.shape == offline.shape
     err = (y - offline).abs().max() / offline.abs().max()
-    assert err <= tol, f"{mode} {dtype}: relative error {err:.2e}"
+    if dtype == torch.float64:
+        assert err <= 1e-8, f"{mode} float64: relative error {err:.2e}"
+    else:
+        with torch.no_grad():
+            exact = copy.deepcopy(synth).double()(
+                f0.double(),
+                {k: c.double() for k, c in controls.items()},
+                voiced=voiced.double(),
+                noise=noise.double(),
+            )
+        rounding = (offline.double() - exact).abs().max() / exact.abs().max()
+        assert 0 < rounding < 1e-4  # float32's own error, for the scale
+        assert err <= 2 * rounding, f"{mode} float32: {err:.2e} against rounding {rounding:.2e}"
     assert stream.latency == stream.lookahead * HOP and stream.lookahead <= 4
 
 

@@ -142,3 +142,34 @@ def test_non_finite_input_found_from_the_output(kind, power, bad):
     x[0, -1] = bad
     with pytest.raises(ValueError, match="NaN or Inf"), torch.no_grad():
         SF.stft_power(x, 512, 600, center=False)  # a hop past the frame: checked up front
+
+
+def test_the_losses_spectrum_passes_equal_torch_bit_for_bit(monkeypatch):
+    """The fused STFT loss's two passes over the prediction's spectrum in C++
+    (:mod:`ddsp.losses._fused`): ``|X|^2`` and the gradient ``X * d`` (complex times real),
+    on the frame-major layout the STFT writes, give the bits of the same products and sums in
+    torch; a transposed (bin-major) spectrum or float64 takes torch's ops; the loss's value and
+    input gradient through them equal the eager ones'."""
+    from ddsp.losses import MultiResolutionSTFTLoss, _fused
+
+    x = SF.stft(_signal().float(), 509, 127)  # (3, bins, frames), frame-major in memory
+    d = torch.rand(x.shape[0], x.shape[2], x.shape[1]).transpose(-1, -2)
+    ri = torch.view_as_real(x)
+    assert _fused._kernels(x) and not _fused._kernels(x.contiguous())
+    assert not _fused._kernels(x.to(torch.complex128))
+    assert torch.equal(_fused._power(x), ri[..., 0] * ri[..., 0] + ri[..., 1] * ri[..., 1])
+    got = _fused._times(x, d)
+    assert got.transpose(-1, -2).is_contiguous()
+    assert torch.equal(torch.view_as_real(got), ri * d[..., None])
+    pred, target = _signal().float()[:, None], _signal().flip(-1).float()[:, None]
+    loss = MultiResolutionSTFTLoss(preset="golf")
+    runs = []
+    for fused in (True, False):
+        with monkeypatch.context() as m:
+            if not fused:
+                m.setattr(_fused, "_kernels", lambda z: False)
+            v = pred.clone().requires_grad_()
+            value = loss(v, target)
+            value.backward()
+            runs.append((value.detach(), v.grad))
+    assert _rel(runs[0][0], runs[1][0]) <= 1e-6 and _rel(runs[0][1], runs[1][1]) <= 1e-5

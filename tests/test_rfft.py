@@ -135,3 +135,69 @@ def test_pairing_kernels_equal_the_eager_pairing(n, monkeypatch):
         assert _rel(a.to(ref.dtype), b.to(ref.dtype)) <= 2e-6
         assert _rel(a.to(ref.dtype), ref) <= 2 * _rel(b.to(ref.dtype), ref) + 1e-7
     assert _rel(ours[0].to(refs[0].dtype), refs[0]) <= 2 * _rel(plain, refs[0]) + 1e-7
+
+
+@pytest.mark.parametrize("n,hop", [(509, 127), (2053, 513), (63, 16)])
+def test_windowed_packing_equals_windowing_first(n, hop, speech, monkeypatch):
+    """float32, on a real recording with a quiet example, a digital silence and an odd number
+    of frames: the spectra of the framing view windowed inside the C++ packing
+    (:func:`rfft_windowed`) equal ``rfft_frames`` of the windowed copy per frame to rounding
+    of the norms (2e-6 of each frame's own peak, so quiet frames keep their own rounding) and
+    are no further from float64 than it; backward, the unpacking's window product
+    (``irfft_frames(..., window=)``) gives the bits of the eager product."""
+    from ddsp.spectral import _power_cpu
+    from ddsp.spectral._rfft import rfft_windowed, windowed_pairs
+    from ddsp.spectral._stft import cached_window, frames
+
+    if _power_cpu.ops() is None:
+        pytest.skip("no C++ compiler here")
+    t = 30 * hop + 1  # 31 frames each
+    x = torch.from_numpy(speech[0][20000 : 20000 + 3 * t]).reshape(3, t)
+    x[1] *= 1e-5
+    x[2, t // 3 : 2 * t // 3] = 0.0
+    fr = frames(x.float(), n, hop, True, "reflect")  # (3, F, n) view, odd 3 F
+    w = cached_window("hann", n, n, torch.float32, torch.device("cpu"))
+    assert windowed_pairs(fr, w) and fr.shape[1] % 2 == 1
+    ours = rfft_windowed(fr, w).flatten(0, 1)
+    eager = rfft_frames(fr * w).flatten(0, 1)
+    ref = torch.fft.rfft(frames(x, n, hop, True, "reflect") * w.double()).flatten(0, 1)
+    peak = ref.abs().amax(-1)
+    live = peak > 0
+    assert torch.equal(ours[~live], torch.zeros_like(ours[~live]))  # silence stays exact
+    assert ((ours - eager).abs().amax(-1)[live] <= 2e-6 * peak[live]).all()
+    err_ours = ((ours.to(ref.dtype) - ref).abs().amax(-1) / peak)[live]
+    err_eager = ((eager.to(ref.dtype) - ref).abs().amax(-1) / peak)[live]
+    assert (err_ours <= 2 * err_eager + 1e-7).all()
+    g = torch.randn(ours.shape, dtype=torch.complex64)
+    for fast in (True, False):
+        with monkeypatch.context() as m:
+            if not fast:
+                m.setitem(_power_cpu._STATE, "ops", None)
+            got = irfft_frames(g, n, "forward", 0.5, window=w)
+            if fast:
+                fused = got
+    assert torch.equal(fused, got)  # the C++ unpacking's product equals the eager one
+
+
+def test_windowed_stft_gradient_equals_the_windowed_copy(monkeypatch):
+    """The STFT's float32 gradient through the windowed packing equals the eager path's bits
+    (the same products), at an odd and an even size; a window that requires grad gets its
+    gradient through the eager path."""
+    from ddsp.spectral import _stft
+
+    x = torch.randn(2, 3, 7001)
+    for n in (509, 512):
+        runs = []
+        for fused in (True, False):
+            with monkeypatch.context() as m:
+                if not fused:
+                    m.setattr(_stft, "windowed_pairs", lambda *a: False)
+                v = x.clone().requires_grad_()
+                s = SF.stft(v, n, n // 4, pad_mode="reflect")
+                torch.view_as_real(s).mul(torch.linspace(-1, 1, 2)).sum().backward()
+                runs.append((s.detach(), v.grad))
+        assert _rel(torch.view_as_real(runs[0][0]), torch.view_as_real(runs[1][0])) <= 1e-6
+        assert torch.equal(runs[0][1], runs[1][1])
+    w = torch.hann_window(509, periodic=False).requires_grad_()
+    SF.stft(x, 509, 127, window=w).abs().sum().backward()
+    assert w.grad is not None and torch.isfinite(w.grad).all()

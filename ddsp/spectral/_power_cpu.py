@@ -9,6 +9,8 @@ band matmuls whose calls cost more than their products). Here, from the interlea
 
 - :func:`spectrum_power`: ``re^2 + im^2`` (``power=2``) or its square root after
   ``max(., eps)`` (``power=1``), written into the output rows;
+- :func:`spectrum_times`: a complex spectrum times a real one (the STFT losses' gradient, where
+  torch first converts the real factor to complex: two passes and a spectrum-sized temporary);
 - :func:`band_power`: the same, projected on a filterbank given as one contiguous run of weights
   per filter (its non-zero span, :func:`filter_runs`): AVX2 takes 8 frames at a time, their
   powers transposed into a ``(bins, 8)`` buffer that stays in L1, so that each weight is one
@@ -30,7 +32,15 @@ import torch
 from .. import _cpp
 from ..dsp import plain_cpu
 
-__all__ = ["ops", "usable", "spectrum_power", "band_power", "filter_runs", "cached_filter_runs"]
+__all__ = [
+    "ops",
+    "usable",
+    "spectrum_power",
+    "spectrum_times",
+    "band_power",
+    "filter_runs",
+    "cached_filter_runs",
+]
 
 SOURCE = (
     _cpp.PRELUDE
@@ -234,7 +244,24 @@ bool band_power(at::Tensor ri, at::Tensor out, at::Tensor start, at::Tensor leng
   return !any_bad;
 }
 
+// out[r, b] = ri[r, b] * d[r, b] for spectra ri, out (R, n, 2) and real factors d (R, n), all
+// contiguous: a complex spectrum times a real one in one pass (torch first converts d to complex)
+void spectrum_times(at::Tensor ri, at::Tensor d, at::Tensor out) {
+  TORCH_CHECK(ri.is_cpu() && ri.scalar_type() == at::kFloat && ri.dim() == 3 && ri.size(2) == 2 &&
+                  ri.is_contiguous() && d.scalar_type() == at::kFloat && d.is_contiguous() &&
+                  out.scalar_type() == at::kFloat && out.is_contiguous() &&
+                  d.numel() * 2 == ri.numel() && out.numel() == ri.numel(),
+              "ddsp_spectral: spectrum_times takes contiguous float32 ri (R, n, 2), d (R, n), out");
+  const int64_t n = d.numel();
+  const float* s = ri.data_ptr<float>(); const float* f = d.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  at::parallel_for(0, n, 1 << 14, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) { o[2 * i] = s[2 * i] * f[i]; o[2 * i + 1] = s[2 * i + 1] * f[i]; }
+  });
+}
+
 TORCH_LIBRARY(ddsp_spectral, m) {
+  m.def("spectrum_times(Tensor ri, Tensor d, Tensor(a!) out) -> ()", &spectrum_times);
   m.def("spectrum_power(Tensor ri, Tensor(a!) out, bool root, float eps) -> bool",
         &spectrum_power);
   m.def("band_power(Tensor ri, Tensor(a!) out, Tensor start, Tensor length, Tensor offset, "
@@ -277,6 +304,21 @@ def spectrum_power(ri: torch.Tensor, out: torch.Tensor, power: float, eps: float
     Returns whether every output is finite.
     """
     return ops().spectrum_power(ri, out, power == 1.0, float(eps) if power == 1.0 else 0.0)
+
+
+def spectrum_times(spec: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``spec * factor``, a complex spectrum times a real one, in one pass.
+
+    Shape: contiguous ``spec (..., bins)`` complex64, ``factor`` float32 of the same shape ->
+    a new contiguous complex64 tensor of that shape.
+    """
+    out = torch.empty_like(spec, memory_format=torch.contiguous_format)
+    ops().spectrum_times(
+        torch.view_as_real(spec).reshape(-1, spec.shape[-1], 2),
+        factor.reshape(-1, spec.shape[-1]),
+        torch.view_as_real(out),
+    )
+    return out
 
 
 Runs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]

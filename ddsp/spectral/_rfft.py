@@ -18,7 +18,7 @@ import torch
 
 from . import _pairs_cpu
 
-__all__ = ["paired", "rfft_frames", "irfft_frames"]
+__all__ = ["paired", "windowed_pairs", "rfft_frames", "rfft_windowed", "irfft_frames"]
 
 
 def paired(x: torch.Tensor, n: int) -> bool:
@@ -62,6 +62,54 @@ def rfft_frames(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tenso
     return out
 
 
+def windowed_pairs(frames: torch.Tensor, window: torch.Tensor) -> bool:
+    """Whether :func:`rfft_windowed` reads ``frames`` in place: paired (:func:`paired`), float32
+    ``(R, F, n)`` with unit stride along ``n`` (a framing view), a float32 window of ``n``
+    samples without gradient, and the C++ kernels usable."""
+    n = frames.shape[-1]
+    return (
+        paired(frames, n)
+        and frames.dim() == 3
+        and frames.stride(-1) == 1
+        and window.dtype == torch.float32
+        and window.shape == (n,)
+        and not window.requires_grad
+        and _pairs_cpu.usable(frames)
+    )
+
+
+def rfft_windowed(frames: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """``rfft_frames(frames * window)`` without the windowed copy, where :func:`windowed_pairs`
+    holds: the C++ packing reads each pair of frames from the framing view, windows them and
+    takes their norms on the way (each frame scaled to unit norm, as :func:`rfft_frames`).
+    The frames' values are those of ``frames * window`` (the same products), so the spectra
+    equal ``rfft_frames``'s to rounding of the norms.
+
+    Shape: ``(R, F, n)``, ``(n,)`` -> ``(R, F, n // 2 + 1)`` complex.
+    """
+    if not windowed_pairs(frames, window):
+        return rfft_frames(frames * window)
+    r, f, n = frames.shape
+    h, m = n // 2 + 1, r * f
+    half = m // 2
+    window = window.contiguous()
+    out = torch.empty(r, f, h, dtype=_complex(frames.dtype))
+    res = out.view(m, h)
+    size = torch.empty(m, dtype=frames.dtype)
+    scale = torch.empty(2 * half, dtype=frames.dtype)
+    step = _pairs_per_block(n)
+    for lo in range(0, half, step):
+        hi = min(half, lo + step)
+        z = torch.fft.fft(_pairs_cpu.pack_windowed(frames, window, size, scale, lo, hi, half))
+        _pairs_cpu.split(z, scale, res, lo, hi, half)
+    quiet = torch.nonzero(size[: 2 * half] < torch.finfo(frames.dtype).tiny).flatten()
+    if m % 2:
+        quiet = torch.cat([quiet, torch.tensor([m - 1])])
+    if len(quiet):  # as rfft_frames: digital silence and the odd frame out, unpaired
+        res[quiet] = torch.fft.rfft(frames[quiet // f, quiet % f] * window)
+    return out
+
+
 def _rfft_pairs(flat, scale, res, lo: int, hi: int, half: int, n: int, h: int, dtype) -> None:
     """Pairs ``lo .. hi`` of :func:`rfft_frames`: frame ``i`` with frame ``half + i``."""
     if flat.is_contiguous() and _pairs_cpu.usable(flat):  # one C++ pass each side of the FFT
@@ -88,11 +136,16 @@ def _pairs_per_block(n: int) -> int:
 
 
 def irfft_frames(
-    g: torch.Tensor, n: int, norm: str = "backward", interior: float = 1.0
+    g: torch.Tensor,
+    n: int,
+    norm: str = "backward",
+    interior: float = 1.0,
+    window: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``torch.fft.irfft(g', n, norm=norm)`` over the last dimension, ``g'`` being ``g`` with
     the bins between DC and Nyquist times ``interior > 0`` (the real FFT's backward halves them);
-    the imaginary part of the DC bin is ignored, as there.
+    the imaginary part of the DC bin is ignored, as there. With ``window (n,)``, the frames
+    times it (the windowed STFT's backward), in the unpacking pass where it runs in C++.
 
     Shape: ``(..., n // 2 + 1)`` complex -> ``(..., n)`` real.
     """
@@ -100,7 +153,8 @@ def irfft_frames(
         if interior != 1.0:
             g = g.clone()
             g[..., 1 : (n + 1) // 2] *= interior
-        return torch.fft.irfft(g, n=n, norm=norm)
+        out = torch.fft.irfft(g, n=n, norm=norm)
+        return out if window is None else out * window
     h = n // 2 + 1
     flat = g.reshape(-1, h)
     m = flat.shape[0]
@@ -118,26 +172,35 @@ def irfft_frames(
         w = torch.cat([dc, top, (interior * a[:, 1:] - ib).conj().flip(-1)], dim=-1)
         w = torch.view_as_real(torch.fft.ifft(w, norm=norm))
         out[:half], out[half : 2 * half] = w[..., 0] / scale[:half], w[..., 1] / scale[half:]
+        windowed = False
     else:  # a block of pairs at a time, as rfft_frames: no whole-batch temporaries
         step = _pairs_per_block(n)
+        windowed = window is not None and _pairs_cpu.usable(flat) and flat.is_contiguous()
+        win = window.contiguous() if windowed else None
         for lo in range(0, half, step):
-            _irfft_pairs(flat, scale, out, lo, min(half, lo + step), half, n, h, norm, interior)
+            hi = min(half, lo + step)
+            _irfft_pairs(flat, scale, out, lo, hi, half, n, h, norm, interior, win)
     alone = torch.nonzero(size < torch.finfo(size.dtype).tiny).flatten()  # as in rfft_frames
     if m % 2:
         alone = torch.cat([alone, torch.tensor([m - 1])])
     if len(alone):
         rest = flat[alone].clone()
         rest[:, 1:] *= interior
-        out[alone] = torch.fft.irfft(rest, n=n, norm=norm)
+        out[alone] = torch.fft.irfft(rest, n=n, norm=norm) * (window if windowed else 1.0)
+    if window is not None and not windowed:
+        out = out * window
     return out.view(*g.shape[:-1], n)
 
 
-def _irfft_pairs(flat, scale, out, lo: int, hi: int, half: int, n: int, h: int, norm, interior):
+def _irfft_pairs(
+    flat, scale, out, lo: int, hi: int, half: int, n: int, h: int, norm, interior, window=None
+):
     """Pairs ``lo .. hi`` of :func:`irfft_frames` without autograd: spectrum ``i`` with
-    spectrum ``half + i``, into the rows of ``out``."""
+    spectrum ``half + i``, into the rows of ``out`` (times ``window``, given only with the C++
+    kernels)."""
     if flat.is_contiguous() and _pairs_cpu.usable(flat):  # one C++ pass each side of the FFT
         w = torch.fft.ifft(_pairs_cpu.merge(flat, scale, lo, hi, half, n, interior), norm=norm)
-        _pairs_cpu.unmerge(w, scale, out, lo, hi, half)
+        _pairs_cpu.unmerge(w, scale, out, lo, hi, half, window)
         return
     sa, sb = scale[lo:hi], scale[half + lo : half + hi]
     a, b = flat[lo:hi] * sa, flat[half + lo : half + hi] * sb

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ..dsp import empty_huge, finite_values, frame, overlap_add
 from . import _checks, _power_cpu
-from ._rfft import irfft_frames, rfft_frames
+from ._rfft import irfft_frames, rfft_frames, rfft_windowed, windowed_pairs
 
 
 def get_window(
@@ -113,7 +113,7 @@ def stft(
     win_length, hop_length = _checked(x, n_fft, hop_length, win_length)
     w = _window(window, win_length, n_fft, x.dtype, x.device)
     batch = x.shape[:-1]
-    spec = _RealFFT.apply(frames(x, n_fft, hop_length, center, pad_mode) * w).transpose(-1, -2)
+    spec = windowed_rfft(frames(x, n_fft, hop_length, center, pad_mode), w).transpose(-1, -2)
     if normalized:
         spec = spec / w.pow(2).sum().sqrt()
     return spec.reshape(*batch, *spec.shape[-2:])
@@ -544,6 +544,33 @@ class _RealFFT(torch.autograd.Function):
     def backward(ctx, g: torch.Tensor) -> torch.Tensor:
         # all bins but DC and (for even n) Nyquist halved; "forward": no 1/n, i.e. n * irfft
         return irfft_frames(g, ctx.n, norm="forward", interior=0.5)
+
+
+def windowed_rfft(frames: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """``torch.fft.rfft(frames * window)``, differentiable; for odd lengths on the CPU the
+    windowing happens inside the paired FFT's packing and, backward, its unpacking
+    (:func:`ddsp.spectral._rfft.rfft_windowed`), with no windowed copy of the frames either way.
+
+    Shape: ``(R, F, n)``, ``(n,)`` -> ``(R, F, n // 2 + 1)`` complex.
+    """
+    if windowed_pairs(frames, window):
+        return _WindowedRealFFT.apply(frames, window)
+    return _RealFFT.apply(frames * window)
+
+
+class _WindowedRealFFT(torch.autograd.Function):
+    """:class:`_RealFFT` of ``frames * window`` for a constant window (no gradient to it)."""
+
+    @staticmethod
+    def forward(ctx, frames: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+        ctx.n = frames.shape[-1]
+        ctx.save_for_backward(window)
+        return rfft_windowed(frames, window)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        (window,) = ctx.saved_tensors
+        return irfft_frames(g, ctx.n, norm="forward", interior=0.5, window=window), None
 
 
 class _Magnitude(torch.autograd.Function):

@@ -246,15 +246,16 @@ class _Frame(torch.autograd.Function):
         return out, None, None
 
 
-def compiled(name: str, eager):
-    """``torch.compile(eager, dynamic=True)``, cached under ``name``, for the elementwise chains
-    that eager mode runs as a pass over memory per op (the all-pole backward's helpers, the
-    spectral losses' terms). Eager when ``DDSP_COMPILE=0``, or once compiling has failed (no C++
-    compiler, an unsupported device: warned once)."""
+def compiled(name: str, eager, options: dict | None = None):
+    """``torch.compile(eager, dynamic=True, options=options)`` (inductor's settings), cached
+    under ``name``, for the elementwise chains that eager mode runs as a pass over memory per op
+    (the all-pole backward's helpers, the spectral losses' terms). Eager when
+    ``DDSP_COMPILE=0``, or once compiling has failed (no C++ compiler, an unsupported device:
+    warned once)."""
     if os.environ.get("DDSP_COMPILE", "1") == "0" or COMPILED.get("broken"):
         return eager
     if name not in COMPILED:
-        COMPILED[name] = torch.compile(eager, dynamic=True)
+        COMPILED[name] = torch.compile(eager, dynamic=True, options=options)
     fn = COMPILED[name]
 
     def run(*args):

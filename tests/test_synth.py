@@ -21,6 +21,26 @@ def test_upsample_is_linear_between_frame_centres():
     assert torch.allclose(y, torch.tensor([0, 1, 2, 3, 4, 3.5, 3, 2.5, 2, 2, 2, 2.0]))
 
 
+@pytest.mark.parametrize("channels", [1, 2, 4, 5])  # the matmul backward up to 4, autograd's past
+def test_upsample_gradients(channels):
+    """float64 gradcheck and gradgradcheck (the last frame is held, so it takes both weights);
+    float32: the backward as one matrix product equals autograd's through the broadcast
+    product to rounding, with the same forward bits."""
+    from ddsp.filters.interpolate import _upsample
+
+    x = torch.randn(2, 6, channels, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: upsample(v, 5), (x,))
+    assert torch.autograd.gradgradcheck(lambda v: upsample(v, 5), (x,))
+    x32 = torch.randn(3, 40, channels)
+    g = torch.randn(3, 40 * 160, channels)
+    a, b = x32.clone().requires_grad_(), x32.clone().requires_grad_()
+    ya, yb = upsample(a, 160), _upsample(b, 160)
+    assert torch.equal(ya, yb)
+    ya.backward(g)
+    yb.backward(g)
+    assert (a.grad - b.grad).abs().max() <= 2e-6 * b.grad.abs().max()
+
+
 def test_single_harmonic_is_a_sine_at_f0():
     sr, f0 = 16000, 220.0
     y = harmonic_oscillator(torch.full((1, 16000), f0), torch.ones(1, 16000, 1), sr)[0].numpy()

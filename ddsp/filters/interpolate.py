@@ -26,10 +26,50 @@ def upsample(x: torch.Tensor, hop_length: int) -> torch.Tensor:
     # explicit weights, the same for every frame: a segment of frames upsampled alone gives
     # bit-identical samples to the same frames inside a longer sequence (streaming relies on
     # it; F.interpolate's position = index * scale rounds differently for every length)
+    if x.requires_grad and torch.is_grad_enabled() and c <= _FEW:
+        return _Upsample.apply(x, hop_length)
+    return _upsample(x, hop_length)
+
+
+def _upsample(x: torch.Tensor, hop_length: int) -> torch.Tensor:
+    b, frames, c = x.shape
     w = torch.arange(hop_length, dtype=x.dtype, device=x.device) / hop_length
     nxt = torch.cat([x[:, 1:], x[:, -1:]], dim=1)
     y = torch.addcmul(x.unsqueeze(2), (nxt - x).unsqueeze(2), w[:, None])  # (B, frames, hop, C)
     return y.reshape(b, frames * hop_length, c)
+
+
+# Channels up to which the backward is one matrix product (below)
+_FEW = 4
+
+
+class _Upsample(torch.autograd.Function):
+    """:func:`upsample` with its backward as one matrix product. Autograd's backward of the
+    broadcast ``addcmul`` reduces over the hop with the few channels innermost: 28 ms for the
+    (176, 100, 2) biquad coefficients of a GOLF training batch against 11 ms forward. Here
+    ``dL/dx[f] = sum_h dL/dy[f, h] (1 - w_h) + sum_h dL/dy[f - 1, h] w_h`` (the last frame also
+    takes its own ``w`` share, as it is held) is ``(B frames, hop C) @ (hop C, 2 C)``, the
+    weights as a block matrix (``C^2`` of it is zero: only for few channels). The forward is
+    the same function, so values (and streaming's bit-identity) do not change."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, hop_length: int) -> torch.Tensor:
+        ctx.hop, ctx.shape = hop_length, x.shape
+        return _upsample(x, hop_length)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        b, frames, c = ctx.shape
+        hop = ctx.hop
+        w = torch.arange(hop, dtype=g.dtype, device=g.device) / hop
+        eye = torch.eye(c, dtype=g.dtype, device=g.device)
+        # m[h c + i, k c + j] = (1 - w_h, w_h)[k] * (i == j)
+        m = torch.stack([1 - w, w], dim=1)[:, None, :, None] * eye[None, :, None, :]
+        a = (g.reshape(b * frames, hop * c) @ m.reshape(hop * c, 2 * c)).view(b, frames, 2, c)
+        gx = a[:, :, 0].clone()
+        gx[:, 1:] += a[:, :-1, 1]
+        gx[:, -1] += a[:, -1, 1]
+        return gx, None
 
 
 def interpolate_lpc(

@@ -24,8 +24,8 @@ def test_upsample_is_linear_between_frame_centres():
 @pytest.mark.parametrize("channels", [1, 2, 4, 5])  # the matmul backward up to 4, autograd's past
 def test_upsample_gradients(channels):
     """float64 gradcheck and gradgradcheck (the last frame is held, so it takes both weights);
-    float32: the backward as one matrix product equals autograd's through the broadcast
-    product to rounding, with the same forward bits."""
+    float32: the forward and backward as matrix products equal the broadcast product's and
+    autograd's through it to rounding; a NaN stays in its channel."""
     from ddsp.filters.interpolate import _upsample
 
     x = torch.randn(2, 6, channels, dtype=torch.float64, requires_grad=True)
@@ -35,10 +35,15 @@ def test_upsample_gradients(channels):
     g = torch.randn(3, 40 * 160, channels)
     a, b = x32.clone().requires_grad_(), x32.clone().requires_grad_()
     ya, yb = upsample(a, 160), _upsample(b, 160)
-    assert torch.equal(ya, yb)
+    assert (ya - yb).abs().max() <= 1e-6 * yb.abs().max()
     ya.backward(g)
     yb.backward(g)
     assert (a.grad - b.grad).abs().max() <= 2e-6 * b.grad.abs().max()
+    if channels > 1:
+        bad = x32.clone()
+        bad[0, 3, 0] = float("nan")
+        y = upsample(bad.requires_grad_(), 160)
+        assert y[..., 0].isnan().any() and not y[..., 1:].isnan().any()
 
 
 def test_single_harmonic_is_a_sine_at_f0():

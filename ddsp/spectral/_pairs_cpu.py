@@ -9,17 +9,16 @@ eager expressions' float operations (the same products, sums and quotients per e
 the results equal the eager path's to rounding, and are checked against it and against
 ``torch.fft.rfft`` in the tests. float32 only (complex64 spectra); float64 keeps the eager ops.
 
-- :func:`pack`: ``z[i] = a_i * s_a + i b_i * s_b`` (frames ``lo + i`` and ``half + lo + i``,
-  each scaled to unit norm);
+- :func:`pack`: ``z[i] = a_i w s_a + i b_i w s_b`` (frames ``lo + i`` and ``half + lo + i``
+  read where they lie, a framing view included, times the window ``w``, each scaled to unit
+  norm ``s = 1 / ||a w||``, the norms taken on the way): with the windowed unpacking below, the
+  STFT's window costs no pass of its own either way (GOLF loss preset, 16 x 64,000: steps 3-9 %
+  faster, one-process A/B);
 - :func:`split`: ``A[k] = (Z[k] + conj Z[n - k]) / (2 s_a)``, ``B[k] = (Z[k] - conj Z[n - k])
   / (2 i s_b)`` into the output rows, DC ``Re Z[0] / s_a``, ``Im Z[0] / s_b``;
 - :func:`merge` and :func:`unmerge`: the inverse FFT's pair, ``W = s_a g_a + i s_b g_b`` as a
   Hermitian-extended spectrum (interior bins times ``interior``), then ``Re w / s_a`` and
-  ``Im w / s_b`` into the two output rows (times a window, for the windowed STFT's backward);
-- :func:`pack_windowed`: :func:`pack` of ``frames * window`` read from the framing view (frames
-  overlap in the signal; no windowed copy of them is written), each pair's norms taken on the
-  way. With the windowed unpacking, the STFT's window costs no pass of its own either way
-  (GOLF loss preset, 16 x 64,000: steps 3-9 % faster, one-process A/B).
+  ``Im w / s_b`` into the two output rows (times a window, for the windowed STFT's backward).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import torch
 
 from ..dsp import plain_cpu
 
-__all__ = ["SOURCE", "pack", "pack_windowed", "split", "merge", "unmerge"]
+__all__ = ["SOURCE", "pack", "split", "merge", "unmerge"]
 
 SOURCE = r"""
 #include <ATen/core/Tensor.h>
@@ -44,33 +43,12 @@ static void check_pairs(const at::Tensor& t, at::ScalarType type, const char* wh
               "ddsp_spectral pairs: ", what, " must be a contiguous 2-D CPU tensor of ", type);
 }
 
-// z (hi - lo, n) complex: z[i, t] = (x[lo + i, t] * s[lo + i], x[half + lo + i, t] * s[half + lo + i])
-at::Tensor pair_pack(at::Tensor x, at::Tensor s, int64_t lo, int64_t hi, int64_t half) {
-  check_pairs(x, at::kFloat, "x");
-  s = s.contiguous();
-  const int64_t n = x.size(1), P = hi - lo;
-  TORCH_CHECK(0 <= lo && lo <= hi && hi <= half && 2 * half <= x.size(0) && s.numel() >= 2 * half,
-              "ddsp_spectral pairs: bad pair range");
-  auto z = at::empty({P, n}, x.options().dtype(at::kComplexFloat));
-  const float* xp = x.data_ptr<float>(); const float* sp = s.data_ptr<float>();
-  float* zp = reinterpret_cast<float*>(z.data_ptr());
-  at::parallel_for(0, P, 16, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const float* a = xp + (lo + i) * n; const float* b = xp + (half + lo + i) * n;
-      const float sa = sp[lo + i], sb = sp[half + lo + i];
-      float* o = zp + i * n * 2;
-      for (int64_t t = 0; t < n; ++t) { o[2 * t] = a[t] * sa; o[2 * t + 1] = b[t] * sb; }
-    }
-  });
-  return z;
-}
-
 // The frames of a strided view x (R, F, n) (unit stride along n), times the window win (n):
 // frame j is x[j / F, j % F]. For pairs lo .. hi - 1, size[j] = || x_j win || (accumulated in
 // double) and scale[j] = 1 / size[j] (1 below the smallest normal float), rows j = lo + i and
 // half + lo + i; returns z (hi - lo, n) complex, z[i, t] = (x_a[t] win[t] s_a, x_b[t] win[t] s_b)
-at::Tensor pair_pack_windowed(at::Tensor x, at::Tensor win, at::Tensor size, at::Tensor scale,
-                              int64_t lo, int64_t hi, int64_t half) {
+at::Tensor pair_pack(at::Tensor x, at::Tensor win, at::Tensor size, at::Tensor scale,
+                     int64_t lo, int64_t hi, int64_t half) {
   TORCH_CHECK(x.is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 3 && x.stride(2) == 1,
               "ddsp_spectral pairs: x must be a (R, F, n) float32 CPU view with unit stride in n");
   check_pairs(win.view({1, -1}), at::kFloat, "win");
@@ -214,15 +192,14 @@ void pair_unmerge(at::Tensor w, at::Tensor s, at::Tensor out, int64_t lo, int64_
 }
 
 TORCH_LIBRARY_FRAGMENT(ddsp_spectral, m) {
-  m.def("pair_pack(Tensor x, Tensor s, int lo, int hi, int half) -> Tensor", &pair_pack);
   m.def("pair_split(Tensor z, Tensor s, Tensor(a!) res, int lo, int hi, int half) -> ()",
         &pair_split);
   m.def("pair_merge(Tensor g, Tensor s, int lo, int hi, int half, int n, float interior) -> "
         "Tensor", &pair_merge);
   m.def("pair_unmerge(Tensor w, Tensor s, Tensor(a!) out, int lo, int hi, int half, "
         "Tensor win) -> ()", &pair_unmerge);
-  m.def("pair_pack_windowed(Tensor x, Tensor win, Tensor(a!) size, Tensor(b!) scale, int lo, "
-        "int hi, int half) -> Tensor", &pair_pack_windowed);
+  m.def("pair_pack(Tensor x, Tensor win, Tensor(a!) size, Tensor(b!) scale, int lo, int hi, "
+        "int half) -> Tensor", &pair_pack);
 }
 """
 
@@ -237,11 +214,6 @@ def usable(x: torch.Tensor) -> bool:
     """float32 real frames or complex64 spectra, a plain CPU tensor outside tracing, and the
     extension built (:func:`ddsp.dsp.plain_cpu`)."""
     return x.dtype in (torch.float32, torch.complex64) and plain_cpu(x) and _ops() is not None
-
-
-def pack(x: torch.Tensor, scale: torch.Tensor, lo: int, hi: int, half: int) -> torch.Tensor:
-    """Shape: ``x (m, n)`` float32, ``scale (2 half,)`` -> ``(hi - lo, n)`` complex64."""
-    return _ops().pair_pack(x, scale.reshape(-1), lo, hi, half)
 
 
 def split(z: torch.Tensor, scale: torch.Tensor, res: torch.Tensor, lo: int, hi: int, half: int):
@@ -269,7 +241,7 @@ def unmerge(
     _ops().pair_unmerge(w, scale.reshape(-1), out, lo, hi, half, win)
 
 
-def pack_windowed(
+def pack(
     x: torch.Tensor,
     window: torch.Tensor,
     size: torch.Tensor,
@@ -278,14 +250,16 @@ def pack_windowed(
     hi: int,
     half: int,
 ) -> torch.Tensor:
-    """:func:`pack` of windowed frames read from a strided view, norms computed on the way.
+    """Pairs ``lo .. hi`` of windowed frames, each scaled to unit norm, packed as complex
+    frames ``z[i] = a_i w s_a + i b_i w s_b`` (frames ``lo + i`` and ``half + lo + i``), read
+    from a strided view, the norms computed on the way.
 
     Shape: ``x (R, F, n)`` float32 with unit stride along ``n`` (frame ``j`` is ``x[j // F,
     j % F]``), ``window (n,)`` -> ``(hi - lo, n)`` complex64; writes ``size[j] = ||x_j
     window||`` and ``scale[j] = 1 / size[j]`` (1 below the smallest normal float) for the
     pairs' frames ``j`` (``size, scale (>= 2 half,)`` float32).
     """
-    return _ops().pair_pack_windowed(x, window, size, scale, lo, hi, half)
+    return _ops().pair_pack(x, window, size, scale, lo, hi, half)
 
 
 _NONE = torch.empty(0)

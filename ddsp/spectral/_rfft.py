@@ -18,7 +18,7 @@ import torch
 
 from . import _pairs_cpu
 
-__all__ = ["paired", "windowed_pairs", "rfft_frames", "rfft_windowed", "irfft_frames"]
+__all__ = ["paired", "windowed_pairs", "rfft_frames", "irfft_frames"]
 
 
 def paired(x: torch.Tensor, n: int) -> bool:
@@ -27,45 +27,72 @@ def paired(x: torch.Tensor, n: int) -> bool:
     return n % 2 == 1 and x.device.type == "cpu" and x.numel() >= 2 * max(n, 1)
 
 
-def rfft_frames(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """``torch.fft.rfft(x)`` over the last dimension (into ``out`` when given).
+def rfft_frames(
+    x: torch.Tensor, out: torch.Tensor | None = None, window: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``torch.fft.rfft(x * window)`` over the last dimension (into ``out`` when given; no
+    window: ``torch.fft.rfft(x)``).
 
-    Shape: ``(..., n)`` real -> ``(..., n // 2 + 1)`` complex.
+    Odd lengths run as pairs of frames in one complex FFT. In float32 the C++ packing
+    (:func:`ddsp.spectral._pairs_cpu.pack`) reads each pair from ``x`` where it lies (a framing
+    view ``(R, F, n)`` is read in place: no windowed copy of overlapping frames), windows them
+    and takes their norms on the way.
+
+    Shape: ``(..., n)`` real, ``window (n,)`` -> ``(..., n // 2 + 1)`` complex.
     """
     n = x.shape[-1]
     if not paired(x, n):
+        x = x if window is None else x * window
         return torch.fft.rfft(x, out=out) if out is not None else torch.fft.rfft(x)
-    h = n // 2 + 1
-    flat = x.reshape(-1, n)
-    m = flat.shape[0]
+    h, m = n // 2 + 1, x.numel() // n
     half = m // 2
     if out is None:
         out = torch.empty(*x.shape[:-1], h, dtype=_complex(x.dtype))
     res = out.view(m, h)
     # each frame scaled to unit norm first: the rounding of Z is relative to |Z|, so a quiet
     # frame paired with a loud one would take on the loud one's rounding (2.5e-2 of the peak
-    # in a float32 loss gradient, against 3e-4 unpaired); scaled, each keeps its own
-    size = torch.linalg.vector_norm(flat[: 2 * half], dim=-1)
-    scale = _unit(size)[:, None]  # (2 half, 1)
-    # a block of pairs at a time: the packed frames and their spectra are temporaries, and
-    # whole-batch ones (tens of MB) are fresh pages every call, faulted in one by one
+    # in a float32 loss gradient, against 3e-4 unpaired); scaled, each keeps its own. A block
+    # of pairs at a time: the packed frames and their spectra are temporaries, and whole-batch
+    # ones (tens of MB) are fresh pages every call, faulted in one by one
     step = _pairs_per_block(n)
-    for lo in range(0, half, step):
-        _rfft_pairs(flat, scale, res, lo, min(half, lo + step), half, n, h, out.dtype)
+    if _pairs_cpu.usable(x):  # one C++ pass each side of the FFT
+        frames = x if x.dim() == 3 and x.stride(-1) == 1 else x.reshape(1, m, n)
+        f = frames.shape[1]
+        win = torch.ones(n, dtype=x.dtype) if window is None else window.contiguous()
+        size = torch.empty(m, dtype=x.dtype)
+        scale = torch.empty(2 * half, dtype=x.dtype)
+        for lo in range(0, half, step):
+            hi = min(half, lo + step)
+            z = torch.fft.fft(_pairs_cpu.pack(frames, win, size, scale, lo, hi, half))
+            _pairs_cpu.split(z, scale, res, lo, hi, half)
+
+        def alone(rows: torch.Tensor) -> torch.Tensor:
+            return frames[rows // f, rows % f] * win
+
+    else:
+        flat = (x if window is None else x * window).reshape(-1, n)
+        size = torch.linalg.vector_norm(flat[: 2 * half], dim=-1)
+        scale = _unit(size)[:, None]  # (2 half, 1)
+        for lo in range(0, half, step):
+            _rfft_pairs(flat, scale, res, lo, min(half, lo + step), half, n, h, out.dtype)
+
+        def alone(rows: torch.Tensor) -> torch.Tensor:
+            return flat[rows]
+
     # digital silence (and norms below the smallest normal number, whose scale would
-    # overflow): unpaired, so exact zeros stay zeros
-    quiet = torch.nonzero(size < torch.finfo(x.dtype).tiny).flatten()
-    if len(quiet):
-        res[quiet] = torch.fft.rfft(flat[quiet])
+    # overflow) and the odd frame out: unpaired, so exact zeros stay zeros
+    quiet = torch.nonzero(size[: 2 * half] < torch.finfo(x.dtype).tiny).flatten()
     if m % 2:
-        res[-1] = torch.fft.rfft(flat[-1])
+        quiet = torch.cat([quiet, torch.tensor([m - 1])])
+    if len(quiet):
+        res[quiet] = torch.fft.rfft(alone(quiet))
     return out
 
 
 def windowed_pairs(frames: torch.Tensor, window: torch.Tensor) -> bool:
-    """Whether :func:`rfft_windowed` reads ``frames`` in place: paired (:func:`paired`), float32
-    ``(R, F, n)`` with unit stride along ``n`` (a framing view), a float32 window of ``n``
-    samples without gradient, and the C++ kernels usable."""
+    """Whether ``rfft_frames(frames, window=window)`` reads ``frames`` in place: paired
+    (:func:`paired`), float32 ``(R, F, n)`` with unit stride along ``n`` (a framing view), a
+    float32 window of ``n`` samples without gradient, and the C++ kernels usable."""
     n = frames.shape[-1]
     return (
         paired(frames, n)
@@ -78,44 +105,9 @@ def windowed_pairs(frames: torch.Tensor, window: torch.Tensor) -> bool:
     )
 
 
-def rfft_windowed(frames: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    """``rfft_frames(frames * window)`` without the windowed copy, where :func:`windowed_pairs`
-    holds: the C++ packing reads each pair of frames from the framing view, windows them and
-    takes their norms on the way (each frame scaled to unit norm, as :func:`rfft_frames`).
-    The frames' values are those of ``frames * window`` (the same products), so the spectra
-    equal ``rfft_frames``'s to rounding of the norms.
-
-    Shape: ``(R, F, n)``, ``(n,)`` -> ``(R, F, n // 2 + 1)`` complex.
-    """
-    if not windowed_pairs(frames, window):
-        return rfft_frames(frames * window)
-    r, f, n = frames.shape
-    h, m = n // 2 + 1, r * f
-    half = m // 2
-    window = window.contiguous()
-    out = torch.empty(r, f, h, dtype=_complex(frames.dtype))
-    res = out.view(m, h)
-    size = torch.empty(m, dtype=frames.dtype)
-    scale = torch.empty(2 * half, dtype=frames.dtype)
-    step = _pairs_per_block(n)
-    for lo in range(0, half, step):
-        hi = min(half, lo + step)
-        z = torch.fft.fft(_pairs_cpu.pack_windowed(frames, window, size, scale, lo, hi, half))
-        _pairs_cpu.split(z, scale, res, lo, hi, half)
-    quiet = torch.nonzero(size[: 2 * half] < torch.finfo(frames.dtype).tiny).flatten()
-    if m % 2:
-        quiet = torch.cat([quiet, torch.tensor([m - 1])])
-    if len(quiet):  # as rfft_frames: digital silence and the odd frame out, unpaired
-        res[quiet] = torch.fft.rfft(frames[quiet // f, quiet % f] * window)
-    return out
-
-
 def _rfft_pairs(flat, scale, res, lo: int, hi: int, half: int, n: int, h: int, dtype) -> None:
-    """Pairs ``lo .. hi`` of :func:`rfft_frames`: frame ``i`` with frame ``half + i``."""
-    if flat.is_contiguous() and _pairs_cpu.usable(flat):  # one C++ pass each side of the FFT
-        z = torch.fft.fft(_pairs_cpu.pack(flat, scale, lo, hi, half))
-        _pairs_cpu.split(z, scale, res, lo, hi, half)
-        return
+    """Pairs ``lo .. hi`` of :func:`rfft_frames` in eager torch: frame ``i`` with frame
+    ``half + i``."""
     sa, sb = scale[lo:hi], scale[half + lo : half + hi]
     z = torch.empty(hi - lo, n, dtype=dtype)
     zr = torch.view_as_real(z)

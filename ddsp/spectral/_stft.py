@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ..dsp import empty_huge, finite_values, frame, overlap_add
 from . import _checks, _power_cpu
-from ._rfft import irfft_frames, rfft_frames, rfft_windowed, windowed_pairs
+from ._rfft import irfft_frames, rfft_frames, windowed_pairs
 
 
 def get_window(
@@ -549,7 +549,7 @@ class _RealFFT(torch.autograd.Function):
 def windowed_rfft(frames: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
     """``torch.fft.rfft(frames * window)``, differentiable; for odd lengths on the CPU the
     windowing happens inside the paired FFT's packing and, backward, its unpacking
-    (:func:`ddsp.spectral._rfft.rfft_windowed`), with no windowed copy of the frames either way.
+    (:func:`ddsp.spectral._rfft.rfft_frames`), with no windowed copy of the frames either way.
 
     Shape: ``(R, F, n)``, ``(n,)`` -> ``(R, F, n // 2 + 1)`` complex.
     """
@@ -565,7 +565,7 @@ class _WindowedRealFFT(torch.autograd.Function):
     def forward(ctx, frames: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
         ctx.n = frames.shape[-1]
         ctx.save_for_backward(window)
-        return rfft_windowed(frames, window)
+        return rfft_frames(frames, window=window)
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):

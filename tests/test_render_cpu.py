@@ -132,8 +132,9 @@ def test_golf_render_equals_eager(monkeypatch):
 
 
 def test_kernels_stay_out_of_gradients():
-    """With a gradient needed, the eager (differentiable) ops run and the gradient reaches
-    every input."""
+    """With a gradient needed, the render kernels step aside (the cascade takes the training
+    kernel of :mod:`ddsp.filters.cascade_grad`, tested in test_cascade_grad.py) and the gradient
+    reaches every input."""
     hop = 20
     sos = _biquads(1, 10, torch.float64).requires_grad_()
     x = torch.randn(1, 10 * hop, dtype=torch.float64, requires_grad=True)

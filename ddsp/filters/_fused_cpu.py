@@ -34,6 +34,9 @@ _SOURCE = r"""
 #include <ATen/ops/from_blob.h>
 #include <ATen/ops/zeros_like.h>
 #include <torch/library.h>
+#include <algorithm>
+#include <cmath>
+#include <ATen/ops/empty.h>
 #include <tuple>
 #include <vector>
 #include <cstdlib>
@@ -141,10 +144,203 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> allpole_backward(
   return {gx, ga, gzi};
 }
 
+// The GOLF-ss vocal tract with gradients (ddsp.filters.cascade_grad). Per-frame biquads (a1, a2)
+// are interpolated linearly to every sample inside the recursion, as the render kernel
+// sos_cascade does (the same operations: the same bits), and every section's output is kept for
+// the backward: x (B, T), sos (B, F, S, 2) -> y (B, T), ys (B, T, S). No per-sample coefficient
+// tensor exists on either pass.
+std::tuple<at::Tensor, at::Tensor> sos_cascade_saving(at::Tensor x, at::Tensor sos, int64_t hop) {
+  TORCH_CHECK(x.is_cpu() && x.dim() == 2 && sos.dim() == 4 && sos.size(3) == 2,
+              "sos_cascade_saving: x (B, T), sos (B, F, S, 2)");
+  x = x.contiguous(); sos = sos.contiguous();
+  const int64_t B = x.size(0), T = x.size(1), F = sos.size(1), S = sos.size(2);
+  TORCH_CHECK(hop > 0 && F * hop == T && sos.size(0) == B, "sos_cascade_saving: frames x hop != time");
+  auto y = at::empty({B, T}, x.options());
+  auto ys = at::empty({B, T, S}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sos_cascade_saving", [&] {
+    using T_ = scalar_t;
+    const T_* xp = x.data_ptr<T_>(); const T_* cp = sos.data_ptr<T_>();
+    T_* yp = y.data_ptr<T_>(); T_* sp = ys.data_ptr<T_>();
+    std::vector<T_> w(hop);
+    for (int64_t j = 0; j < hop; ++j) w[j] = T_(j) / T_(hop);
+    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+      std::vector<T_> y1(S), y2(S), c1(S), d1(S), c2(S), d2(S);
+      for (int64_t b = b0; b < b1; ++b) {
+        const T_* xb = xp + b * T; T_* yb = yp + b * T; T_* sb = sp + b * T * S;
+        const T_* cb = cp + b * F * S * 2;
+        std::fill(y1.begin(), y1.end(), T_(0)); std::fill(y2.begin(), y2.end(), T_(0));
+        for (int64_t k = 0; k < F; ++k) {
+          const T_* now = cb + k * S * 2; const T_* nxt = cb + std::min(k + 1, F - 1) * S * 2;
+          for (int64_t s = 0; s < S; ++s) {
+            c1[s] = now[2 * s]; d1[s] = nxt[2 * s] - now[2 * s];
+            c2[s] = now[2 * s + 1]; d2[s] = nxt[2 * s + 1] - now[2 * s + 1];
+          }
+          for (int64_t j = 0; j < hop; ++j) {
+            const int64_t t = k * hop + j;
+            T_ v = xb[t];
+            const T_ wj = w[j];
+            T_* st = sb + t * S;
+            for (int64_t s = 0; s < S; ++s) {
+              const T_ a1 = c1[s] + d1[s] * wj, a2 = c2[s] + d2[s] * wj;
+              const T_ out = v - a1 * y1[s] - a2 * y2[s];
+              y2[s] = y1[s]; y1[s] = out; v = out; st[s] = out;
+            }
+            yb[t] = v;
+          }
+        }
+      }
+    });
+  });
+  return {y, ys};
+}
+
+// Its backward, one pass backwards in time through all sections (last section first):
+//   g_s[t]        = g_{s+1}[t] - a1_s[t + 1] g_s[t + 1] - a2_s[t + 2] g_s[t + 2]   (g_S = dL/dy)
+//   dL/da1_s[t]   = -g_s[t] y_s[t - 1],  dL/da2_s[t] = -g_s[t] y_s[t - 2]          (y_s[<0] = 0)
+//   dL/dx[t]      = g_0[t]
+// and each per-sample coefficient gradient goes straight to the two frames it was interpolated
+// from (weights 1 - j / hop and j / hop), summed in double: (B, T) -> gx (B, T), gsos (B, F, S, 2).
+std::tuple<at::Tensor, at::Tensor> sos_cascade_backward(at::Tensor gy, at::Tensor sos,
+                                                        at::Tensor ys, int64_t hop) {
+  TORCH_CHECK(gy.is_cpu() && gy.dim() == 2 && sos.dim() == 4 && ys.dim() == 3,
+              "sos_cascade_backward: gy (B, T), sos (B, F, S, 2), ys (B, T, S)");
+  gy = gy.contiguous(); sos = sos.contiguous(); ys = ys.contiguous();
+  const int64_t B = gy.size(0), T = gy.size(1), F = sos.size(1), S = sos.size(2);
+  TORCH_CHECK(hop > 0 && F * hop == T && ys.size(1) == T && ys.size(2) == S,
+              "sos_cascade_backward: shapes do not match");
+  auto gx = at::empty_like(gy);
+  auto gsos = at::empty_like(sos);
+  AT_DISPATCH_FLOATING_TYPES(gy.scalar_type(), "sos_cascade_backward", [&] {
+    using T_ = scalar_t;
+    const T_* gp = gy.data_ptr<T_>(); const T_* cp = sos.data_ptr<T_>();
+    const T_* sp = ys.data_ptr<T_>();
+    T_* gxp = gx.data_ptr<T_>(); T_* gsp = gsos.data_ptr<T_>();
+    std::vector<T_> w(hop);
+    for (int64_t j = 0; j < hop; ++j) w[j] = T_(j) / T_(hop);
+    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+      std::vector<T_> g1(S), g2(S), a1n(S), a2n(S), a2nn(S), c1(S), d1(S), c2(S), d2(S);
+      std::vector<T_> zero(S, T_(0));
+      std::vector<double> acc(F * S * 2), n1(S), x1(S), n2(S), x2(S);
+      for (int64_t b = b0; b < b1; ++b) {
+        const T_* gb = gp + b * T; const T_* cb = cp + b * F * S * 2; const T_* sb = sp + b * T * S;
+        T_* gxb = gxp + b * T;
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (auto* v : {&g1, &g2, &a1n, &a2n, &a2nn}) std::fill(v->begin(), v->end(), T_(0));
+        for (int64_t k = F - 1; k >= 0; --k) {
+          const int64_t kn = std::min(k + 1, F - 1);
+          const T_* now = cb + k * S * 2; const T_* nxt = cb + kn * S * 2;
+          for (int64_t s = 0; s < S; ++s) {
+            c1[s] = now[2 * s]; d1[s] = nxt[2 * s] - now[2 * s];
+            c2[s] = now[2 * s + 1]; d2[s] = nxt[2 * s + 1] - now[2 * s + 1];
+            n1[s] = x1[s] = n2[s] = x2[s] = 0.0;
+          }
+          for (int64_t j = hop - 1; j >= 0; --j) {
+            const int64_t t = k * hop + j;
+            const T_ wj = w[j];
+            const double wd = double(j) / double(hop);
+            const T_* p1 = t >= 1 ? sb + (t - 1) * S : zero.data();  // y_s[t - 1]
+            const T_* p2 = t >= 2 ? sb + (t - 2) * S : zero.data();  // y_s[t - 2]
+            T_ g = gb[t];
+            for (int64_t s = S - 1; s >= 0; --s) {
+              g = g - a1n[s] * g1[s] - a2nn[s] * g2[s];
+              g2[s] = g1[s]; g1[s] = g;
+              const double ga1 = -double(g) * double(p1[s]), ga2 = -double(g) * double(p2[s]);
+              n1[s] += ga1 * (1.0 - wd); x1[s] += ga1 * wd;
+              n2[s] += ga2 * (1.0 - wd); x2[s] += ga2 * wd;
+              a2nn[s] = a2n[s];
+              a1n[s] = c1[s] + d1[s] * wj; a2n[s] = c2[s] + d2[s] * wj;
+            }
+            gxb[t] = g;
+          }
+          for (int64_t s = 0; s < S; ++s) {
+            acc[(k * S + s) * 2] += n1[s]; acc[(kn * S + s) * 2] += x1[s];
+            acc[(k * S + s) * 2 + 1] += n2[s]; acc[(kn * S + s) * 2 + 1] += x2[s];
+          }
+        }
+        T_* gsb = gsp + b * F * S * 2;
+        for (int64_t i = 0; i < F * S * 2; ++i) gsb[i] = T_(acc[i]);
+      }
+    });
+  });
+  return {gx, gsos};
+}
+
+// The gradient of biquad_log_rms_gain (the render kernels' forward): with P_s(w) the power of
+// section s's denominator, h(w) = 1 / prod_s P_s(w) and u(w) = h(w) / sum_w h(w),
+//   d/dP_s(w) [1/2 log mean_w h] = -u(w) / (2 P_s(w)),
+// summed over the frequencies against P_s's coefficients (1, cos w, cos 2w) and taken to a1, a2:
+// sos (M, S, 2), g (M,) -> (M, S, 2), in float64. A row whose product leaves float64's range
+// weights the frequencies by the log-domain softmax instead, as the forward does.
+at::Tensor biquad_log_rms_gain_backward(at::Tensor sos, at::Tensor g, int64_t n_freqs) {
+  TORCH_CHECK(sos.is_cpu() && sos.dim() == 3 && sos.size(2) == 2 && n_freqs >= 2 &&
+                  g.dim() == 1 && g.size(0) == sos.size(0),
+              "biquad_log_rms_gain_backward: sos (M, S, 2), g (M,)");
+  sos = sos.contiguous(); g = g.contiguous();
+  const int64_t M = sos.size(0), S = sos.size(1), N = n_freqs;
+  auto out = at::empty_like(sos);
+  std::vector<double> c1(N), c2(N);
+  const double pi = 3.14159265358979323846;
+  for (int64_t f = 0; f < N; ++f) {
+    const double wf = pi * double(f) / double(N - 1);
+    c1[f] = std::cos(wf); c2[f] = std::cos(2 * wf);
+  }
+  AT_DISPATCH_FLOATING_TYPES(sos.scalar_type(), "biquad_log_rms_gain_backward", [&] {
+    const scalar_t* sp = sos.data_ptr<scalar_t>(); const scalar_t* gp = g.data_ptr<scalar_t>();
+    scalar_t* op = out.data_ptr<scalar_t>();
+    at::parallel_for(0, M, 16, [&](int64_t m0, int64_t m1) {
+      std::vector<double> power(S * N), u(N), k0(S), k1(S), k2(S);
+      for (int64_t m = m0; m < m1; ++m) {
+        const scalar_t* s = sp + m * S * 2;
+        for (int64_t j = 0; j < S; ++j) {
+          const double a1 = s[2 * j], a2 = s[2 * j + 1];
+          k0[j] = 1 + a1 * a1 + a2 * a2; k1[j] = 2 * a1 * (1 + a2); k2[j] = 2 * a2;
+        }
+        std::fill(u.begin(), u.end(), 1.0);
+        for (int64_t j = 0; j < S; ++j) {
+          double* pj = power.data() + j * N;
+          const double a = k0[j], b = k1[j], c = k2[j];
+          for (int64_t f = 0; f < N; ++f) { pj[f] = a + b * c1[f] + c * c2[f]; u[f] *= pj[f]; }
+        }
+        double total = 0;
+        for (int64_t f = 0; f < N; ++f) { u[f] = 1 / u[f]; total += u[f]; }
+        if (!(std::isfinite(total) && total > 0)) {  // the log-domain softmax of -sum_s log P_s
+          double top = -INFINITY;
+          for (int64_t f = 0; f < N; ++f) {
+            double lp = 0;
+            for (int64_t j = 0; j < S; ++j) lp -= std::log(power[j * N + f]);
+            u[f] = lp; top = std::max(top, lp);
+          }
+          total = 0;
+          for (int64_t f = 0; f < N; ++f) { u[f] = std::exp(u[f] - top); total += u[f]; }
+        }
+        const double scale = -0.5 * double(gp[m]) / total;
+        for (int64_t j = 0; j < S; ++j) {
+          const double* pj = power.data() + j * N;
+          double s0 = 0, s1 = 0, s2 = 0;
+          for (int64_t f = 0; f < N; ++f) {
+            const double q = u[f] / pj[f];
+            s0 += q; s1 += q * c1[f]; s2 += q * c2[f];
+          }
+          const double g0 = scale * s0, g1 = scale * s1, g2 = scale * s2;
+          const double a1 = s[2 * j], a2 = s[2 * j + 1];
+          op[m * S * 2 + 2 * j] = scalar_t(2 * a1 * g0 + 2 * (1 + a2) * g1);
+          op[m * S * 2 + 2 * j + 1] = scalar_t(2 * a2 * g0 + 2 * a1 * g1 + 2 * g2);
+        }
+      }
+    });
+  });
+  return out;
+}
+
 TORCH_LIBRARY(ddsp_allpole, m) {
   m.def("allpole_backward(Tensor gy, Tensor a, Tensor y, Tensor zi, int hop, bool need_a, "
         "bool need_zi) -> (Tensor, Tensor, Tensor)",
         &allpole_backward);
+  m.def("sos_cascade_saving(Tensor x, Tensor sos, int hop) -> (Tensor, Tensor)", &sos_cascade_saving);
+  m.def("sos_cascade_backward(Tensor gy, Tensor sos, Tensor ys, int hop) -> (Tensor, Tensor)",
+        &sos_cascade_backward);
+  m.def("biquad_log_rms_gain_backward(Tensor sos, Tensor g, int n_freqs) -> Tensor",
+        &biquad_log_rms_gain_backward);
 }
 """
 

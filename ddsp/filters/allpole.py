@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..dsp import device_assert, host_reads_free
-from . import _render_cpu
+from . import _render_cpu, cascade_grad
 from .allpole_grad import lpc_filter, lpc_filter_frames
 from .interpolate import upsample
 
@@ -260,6 +260,31 @@ def allpole_sos(
         y, zf = y.reshape(x.shape), zf.reshape(*lead, sections, 2)
         _check_output(y, x, sos.flatten(-2), zi, True)
         return (y, zf) if return_zf else y
+    if (
+        hop_length is not None
+        and sub_hop == 1
+        and zi is None
+        and not return_zf
+        and x.shape[:-1] == lead
+        and sos.shape[-3] * hop_length == x.shape[-1]
+        and cascade_grad.available(x, sos)
+    ):  # training: two C++ passes, no per-sample coefficient tensors (see cascade_grad)
+        y = cascade_grad.sos_cascade(
+            x.reshape(-1, x.shape[-1]),
+            sos.reshape(-1, *sos.shape[-3:]),
+            hop_length,
+            lambda x, sos: _cascade(x, sos, None, hop_length, 1)[0],
+        ).reshape(x.shape)
+        _check_output(y, x, sos.flatten(-2), None, True)
+        return y
+    y, zf = _cascade(x, sos, zi, hop_length, sub_hop)
+    _check_output(y, x, sos.flatten(-2), None, True)
+    return (y, zf) if return_zf else y
+
+
+def _cascade(x, sos, zi, hop_length, sub_hop):
+    """:func:`allpole_sos`'s general path, section by section on :func:`_allpole`: ``(y, zf)``."""
+    lead, sections = sos.shape[:-3], sos.shape[-2]
     # section-major layout: one copy, then every section's coefficients are contiguous and
     # unbind's backward stacks the gradients once (slicing one big tensor per section made
     # autograd zero-fill a full-size gradient for every section)
@@ -278,5 +303,4 @@ def allpole_sos(
     for s, coeffs in enumerate(per_section):
         y, zf = _allpole(y, coeffs, None if zi is None else zi[..., s, :], True, held)
         zfs.append(zf)
-    _check_output(y, x, sos.flatten(-2), None, True)
-    return (y, torch.stack(zfs, dim=-2)) if return_zf else y
+    return y, torch.stack(zfs, dim=-2)

@@ -7,7 +7,7 @@ import math
 import torch
 
 from ..dsp import compiled
-from . import _render_cpu
+from . import _fused_cpu, _render_cpu
 
 __all__ = ["freqz", "biquad_log_rms_gain"]
 
@@ -67,6 +67,8 @@ def biquad_log_rms_gain(sos: torch.Tensor, n_freqs: int = 256) -> torch.Tensor:
     """
     if _render_cpu.usable(sos) and sos.dim() >= 3:  # rendering: one C++ pass, one log a frame
         return _render_cpu.biquad_log_rms_gain(sos, n_freqs)
+    if sos.dim() >= 3 and _kernels_take_gradient(sos):  # training: that pass and its gradient's
+        return _LogRmsGain.apply(sos, n_freqs)
     w = torch.linspace(0, math.pi, n_freqs, dtype=torch.float64, device=sos.device)
     basis = torch.stack([torch.ones_like(w), torch.cos(w), torch.cos(2 * w)])  # (3, n_freqs)
     if torch.is_grad_enabled() and sos.requires_grad and sos[..., 0].numel() >= 1 << 12:
@@ -74,6 +76,38 @@ def biquad_log_rms_gain(sos: torch.Tensor, n_freqs: int = 256) -> torch.Tensor:
         fn = compiled("biquad_log_rms_gain", _log_rms_gain, VECTOR_256)
         return fn(sos, basis, fn is not _log_rms_gain)  # the fused form only when compiled
     return _log_rms_gain(sos, basis, False)
+
+
+def _kernels_take_gradient(sos: torch.Tensor) -> bool:
+    """A CPU float32/float64 tensor and the extensions built: the C++ forward and backward."""
+    with torch.no_grad():
+        return _render_cpu.usable(sos) and _fused_cpu.load() is not None
+
+
+class _LogRmsGain(torch.autograd.Function):
+    """:func:`biquad_log_rms_gain` as the render kernel's float64 pass and a float64 backward
+    pass (``_fused_cpu``: ``-u(w) / (2 P_s(w))`` summed against ``1, cos w, cos 2w``); about 3x
+    the compiled eager form's speed on a training batch. Under ``create_graph`` the backward
+    differentiates the eager form."""
+
+    @staticmethod
+    def forward(ctx, sos: torch.Tensor, n_freqs: int) -> torch.Tensor:
+        ctx.save_for_backward(sos)
+        ctx.n_freqs = n_freqs
+        return _render_cpu.biquad_log_rms_gain(sos, n_freqs)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        (sos,) = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph: the eager form's own derivatives
+            w = torch.linspace(0, math.pi, ctx.n_freqs, dtype=torch.float64)
+            basis = torch.stack([torch.ones_like(w), torch.cos(w), torch.cos(2 * w)])
+            out = _log_rms_gain(sos, basis, False)
+            return torch.autograd.grad(out, sos, g, create_graph=True)[0], None
+        lead = sos.shape[:-2]
+        flat = sos.reshape(-1, *sos.shape[-2:])
+        grad = _fused_cpu.load().biquad_log_rms_gain_backward(flat, g.reshape(-1), ctx.n_freqs)
+        return grad.reshape(*lead, *sos.shape[-2:]), None
 
 
 def _log_rms_gain(sos: torch.Tensor, basis: torch.Tensor, fused: bool) -> torch.Tensor:

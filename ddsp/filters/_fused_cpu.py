@@ -218,9 +218,10 @@ std::tuple<at::Tensor, at::Tensor> sos_cascade_backward(at::Tensor gy, at::Tenso
     std::vector<T_> w(hop);
     for (int64_t j = 0; j < hop; ++j) w[j] = T_(j) / T_(hop);
     at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-      std::vector<T_> g1(S), g2(S), a1n(S), a2n(S), a2nn(S), c1(S), d1(S), c2(S), d2(S);
+      std::vector<T_> g1(S), g2(S), a1n(S), a2n(S), a2nn(S), c1(S), d1(S), c2(S), d2(S), gs(S);
       std::vector<T_> zero(S, T_(0));
-      std::vector<double> acc(F * S * 2), n1(S), x1(S), n2(S), x2(S);
+      // per section and frame: sums of dL/da and of dL/da * j / hop (the next frame's share)
+      std::vector<double> acc(F * S * 2), s1(S), w1(S), s2(S), w2(S);
       for (int64_t b = b0; b < b1; ++b) {
         const T_* gb = gp + b * T; const T_* cb = cp + b * F * S * 2; const T_* sb = sp + b * T * S;
         T_* gxb = gxp + b * T;
@@ -232,7 +233,7 @@ std::tuple<at::Tensor, at::Tensor> sos_cascade_backward(at::Tensor gy, at::Tenso
           for (int64_t s = 0; s < S; ++s) {
             c1[s] = now[2 * s]; d1[s] = nxt[2 * s] - now[2 * s];
             c2[s] = now[2 * s + 1]; d2[s] = nxt[2 * s + 1] - now[2 * s + 1];
-            n1[s] = x1[s] = n2[s] = x2[s] = 0.0;
+            s1[s] = w1[s] = s2[s] = w2[s] = 0.0;
           }
           for (int64_t j = hop - 1; j >= 0; --j) {
             const int64_t t = k * hop + j;
@@ -241,20 +242,23 @@ std::tuple<at::Tensor, at::Tensor> sos_cascade_backward(at::Tensor gy, at::Tenso
             const T_* p1 = t >= 1 ? sb + (t - 1) * S : zero.data();  // y_s[t - 1]
             const T_* p2 = t >= 2 ? sb + (t - 2) * S : zero.data();  // y_s[t - 2]
             T_ g = gb[t];
-            for (int64_t s = S - 1; s >= 0; --s) {
+            for (int64_t s = S - 1; s >= 0; --s) {  // the chain through the sections
               g = g - a1n[s] * g1[s] - a2nn[s] * g2[s];
-              g2[s] = g1[s]; g1[s] = g;
-              const double ga1 = -double(g) * double(p1[s]), ga2 = -double(g) * double(p2[s]);
-              n1[s] += ga1 * (1.0 - wd); x1[s] += ga1 * wd;
-              n2[s] += ga2 * (1.0 - wd); x2[s] += ga2 * wd;
+              gs[s] = g;
+            }
+            gxb[t] = g;
+            for (int64_t s = 0; s < S; ++s) {  // independent across sections
+              g2[s] = g1[s]; g1[s] = gs[s];
+              const double ga1 = -double(gs[s]) * double(p1[s]);
+              const double ga2 = -double(gs[s]) * double(p2[s]);
+              s1[s] += ga1; w1[s] += ga1 * wd; s2[s] += ga2; w2[s] += ga2 * wd;
               a2nn[s] = a2n[s];
               a1n[s] = c1[s] + d1[s] * wj; a2n[s] = c2[s] + d2[s] * wj;
             }
-            gxb[t] = g;
           }
           for (int64_t s = 0; s < S; ++s) {
-            acc[(k * S + s) * 2] += n1[s]; acc[(kn * S + s) * 2] += x1[s];
-            acc[(k * S + s) * 2 + 1] += n2[s]; acc[(kn * S + s) * 2 + 1] += x2[s];
+            acc[(k * S + s) * 2] += s1[s] - w1[s]; acc[(kn * S + s) * 2] += w1[s];
+            acc[(k * S + s) * 2 + 1] += s2[s] - w2[s]; acc[(kn * S + s) * 2 + 1] += w2[s];
           }
         }
         T_* gsb = gsp + b * F * S * 2;

@@ -21,7 +21,9 @@ float32, chosen at run time (the build itself targets the baseline x86-64 ISA, s
 on every machine); they give the scalar loops' bits (the tests check it), 3x faster here.
 ``DDSP_SIMD=0`` keeps the scalar loops. Callers use them only for CPU tensors that need no
 gradient, and keep the eager ops otherwise; :func:`ops` is None without a compiler or with
-``DDSP_CPP=0``.
+``DDSP_CPP=0``. One training kernel lives here, beside the oscillator it reuses:
+:func:`wavetable_position_backward`, the oscillator's gradient in its table position (GOLF-ss
+training runs :func:`wavetable_decimated` forward with it as the backward).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "usable",
     "sos_cascade",
     "wavetable_decimated",
+    "wavetable_position_backward",
     "causal_fir",
     "biquad_log_rms_gain",
 ]
@@ -129,7 +132,7 @@ __attribute__((target("avx2"))) static inline __m256i floor8(__m256 x) {
 // [0, n - n % 8). Returns the count done.
 __attribute__((target("avx2"))) static int64_t read_tables_avx2(
     const double* ph, double start, const float* w, float p_now, float p_step,
-    const float* table, int64_t K, int64_t N, float* dst, int64_t n) {
+    const float* table, int64_t K, int64_t N, float* dst, int64_t n, float* diff) {
   const __m256d st = _mm256_set1_pd(start);
   const __m256 vn = _mm256_set1_ps(float(N)), vk = _mm256_set1_ps(float(K - 1));
   const __m256 pn = _mm256_set1_ps(p_now), ps = _mm256_set1_ps(p_step);
@@ -158,6 +161,7 @@ __attribute__((target("avx2"))) static int64_t read_tables_avx2(
     const __m256 hi = _mm256_add_ps(c, _mm256_mul_ps(fr, _mm256_sub_ps(d, c)));
     const __m256 t = _mm256_sub_ps(q, _mm256_cvtepi32_ps(k0));
     _mm256_storeu_ps(dst + i, _mm256_add_ps(lo, _mm256_mul_ps(t, _mm256_sub_ps(hi, lo))));
+    if (diff != nullptr) _mm256_storeu_ps(diff + i, _mm256_sub_ps(hi, lo));
   }
   return i;
 }
@@ -219,14 +223,16 @@ struct Oscillator {
   std::vector<double> ph_buf;  // per-segment scratch (hop_os long)
   std::vector<T_> idx_buf, pos_buf;
 
-  // the next `count` oversampled samples (zeros past the end) into dst
-  void generate(T_* __restrict__ dst, int64_t count) {
+  // the next `count` oversampled samples (zeros past the end) into dst; with `diff`, also the
+  // derivative of each sample in the table position q (hi - lo: the two tables' reads)
+  void generate(T_* __restrict__ dst, int64_t count, T_* __restrict__ diff = nullptr) {
     if (int64_t(ph_buf.size()) < hop_os) {
       ph_buf.resize(hop_os); idx_buf.resize(hop_os); pos_buf.resize(hop_os);
     }
     while (count > 0) {
       if (m >= M) {
         std::fill(dst, dst + count, T_(0));
+        if (diff != nullptr) std::fill(diff, diff + count, T_(0));
         return;
       }
       const int64_t kn = std::min(k + 1, F - 1), n = std::min(count, hop_os - j);
@@ -244,7 +250,7 @@ struct Oscillator {
       int64_t done = 0;
 #ifdef DDSP_AVX2
       if constexpr (std::is_same_v<T_, float>)
-        if (vec) done = read_tables_avx2(ph_buf.data(), start, w + j, p_now, p_step, table, K, N, dst, n);
+        if (vec) done = read_tables_avx2(ph_buf.data(), start, w + j, p_now, p_step, table, K, N, dst, n, diff);
 #endif
       for (int64_t i = done; i < n; ++i) {
         const double ph = ph_buf[i] + start;
@@ -261,8 +267,10 @@ struct Oscillator {
         const T_* r1 = r0 + N;
         const T_ lo = r0[i0] + fr * (r0[i1] - r0[i0]), hi = r1[i0] + fr * (r1[i1] - r1[i0]);
         dst[i] = lo + (q - T_(k0)) * (hi - lo);
+        if (diff != nullptr) diff[i] = hi - lo;
       }
       acc = a; dst += n; count -= n; m += n; j += n;
+      if (diff != nullptr) diff += n;
       if (j == hop_os) { j = 0; ++k; }
     }
   }
@@ -435,10 +443,77 @@ at::Tensor biquad_log_rms_gain(at::Tensor sos, int64_t n_freqs) {
   return out;
 }
 
+// The gradient of wavetable_decimated with respect to position (training; f0 and the tables take
+// none): the decimating low-pass transposed (each output's gradient spread over the taps it
+// read), times each oversampled sample's derivative in the table position (hi - lo, times K - 1),
+// folded to the frames with upsample()'s interpolation weights in float64, and zero where
+// position lies outside [0, 1] (torch.clamp's gradient). gy (B, F * hop) -> (B, F).
+at::Tensor wavetable_position_backward(at::Tensor gy, at::Tensor f0, at::Tensor position,
+                                       at::Tensor tables, at::Tensor h, int64_t sr, int64_t hop,
+                                       int64_t os, at::Tensor phase0) {
+  TORCH_CHECK(gy.is_cpu() && gy.dim() == 2 && f0.dim() == 2 && position.sizes() == f0.sizes() &&
+                  gy.size(0) == f0.size(0) && gy.size(1) == f0.size(1) * hop,
+              "wavetable_position_backward: gy (B, F * hop), f0, position (B, F)");
+  gy = gy.contiguous(); f0 = f0.contiguous(); position = position.contiguous();
+  tables = tables.contiguous(); h = h.contiguous(); phase0 = phase0.to(at::kDouble).contiguous();
+  const int64_t B = f0.size(0), F = f0.size(1), K = tables.size(0), N = tables.size(1);
+  const int64_t L = os > 1 ? h.size(0) : 1, delay = (L - 1) / 2, hop_os = hop * os;
+  const int64_t T = F * hop, TO = T * os;
+  auto out = at::empty({B, F}, f0.options());
+  AT_DISPATCH_FLOATING_TYPES(f0.scalar_type(), "wavetable_position_backward", [&] {
+    using T_ = scalar_t;
+    const T_* gp = gy.data_ptr<T_>(); const T_* fp = f0.data_ptr<T_>();
+    const T_* pp = position.data_ptr<T_>(); const T_* tp = tables.data_ptr<T_>();
+    const T_* hp = h.data_ptr<T_>(); const double* p0 = phase0.data_ptr<double>();
+    T_* op = out.data_ptr<T_>();
+    std::vector<T_> w(hop_os);
+    for (int64_t j = 0; j < hop_os; ++j) w[j] = T_(j) / T_(hop_os);
+    const bool vec = simd() && K * N < (int64_t(1) << 31);  // int32 gather offsets
+    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+      std::vector<T_> g(TO), y(TO), diff(TO);
+      std::vector<double> acc(F);
+      for (int64_t b = b0; b < b1; ++b) {
+        const T_* gb = gp + b * T;
+        if (os == 1) {
+          std::copy(gb, gb + T, g.begin());
+        } else {  // g[i] = sum_n gy[n] h[i + delay - n os]
+          std::fill(g.begin(), g.end(), T_(0));
+          for (int64_t n = 0; n < T; ++n) {
+            const int64_t start = n * os - delay;
+            const int64_t k0 = std::max<int64_t>(0, -start), k1 = std::min<int64_t>(L, TO - start);
+            if (k1 > k0) axpy(g.data() + start + k0, gb[n], hp + k0, k1 - k0);
+          }
+        }
+        Oscillator<T_> osc{fp + b * F, pp + b * F, tp, w.data(), F, K, N, hop_os,
+                           TO, double(sr * os), p0[b], vec};
+        osc.generate(y.data(), TO, diff.data());
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t k = 0; k < F; ++k) {
+          const int64_t kn = std::min(k + 1, F - 1);
+          double sum = 0, weighted = 0;  // sum of dL/dq and of dL/dq * j / hop_os
+          for (int64_t j = 0; j < hop_os; ++j) {
+            const int64_t i = k * hop_os + j;
+            const double gq = double(g[i]) * double(diff[i]);
+            sum += gq; weighted += gq * (double(j) / double(hop_os));
+          }
+          acc[k] += (sum - weighted) * double(K - 1);
+          acc[kn] += weighted * double(K - 1);
+        }
+        const T_* pb = pp + b * F; T_* ob = op + b * F;
+        for (int64_t k = 0; k < F; ++k)
+          ob[k] = (pb[k] >= T_(0) && pb[k] <= T_(1)) ? T_(acc[k]) : T_(0);
+      }
+    });
+  });
+  return out;
+}
+
 TORCH_LIBRARY(ddsp_render, m) {
   m.def("sos_cascade(Tensor x, Tensor sos, Tensor zi, int hop) -> (Tensor, Tensor)", &sos_cascade);
   m.def("wavetable_decimated(Tensor f0, Tensor position, Tensor tables, Tensor h, int sr, int hop, "
         "int os, Tensor phase0) -> Tensor", &wavetable_decimated);
+  m.def("wavetable_position_backward(Tensor gy, Tensor f0, Tensor position, Tensor tables, "
+        "Tensor h, int sr, int hop, int os, Tensor phase0) -> Tensor", &wavetable_position_backward);
   m.def("causal_fir(Tensor x, Tensor h) -> Tensor", &causal_fir);
   m.def("simd() -> bool", &simd);
   m.def("biquad_log_rms_gain(Tensor sos, int n_freqs) -> Tensor", &biquad_log_rms_gain);
@@ -500,6 +575,39 @@ def wavetable_decimated(
     )
     dt = f0.dtype
     return ops().wavetable_decimated(
+        f0,
+        position.to(dt),
+        tables.to(dt),
+        taps.to(dt),
+        sample_rate,
+        hop_length,
+        oversample,
+        phase0,
+    )
+
+
+def wavetable_position_backward(
+    grad: torch.Tensor,
+    f0: torch.Tensor,
+    position: torch.Tensor,
+    tables: torch.Tensor,
+    taps: torch.Tensor,
+    sample_rate: int,
+    hop_length: int,
+    oversample: int,
+    initial_phase: torch.Tensor | None,
+) -> torch.Tensor:
+    """The gradient of :func:`wavetable_decimated` with respect to ``position`` (f0 and the
+    tables take none). Shape: ``grad (B, frames * hop_length)``, the rest as there ->
+    ``(B, frames)``."""
+    phase0 = (
+        torch.zeros(f0.shape[0], dtype=torch.float64)
+        if initial_phase is None
+        else initial_phase.double().expand(f0.shape[0])
+    )
+    dt = f0.dtype
+    return ops().wavetable_position_backward(
+        grad.to(dt),
         f0,
         position.to(dt),
         tables.to(dt),

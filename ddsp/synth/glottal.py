@@ -257,6 +257,75 @@ def glottal_oscillator(
         return _render_cpu.wavetable_decimated(
             f0, position, tables, taps, sample_rate, hop_length, oversample, initial_phase
         )
+    if (
+        f0.dim() == 2
+        and position.shape == f0.shape
+        and n_tables >= 2
+        and (initial_phase is None or initial_phase.shape == f0.shape[:1])
+        and not f0.requires_grad
+        and not tables.requires_grad
+        and (initial_phase is None or not initial_phase.requires_grad)
+        and _kernels_take_gradient(f0, position, tables)
+    ):  # training: the same pass forward, and one C++ pass for the position's gradient
+        args = (tables, sample_rate, hop_length, oversample, initial_phase)
+        return _TrainingOscillator.apply(f0, position, *args)
+    return _eager_oscillator(
+        f0, position, tables, sample_rate, hop_length, oversample, initial_phase
+    )
+
+
+def _kernels_take_gradient(*tensors: torch.Tensor) -> bool:
+    """CPU float32/float64 tensors of one dtype and the C++ kernels built."""
+    if len({t.dtype for t in tensors}) != 1:
+        return False
+    with torch.no_grad():
+        return _render_cpu.usable(*tensors)
+
+
+class _TrainingOscillator(torch.autograd.Function):
+    """:func:`glottal_oscillator` differentiable in ``position`` only (f0 is data, the tables
+    fixed): the render kernel forward (the same bits as rendering) and a C++ backward
+    (:func:`ddsp.filters._render_cpu.wavetable_position_backward`: the decimation transposed,
+    times each sample's derivative in the table position, folded to frames in float64) instead
+    of the eager path's oversampled temporaries (16 x 64,000 phases, indices, four gathers, the
+    FFT decimation) and their backward. Under ``create_graph`` the backward differentiates the
+    eager path."""
+
+    @staticmethod
+    def forward(ctx, f0, position, tables, sample_rate, hop_length, oversample, initial_phase):
+        taps = _lowpass_taps(oversample, dtype=f0.dtype)
+        ctx.save_for_backward(f0, position, tables)
+        ctx.args = (sample_rate, hop_length, oversample, initial_phase)
+        return _render_cpu.wavetable_decimated(
+            f0, position, tables, taps, sample_rate, hop_length, oversample, initial_phase
+        )
+
+    @staticmethod
+    def backward(ctx, grad):
+        f0, position, tables = ctx.saved_tensors
+        sample_rate, hop_length, oversample, initial_phase = ctx.args
+        if torch.is_grad_enabled():  # create_graph: the eager path's own derivatives
+            y = _eager_oscillator(f0, position, tables, *ctx.args)
+            gpos = torch.autograd.grad(y, position, grad, create_graph=True)[0]
+        else:
+            taps = _lowpass_taps(oversample, dtype=f0.dtype)
+            gpos = _render_cpu.wavetable_position_backward(
+                grad,
+                f0,
+                position,
+                tables,
+                taps,
+                sample_rate,
+                hop_length,
+                oversample,
+                initial_phase,
+            )
+        return None, gpos, None, None, None, None, None
+
+
+def _eager_oscillator(f0, position, tables, sample_rate, hop_length, oversample, initial_phase):
+    """:func:`glottal_oscillator` in differentiable torch ops."""
+    n_tables, size = tables.shape
     hop = hop_length * oversample
     pos_up = upsample(position.clamp(0, 1).unsqueeze(-1), hop).squeeze(-1) * (n_tables - 1)
     phase = oscillator_phase(f0, sample_rate, hop_length, oversample, initial_phase)

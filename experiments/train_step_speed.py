@@ -11,6 +11,7 @@ experiments/results/train_step_speed.md and .json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -72,6 +73,59 @@ def measure(experiments: list[str], threads: int, repeats: int, warmup: int = 3)
     ]
 
 
+def kernel_rows(repeats: int) -> list[dict]:
+    """GOLF-ss's three training kernels alone against the general paths they replace, forward +
+    backward on a training batch's shapes (16 x 100 frames, hop 160, 11 biquads, one thread),
+    alternating call by call."""
+    from unittest import mock
+
+    from ddsp.filters import allpole_sos, cascade_grad, logits_to_biquads, response
+    from ddsp.filters.response import biquad_log_rms_gain
+    from ddsp.synth import glottal
+
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    b, frames, hop = 16, 100, 160
+    x = torch.randn(b, frames * hop, generator=g, requires_grad=True)
+    sos = logits_to_biquads(torch.randn(b, frames, 11, 2, generator=g)).detach().requires_grad_()
+    gy, gf = torch.randn(b, frames * hop, generator=g), torch.randn(b, frames, generator=g)
+    tables, _ = glottal.glottal_wavetables(100, 2048)
+    f0 = 90 + 300 * torch.rand(b, frames, generator=g)
+    pos = torch.rand(b, frames, generator=g).requires_grad_()
+
+    def cascade():
+        torch.autograd.grad(allpole_sos(x, sos, hop_length=hop), (x, sos), gy)
+
+    def gain():
+        torch.autograd.grad(biquad_log_rms_gain(sos), sos, gf)
+
+    def oscillator():
+        torch.autograd.grad(glottal.glottal_oscillator(f0, pos, tables, 16000, hop, 4), pos, gy)
+
+    cases = [
+        ("vocal-tract cascade (11 biquads, per sample)", cascade, cascade_grad, "available"),
+        ("unit-power gain", gain, response, "_kernels_take_gradient"),
+        ("glottal oscillator (4x, decimated)", oscillator, glottal, "_kernels_take_gradient"),
+    ]
+    rows = []
+    for name, fn, module, switch in cases:
+        times: dict[str, list[float]] = {"kernel": [], "general": []}
+        for i in range(3 + repeats):
+            for path in times:
+                with (
+                    mock.patch.object(module, switch, lambda *t: False)
+                    if path == "general"
+                    else (contextlib.nullcontext())
+                ):
+                    t0 = time.perf_counter()
+                    fn()
+                    if i >= 3:
+                        times[path].append(time.perf_counter() - t0)
+        ms = {p: 1000 * statistics.median(t) for p, t in times.items()}
+        rows.append({"stage": name, "kernel_ms": ms["kernel"], "general_ms": ms["general"]})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -103,8 +157,23 @@ def main() -> None:
             f"| {r['experiment']} | {r['threads']} | {tuple(r['batch'])} | {r['parameters'] / 1e6:.2f} M "
             f"| {r['median_ms']:.0f} | {r['min_ms']:.0f} | {r['median_ms'] / ref[r['threads']]:.2f} |"
         )
+    kernels = kernel_rows(a.repeats)
+    lines += [
+        "",
+        "GOLF-ss's training kernels (C++ forward and backward, `tests/test_training_kernels.py`) "
+        "alone against the general paths they replace, forward + backward at 16 x 100 frames of "
+        f"160 samples, one thread, median of {a.repeats}, alternating:",
+        "",
+        "| stage | kernels ms | general path ms | speed-up |",
+        "|---|---|---|---|",
+    ]
+    for r in kernels:
+        lines.append(
+            f"| {r['stage']} | {r['kernel_ms']:.1f} | {r['general_ms']:.1f} "
+            f"| {r['general_ms'] / r['kernel_ms']:.1f}x |"
+        )
     text = "\n".join(lines) + "\n"
-    write_results("train_step_speed", text, rows, a.quick)
+    write_results("train_step_speed", text, {"steps": rows, "kernels": kernels}, a.quick)
 
 
 if __name__ == "__main__":

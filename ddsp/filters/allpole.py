@@ -215,6 +215,9 @@ def allpole_sos(
     :func:`ddsp.filters.logits_to_biquads`) so does every sample (the triangle is convex), and a
     pole-radius margin keeps that true after float32 rounding. Costs about the same as one
     direct-form filter of the same total order (measured in experiments/allpole_speed.py).
+    On plain CPU tensors with ``hop_length`` the coefficients are interpolated inside C++
+    recursions instead of as per-sample tensors: :mod:`ddsp.filters._render_cpu` without
+    gradients, :mod:`ddsp.filters.cascade_grad` with them (zero initial state, no ``zf``).
 
     Why not the direct form of the product polynomial: at order 22, direct-form coefficients
     from a stable reflection-domain parameterisation were unstable after float32 rounding for

@@ -36,7 +36,6 @@ _SOURCE = r"""
 #include <torch/library.h>
 #include <algorithm>
 #include <cmath>
-#include <ATen/ops/empty.h>
 #include <tuple>
 #include <vector>
 #include <cstdlib>
@@ -144,57 +143,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> allpole_backward(
   return {gx, ga, gzi};
 }
 
-// The GOLF-ss vocal tract with gradients (ddsp.filters.cascade_grad). Per-frame biquads (a1, a2)
-// are interpolated linearly to every sample inside the recursion, as the render kernel
-// sos_cascade does (the same operations: the same bits), and every section's output is kept for
-// the backward: x (B, T), sos (B, F, S, 2) -> y (B, T), ys (B, T, S). No per-sample coefficient
-// tensor exists on either pass.
-std::tuple<at::Tensor, at::Tensor> sos_cascade_saving(at::Tensor x, at::Tensor sos, int64_t hop) {
-  TORCH_CHECK(x.is_cpu() && x.dim() == 2 && sos.dim() == 4 && sos.size(3) == 2,
-              "sos_cascade_saving: x (B, T), sos (B, F, S, 2)");
-  x = x.contiguous(); sos = sos.contiguous();
-  const int64_t B = x.size(0), T = x.size(1), F = sos.size(1), S = sos.size(2);
-  TORCH_CHECK(hop > 0 && F * hop == T && sos.size(0) == B, "sos_cascade_saving: frames x hop != time");
-  auto y = at::empty({B, T}, x.options());
-  auto ys = at::empty({B, T, S}, x.options());
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sos_cascade_saving", [&] {
-    using T_ = scalar_t;
-    const T_* xp = x.data_ptr<T_>(); const T_* cp = sos.data_ptr<T_>();
-    T_* yp = y.data_ptr<T_>(); T_* sp = ys.data_ptr<T_>();
-    std::vector<T_> w(hop);
-    for (int64_t j = 0; j < hop; ++j) w[j] = T_(j) / T_(hop);
-    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-      std::vector<T_> y1(S), y2(S), c1(S), d1(S), c2(S), d2(S);
-      for (int64_t b = b0; b < b1; ++b) {
-        const T_* xb = xp + b * T; T_* yb = yp + b * T; T_* sb = sp + b * T * S;
-        const T_* cb = cp + b * F * S * 2;
-        std::fill(y1.begin(), y1.end(), T_(0)); std::fill(y2.begin(), y2.end(), T_(0));
-        for (int64_t k = 0; k < F; ++k) {
-          const T_* now = cb + k * S * 2; const T_* nxt = cb + std::min(k + 1, F - 1) * S * 2;
-          for (int64_t s = 0; s < S; ++s) {
-            c1[s] = now[2 * s]; d1[s] = nxt[2 * s] - now[2 * s];
-            c2[s] = now[2 * s + 1]; d2[s] = nxt[2 * s + 1] - now[2 * s + 1];
-          }
-          for (int64_t j = 0; j < hop; ++j) {
-            const int64_t t = k * hop + j;
-            T_ v = xb[t];
-            const T_ wj = w[j];
-            T_* st = sb + t * S;
-            for (int64_t s = 0; s < S; ++s) {
-              const T_ a1 = c1[s] + d1[s] * wj, a2 = c2[s] + d2[s] * wj;
-              const T_ out = v - a1 * y1[s] - a2 * y2[s];
-              y2[s] = y1[s]; y1[s] = out; v = out; st[s] = out;
-            }
-            yb[t] = v;
-          }
-        }
-      }
-    });
-  });
-  return {y, ys};
-}
-
-// Its backward, one pass backwards in time through all sections (last section first):
+// The backward of the GOLF-ss vocal tract (ddsp.filters.cascade_grad; its forward is the render
+// kernels' sos_cascade_saving, which keeps every section's output ys), one pass backwards in time
+// through all sections (last section first):
 //   g_s[t]        = g_{s+1}[t] - a1_s[t + 1] g_s[t + 1] - a2_s[t + 2] g_s[t + 2]   (g_S = dL/dy)
 //   dL/da1_s[t]   = -g_s[t] y_s[t - 1],  dL/da2_s[t] = -g_s[t] y_s[t - 2]          (y_s[<0] = 0)
 //   dL/dx[t]      = g_0[t]
@@ -340,7 +291,6 @@ TORCH_LIBRARY(ddsp_allpole, m) {
   m.def("allpole_backward(Tensor gy, Tensor a, Tensor y, Tensor zi, int hop, bool need_a, "
         "bool need_zi) -> (Tensor, Tensor, Tensor)",
         &allpole_backward);
-  m.def("sos_cascade_saving(Tensor x, Tensor sos, int hop) -> (Tensor, Tensor)", &sos_cascade_saving);
   m.def("sos_cascade_backward(Tensor gy, Tensor sos, Tensor ys, int hop) -> (Tensor, Tensor)",
         &sos_cascade_backward);
   m.def("biquad_log_rms_gain_backward(Tensor sos, Tensor g, int n_freqs) -> Tensor",

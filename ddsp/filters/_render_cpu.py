@@ -48,6 +48,7 @@ __all__ = [
 SOURCE = (
     _cpp.PRELUDE
     + r"""
+#include <ATen/ops/zeros.h>
 // o[i] += h * s[i]: the inner loop of the decimating and room FIRs (vector code at -O3). Built
 // for AVX2 + FMA as well (GCC's target_clones), it measured no faster here: the loop is bound by
 // loading and storing o, not by arithmetic.
@@ -71,11 +72,42 @@ static inline int32_t floor32(T x) {  // |x| < 2^31
   return i - (T(i) > x);
 }
 
-// x (B, T), sos (B, F, S, 2) per frame, zi (B, S, 2) = [y[-1], y[-2]] per section.
+// One row of the biquad cascade: x (T), sos (F, S, 2) per frame, z (S, 2) = [y[-1], y[-2]] per
+// section -> y (T), zf (S, 2), and with Save every section's output at every sample, ys (T, S).
 // Sample t uses frame k = t / hop interpolated towards frame k + 1 (held at the last frame):
 // c = sos[k] + (sos[k + 1] - sos[k]) * (j / hop), j = t % hop, as upsample() does.
-std::tuple<at::Tensor, at::Tensor> sos_cascade(at::Tensor x, at::Tensor sos, at::Tensor zi,
-                                               int64_t hop) {
+template <typename T_, bool Save>
+static void cascade_row(const T_* __restrict__ xb, const T_* __restrict__ cb, const T_* z,
+                        T_* __restrict__ yb, T_* zf, T_* __restrict__ ys, int64_t F, int64_t S,
+                        int64_t hop, const T_* w) {
+  std::vector<T_> y1(S), y2(S), c1(S), d1(S), c2(S), d2(S);
+  for (int64_t s = 0; s < S; ++s) { y1[s] = z[2 * s]; y2[s] = z[2 * s + 1]; }
+  for (int64_t k = 0; k < F; ++k) {
+    const T_* now = cb + k * S * 2; const T_* nxt = cb + std::min(k + 1, F - 1) * S * 2;
+    for (int64_t s = 0; s < S; ++s) {
+      c1[s] = now[2 * s]; d1[s] = nxt[2 * s] - now[2 * s];
+      c2[s] = now[2 * s + 1]; d2[s] = nxt[2 * s + 1] - now[2 * s + 1];
+    }
+    for (int64_t j = 0; j < hop; ++j) {
+      const int64_t t = k * hop + j;
+      T_ v = xb[t];
+      const T_ wj = w[j];
+      for (int64_t s = 0; s < S; ++s) {
+        const T_ a1 = c1[s] + d1[s] * wj, a2 = c2[s] + d2[s] * wj;
+        const T_ out = v - a1 * y1[s] - a2 * y2[s];
+        y2[s] = y1[s]; y1[s] = out; v = out;
+        if constexpr (Save) ys[t * S + s] = out;
+      }
+      yb[t] = v;
+    }
+  }
+  for (int64_t s = 0; s < S; ++s) { zf[2 * s] = y1[s]; zf[2 * s + 1] = y2[s]; }
+}
+
+// x (B, T), sos (B, F, S, 2) per frame, zi (B, S, 2) -> y (B, T), zf (B, S, 2), and with save
+// (GOLF-ss training, ddsp.filters.cascade_grad) ys (B, T, S), every section's output.
+static std::tuple<at::Tensor, at::Tensor, at::Tensor> cascade(at::Tensor x, at::Tensor sos,
+                                                              at::Tensor zi, int64_t hop, bool save) {
   TORCH_CHECK(x.is_cpu() && x.dim() == 2 && sos.dim() == 4 && sos.size(3) == 2,
               "sos_cascade: x (B, T), sos (B, F, S, 2)");
   x = x.contiguous(); sos = sos.contiguous(); zi = zi.contiguous();
@@ -83,39 +115,37 @@ std::tuple<at::Tensor, at::Tensor> sos_cascade(at::Tensor x, at::Tensor sos, at:
   TORCH_CHECK(hop > 0 && F * hop == T && sos.size(0) == B, "sos_cascade: frames x hop != time");
   auto y = at::empty({B, T}, x.options());
   auto zf = at::empty({B, S, 2}, x.options());
+  auto ys = save ? at::empty({B, T, S}, x.options()) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "sos_cascade", [&] {
     using T_ = scalar_t;
     const T_* xp = x.data_ptr<T_>(); const T_* cp = sos.data_ptr<T_>(); const T_* zp = zi.data_ptr<T_>();
     T_* yp = y.data_ptr<T_>(); T_* fp = zf.data_ptr<T_>();
+    T_* sp = save ? ys.data_ptr<T_>() : nullptr;
     std::vector<T_> w(hop);
     for (int64_t j = 0; j < hop; ++j) w[j] = T_(j) / T_(hop);
     at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-      std::vector<T_> y1(S), y2(S), c1(S), d1(S), c2(S), d2(S);
       for (int64_t b = b0; b < b1; ++b) {
-        const T_* xb = xp + b * T; T_* yb = yp + b * T; const T_* cb = cp + b * F * S * 2;
-        for (int64_t s = 0; s < S; ++s) { y1[s] = zp[(b * S + s) * 2]; y2[s] = zp[(b * S + s) * 2 + 1]; }
-        for (int64_t k = 0; k < F; ++k) {
-          const T_* now = cb + k * S * 2; const T_* nxt = cb + std::min(k + 1, F - 1) * S * 2;
-          for (int64_t s = 0; s < S; ++s) {
-            c1[s] = now[2 * s]; d1[s] = nxt[2 * s] - now[2 * s];
-            c2[s] = now[2 * s + 1]; d2[s] = nxt[2 * s + 1] - now[2 * s + 1];
-          }
-          for (int64_t j = 0; j < hop; ++j) {
-            T_ v = xb[k * hop + j];
-            const T_ wj = w[j];
-            for (int64_t s = 0; s < S; ++s) {
-              const T_ a1 = c1[s] + d1[s] * wj, a2 = c2[s] + d2[s] * wj;
-              const T_ out = v - a1 * y1[s] - a2 * y2[s];
-              y2[s] = y1[s]; y1[s] = out; v = out;
-            }
-            yb[k * hop + j] = v;
-          }
-        }
-        for (int64_t s = 0; s < S; ++s) { fp[(b * S + s) * 2] = y1[s]; fp[(b * S + s) * 2 + 1] = y2[s]; }
+        const T_* xb = xp + b * T; const T_* cb = cp + b * F * S * 2; const T_* z = zp + b * S * 2;
+        if (save)
+          cascade_row<T_, true>(xb, cb, z, yp + b * T, fp + b * S * 2, sp + b * T * S, F, S, hop, w.data());
+        else
+          cascade_row<T_, false>(xb, cb, z, yp + b * T, fp + b * S * 2, nullptr, F, S, hop, w.data());
       }
     });
   });
-  return {y, zf};
+  return {y, zf, ys};
+}
+
+std::tuple<at::Tensor, at::Tensor> sos_cascade(at::Tensor x, at::Tensor sos, at::Tensor zi,
+                                               int64_t hop) {
+  auto out = cascade(x, sos, zi, hop, false);
+  return {std::get<0>(out), std::get<1>(out)};
+}
+
+std::tuple<at::Tensor, at::Tensor> sos_cascade_saving(at::Tensor x, at::Tensor sos, int64_t hop) {
+  TORCH_CHECK(x.dim() == 2 && sos.dim() == 4, "sos_cascade_saving: x (B, T), sos (B, F, S, 2)");
+  auto out = cascade(x, sos, at::zeros({x.size(0), sos.size(2), 2}, x.options()), hop, true);
+  return {std::get<0>(out), std::get<2>(out)};
 }
 
 // AVX2 forms of the oscillator's two hot loops (its table reads, its decimating low-pass) and of
@@ -510,6 +540,7 @@ at::Tensor wavetable_position_backward(at::Tensor gy, at::Tensor f0, at::Tensor 
 
 TORCH_LIBRARY(ddsp_render, m) {
   m.def("sos_cascade(Tensor x, Tensor sos, Tensor zi, int hop) -> (Tensor, Tensor)", &sos_cascade);
+  m.def("sos_cascade_saving(Tensor x, Tensor sos, int hop) -> (Tensor, Tensor)", &sos_cascade_saving);
   m.def("wavetable_decimated(Tensor f0, Tensor position, Tensor tables, Tensor h, int sr, int hop, "
         "int os, Tensor phase0) -> Tensor", &wavetable_decimated);
   m.def("wavetable_position_backward(Tensor gy, Tensor f0, Tensor position, Tensor tables, "
@@ -553,6 +584,13 @@ def sos_cascade(
     return ops().sos_cascade(x, sos.to(x.dtype), zi.to(x.dtype), hop_length)
 
 
+def _phase0(f0: torch.Tensor, initial_phase: torch.Tensor | None) -> torch.Tensor:
+    """The oscillator's starting phase per row, float64 periods: ``(B,)``."""
+    if initial_phase is None:
+        return torch.zeros(f0.shape[0], dtype=torch.float64)
+    return initial_phase.double().expand(f0.shape[0])
+
+
 def wavetable_decimated(
     f0: torch.Tensor,
     position: torch.Tensor,
@@ -568,11 +606,7 @@ def wavetable_decimated(
     Shape: ``f0, position (B, frames)``, ``tables (K, N)``, ``taps (L,)``,
     ``initial_phase (B,)`` -> ``(B, frames * hop_length)``.
     """
-    phase0 = (
-        torch.zeros(f0.shape[0], dtype=torch.float64)
-        if initial_phase is None
-        else initial_phase.double().expand(f0.shape[0])
-    )
+    phase0 = _phase0(f0, initial_phase)
     dt = f0.dtype
     return ops().wavetable_decimated(
         f0,
@@ -600,11 +634,7 @@ def wavetable_position_backward(
     """The gradient of :func:`wavetable_decimated` with respect to ``position`` (f0 and the
     tables take none). Shape: ``grad (B, frames * hop_length)``, the rest as there ->
     ``(B, frames)``."""
-    phase0 = (
-        torch.zeros(f0.shape[0], dtype=torch.float64)
-        if initial_phase is None
-        else initial_phase.double().expand(f0.shape[0])
-    )
+    phase0 = _phase0(f0, initial_phase)
     dt = f0.dtype
     return ops().wavetable_position_backward(
         grad.to(dt),

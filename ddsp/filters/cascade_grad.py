@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from . import _fused_cpu
-from ._render_cpu import usable
+from . import _fused_cpu, _render_cpu
 
 __all__ = ["sos_cascade", "available"]
 
@@ -34,13 +33,13 @@ def available(x: torch.Tensor, sos: torch.Tensor) -> bool:
     if x.dtype != sos.dtype:
         return False
     with torch.no_grad():  # usable() asks "no gradient needed" too; here only the rest matters
-        return usable(x, sos) and _fused_cpu.load() is not None
+        return _render_cpu.usable(x, sos)
 
 
 class _Cascade(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, sos: torch.Tensor, hop: int, general) -> torch.Tensor:
-        y, ys = _fused_cpu.load().sos_cascade_saving(x, sos, hop)
+        y, ys = _render_cpu.ops().sos_cascade_saving(x, sos, hop)
         ctx.save_for_backward(x, sos, ys)
         ctx.hop, ctx.general = hop, general
         return y

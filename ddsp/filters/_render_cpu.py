@@ -584,11 +584,17 @@ def sos_cascade(
     return ops().sos_cascade(x, sos.to(x.dtype), zi.to(x.dtype), hop_length)
 
 
-def _phase0(f0: torch.Tensor, initial_phase: torch.Tensor | None) -> torch.Tensor:
-    """The oscillator's starting phase per row, float64 periods: ``(B,)``."""
-    if initial_phase is None:
-        return torch.zeros(f0.shape[0], dtype=torch.float64)
-    return initial_phase.double().expand(f0.shape[0])
+def _oscillator_args(f0, position, tables, taps, sample_rate, hop_length, oversample, phase):
+    """The oscillator kernels' arguments: every tensor in f0's dtype, the starting phase per row
+    in float64 periods (zero without ``phase``)."""
+    dt = f0.dtype
+    phase0 = (
+        torch.zeros(f0.shape[0], dtype=torch.float64)
+        if phase is None
+        else phase.double().expand(f0.shape[0])
+    )
+    args = (position.to(dt), tables.to(dt), taps.to(dt), sample_rate, hop_length, oversample)
+    return (f0, *args, phase0)
 
 
 def wavetable_decimated(
@@ -606,17 +612,10 @@ def wavetable_decimated(
     Shape: ``f0, position (B, frames)``, ``tables (K, N)``, ``taps (L,)``,
     ``initial_phase (B,)`` -> ``(B, frames * hop_length)``.
     """
-    phase0 = _phase0(f0, initial_phase)
-    dt = f0.dtype
     return ops().wavetable_decimated(
-        f0,
-        position.to(dt),
-        tables.to(dt),
-        taps.to(dt),
-        sample_rate,
-        hop_length,
-        oversample,
-        phase0,
+        *_oscillator_args(
+            f0, position, tables, taps, sample_rate, hop_length, oversample, initial_phase
+        )
     )
 
 
@@ -634,19 +633,10 @@ def wavetable_position_backward(
     """The gradient of :func:`wavetable_decimated` with respect to ``position`` (f0 and the
     tables take none). Shape: ``grad (B, frames * hop_length)``, the rest as there ->
     ``(B, frames)``."""
-    phase0 = _phase0(f0, initial_phase)
-    dt = f0.dtype
-    return ops().wavetable_position_backward(
-        grad.to(dt),
-        f0,
-        position.to(dt),
-        tables.to(dt),
-        taps.to(dt),
-        sample_rate,
-        hop_length,
-        oversample,
-        phase0,
+    args = _oscillator_args(
+        f0, position, tables, taps, sample_rate, hop_length, oversample, initial_phase
     )
+    return ops().wavetable_position_backward(grad.to(f0.dtype), *args)
 
 
 def causal_fir(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:

@@ -173,3 +173,80 @@ def test_the_losses_spectrum_passes_equal_torch_bit_for_bit(monkeypatch):
             value.backward()
             runs.append((value.detach(), v.grad))
     assert _rel(runs[0][0], runs[1][0]) <= 1e-6 and _rel(runs[0][1], runs[1][1]) <= 1e-5
+
+
+def test_cosine_terms_recognise_two_term_cosine_windows():
+    """Periodic Hann and Hamming (normalised or not) are ``a0 - a1 cos(2 pi m / n)``; the
+    symmetric Hann, a Blackman window or a window shorter than the FFT are not."""
+    from ddsp.spectral._stft import cosine_terms
+
+    n = 512
+    a0, a1 = cosine_terms(torch.hann_window(n))
+    assert abs(a0 - 0.5) < 1e-6 and abs(a1 - 0.5) < 1e-6
+    a0, a1 = cosine_terms(torch.hamming_window(n))
+    assert abs(a0 - 0.54) < 1e-6 and abs(a1 - 0.46) < 1e-6
+    w = torch.hann_window(n)
+    a0, a1 = cosine_terms(w / w.square().sum().sqrt())
+    assert abs(a1 / a0 - 1) < 1e-6
+    short = torch.nn.functional.pad(torch.hann_window(n - 100), (50, 50))
+    for other in (torch.hann_window(n, periodic=False), torch.blackman_window(n), short):
+        assert cosine_terms(other) is None
+
+
+@pytest.mark.parametrize("kind", ["none", "mel", "dense"])
+@pytest.mark.parametrize("window", ["hann", "hamming"])
+@pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
+def test_window_across_bins_equals_windowed_frames(monkeypatch, kind, window, pad_mode):
+    """Even n_fft, clips of at least 32 frames: the FFT reads the frames where they lie and the
+    kernels apply the window as three taps across bins. Against float64 no worse than the
+    windowed copies (x2, a floor of 1e-6 of the peak), on random and on real speech. Measured:
+    1.4e-7 against 1.7e-7."""
+    from conftest import DATA
+
+    from ddsp.data.audio import load_audio
+    from ddsp.spectral import _stft
+
+    speech = torch.from_numpy(load_audio(sorted(DATA.glob("*.ogg"))[0], 16000)[0][:8001]).double()
+    bands = _bands(kind, 512)
+    calls = []
+    in_place = _stft._in_place_blocks
+
+    def spy(*args):
+        calls.append(1)
+        return in_place(*args)
+
+    for x in (_signal(4, 8001), speech[None]):
+
+        def run(dtype, x=x):
+            b = None if bands is None else [(lo, hi, blk.to(dtype)) for lo, hi, blk in bands]
+            with torch.no_grad():
+                return SF.stft_power(
+                    x.to(dtype), 512, 128, window=window, pad_mode=pad_mode, bands=b
+                )
+
+        with monkeypatch.context() as m:
+            m.setattr(_stft, "_in_place_blocks", spy)
+            ours = run(torch.float32)
+        assert calls
+        with monkeypatch.context() as m:
+            m.setattr(_stft, "_MIN_FRAMES_IN_PLACE", 1 << 30)
+            copies, ref = run(torch.float32), run(torch.float64)
+        err, copy_err = _rel(ours, ref), _rel(copies, ref)
+        assert err <= max(2 * copy_err, 1e-6), (err, copy_err)
+
+
+@pytest.mark.skipif(
+    _power_cpu.ops() is None or not _power_cpu.ops().simd(),
+    reason="no AVX2 here: the kernels run their scalar loops only",
+)
+@pytest.mark.parametrize("kind", ["none", "mel"])
+def test_window_across_bins_avx2_gives_the_scalar_bits(monkeypatch, kind):
+    x, bands = _signal(3, 8001).float(), _bands(kind, 512)
+
+    def run():
+        with torch.no_grad():
+            return SF.stft_power(x, 512, 128, bands=bands)
+
+    fast = run()
+    monkeypatch.setenv("DDSP_SIMD", "0")
+    assert torch.equal(fast, run())

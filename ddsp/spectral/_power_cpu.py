@@ -11,9 +11,6 @@ band matmuls whose calls cost more than their products). Here, from the interlea
   ``max(., eps)`` (``power=1``), written into the output rows;
 - :func:`spectrum_times`: a complex spectrum times a real one (the STFT losses' gradient, where
   torch first converts the real factor to complex: two passes and a spectrum-sized temporary);
-- both optionally apply a two-term cosine window (periodic Hann, Hamming) to spectra of
-  unwindowed frames, as three taps across bins while the row is in cache, so that the FFT reads
-  the frames where they lie instead of a windowed copy;
 - :func:`band_power`: the same, projected on a filterbank given as one contiguous run of weights
   per filter (its non-zero span, :func:`filter_runs`): AVX2 takes 8 frames at a time, their
   powers transposed into a ``(bins, 8)`` buffer that stays in L1, so that each weight is one
@@ -168,59 +165,19 @@ static void check(const at::Tensor& ri, const at::Tensor& out, int64_t cols) {
               "ddsp_spectral: out must be float32 (R, cols) with unit column stride");
 }
 
-// A two-term cosine window (a0 - a1 cos(2 pi m / n): periodic Hann, Hamming) applied across bins
-// to `rows` spectra of unwindowed n-point frames, src -> dst (R, bins, 2):
-//   X_w[k] = a0 X[k] - (a1 / 2) (X[k - 1] + X[k + 1]),  X[-1] = conj X[1], X[bins] = conj X[n - bins]
-// (a real frame's spectrum is Hermitian); each float of the output is the same three-tap stencil
-// over the interleaved floats, the two ends aside. So the FFT reads the frames where they lie.
-struct Cosine {
-  float c0 = 1.f, h = 0.f;
-  int64_t n = 0;  // 0: no window
-};
-static void cosine_rows(const float* __restrict__ src, float* __restrict__ dst, int64_t rows,
-                        int64_t bins, const Cosine& c) {
-  const float c0 = c.c0, h = c.h;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* x = src + r * bins * 2; float* y = dst + r * bins * 2;
-    const int64_t last = 2 * (bins - 1), mirror = 2 * (c.n - bins);
-    y[0] = c0 * x[0] - h * (x[2] + x[2]);
-    y[1] = c0 * x[1] - h * (-x[3] + x[3]);
-    for (int64_t j = 2; j < last; ++j) y[j] = c0 * x[j] - h * (x[j - 2] + x[j + 2]);
-    y[last] = c0 * x[last] - h * (x[last - 2] + x[mirror]);
-    y[last + 1] = c0 * x[last + 1] - h * (x[last - 1] - x[mirror + 1]);
-  }
-}
-
-// the window of the spectrum kernels' (a0, a1, n_fft) arguments; a1 == 0: none
-static Cosine window_of(double a0, double a1, int64_t n_fft, int64_t bins) {
-  Cosine c;
-  if (a1 == 0.0) return c;
-  TORCH_CHECK(n_fft >= 4 && bins == n_fft / 2 + 1,
-              "ddsp_spectral: a cosine window needs the spectra of n_fft >= 4 point frames");
-  c.c0 = float(a0); c.h = float(0.5 * a1); c.n = n_fft;
-  return c;
-}
-
 // out[r, b] = power_of(ri[r, b]) for ri (R, n, 2), out (R, n) (rows may be strided). Returns
 // whether every output is finite (a NaN or Inf of the frames reaches every bin of their spectra)
-bool spectrum_power(at::Tensor ri, at::Tensor out, bool root, double eps, double a0, double a1,
-                    int64_t n_fft) {
+bool spectrum_power(at::Tensor ri, at::Tensor out, bool root, double eps) {
   check(ri, out, ri.size(1));
   const int64_t R = ri.size(0), n = ri.size(1), os = out.stride(0);
-  const Cosine cw = window_of(a0, a1, n_fft, n);
   const float* src = ri.data_ptr<float>(); float* dst = out.data_ptr<float>();
   const bool vec = simd();
   const float e = float(eps);
   std::atomic<bool> any_bad{false};
   at::parallel_for(0, R, 8, [&](int64_t r0, int64_t r1) {
     bool bad = false;
-    std::vector<float> windowed(cw.n ? 2 * n : 0);
     for (int64_t r = r0; r < r1; ++r) {
       const float* s = src + r * n * 2; float* o = dst + r * os;
-      if (cw.n) {  // the windowed row, in L1, then read as the spectrum
-        cosine_rows(s, windowed.data(), 1, n, cw);
-        s = windowed.data();
-      }
       int64_t i = 0;
 #ifdef DDSP_AVX2
       if (vec) i = power_row_avx2(s, o, n, root, e, &bad);
@@ -237,11 +194,9 @@ bool spectrum_power(at::Tensor ri, at::Tensor out, bool root, double eps, double
 // out[r, m] = sum_{j < length[m]} w[offset[m] + j] * power_of(ri[r, start[m] + j]), summed
 // over j ascending from 0; ri (R, n, 2), out (R, M). Returns whether every output is finite.
 bool band_power(at::Tensor ri, at::Tensor out, at::Tensor start, at::Tensor length,
-                at::Tensor offset, at::Tensor w, bool root, double eps, double a0, double a1,
-                int64_t n_fft) {
+                at::Tensor offset, at::Tensor w, bool root, double eps) {
   const int64_t M = start.numel();
   check(ri, out, M);
-  const Cosine cw = window_of(a0, a1, n_fft, ri.size(1));
   TORCH_CHECK(start.scalar_type() == at::kLong && length.scalar_type() == at::kLong &&
                   offset.scalar_type() == at::kLong && length.numel() == M &&
                   offset.numel() == M && w.scalar_type() == at::kFloat,
@@ -262,24 +217,19 @@ bool band_power(at::Tensor ri, at::Tensor out, at::Tensor start, at::Tensor leng
   const int64_t groups = (R + 7) / 8;
   std::atomic<bool> any_bad{false};
   at::parallel_for(0, groups, 1, [&](int64_t g0, int64_t g1) {
-    std::vector<float> pt(n * 8), p(n), windowed(cw.n ? 8 * 2 * n : 0);
+    std::vector<float> pt(n * 8), p(n);
     bool bad = false;
     for (int64_t g = g0; g < g1; ++g) {
       int64_t r = g * 8;
-      const int64_t rows = std::min<int64_t>(8, R - r);
-      const float* block = src + r * n * 2;  // the group's spectra (windowed first, in L2)
-      if (cw.n) {
-        cosine_rows(block, windowed.data(), rows, n, cw);
-        block = windowed.data();
-      }
 #ifdef DDSP_AVX2
-      if (vec && rows == 8) {
-        bands8_avx2(block, n, dst + r * os, os, st, ln, of, wp, M, root, e, pt.data(), &bad);
+      if (vec && r + 8 <= R) {
+        bands8_avx2(src + r * n * 2, n, dst + r * os, os, st, ln, of, wp, M, root, e, pt.data(),
+                    &bad);
         continue;
       }
 #endif
-      for (; r < g * 8 + rows; ++r) {
-        const float* s = block + (r - g * 8) * n * 2;
+      for (; r < std::min(R, g * 8 + 8); ++r) {
+        const float* s = src + r * n * 2;
         for (int64_t b = 0; b < n; ++b) p[b] = power_of(s[2 * b], s[2 * b + 1], root, e);
         for (int64_t m = 0; m < M; ++m) {
           float acc = 0.f;
@@ -312,10 +262,10 @@ void spectrum_times(at::Tensor ri, at::Tensor d, at::Tensor out) {
 
 TORCH_LIBRARY(ddsp_spectral, m) {
   m.def("spectrum_times(Tensor ri, Tensor d, Tensor(a!) out) -> ()", &spectrum_times);
-  m.def("spectrum_power(Tensor ri, Tensor(a!) out, bool root, float eps, float a0, float a1, "
-        "int n_fft) -> bool", &spectrum_power);
+  m.def("spectrum_power(Tensor ri, Tensor(a!) out, bool root, float eps) -> bool",
+        &spectrum_power);
   m.def("band_power(Tensor ri, Tensor(a!) out, Tensor start, Tensor length, Tensor offset, "
-        "Tensor w, bool root, float eps, float a0, float a1, int n_fft) -> bool", &band_power);
+        "Tensor w, bool root, float eps) -> bool", &band_power);
   m.def("simd() -> bool", &simd);
 }
 """
@@ -346,24 +296,14 @@ def usable(x: torch.Tensor, power: float) -> bool:
     return x.dtype == torch.float32 and power in (1.0, 2.0) and plain_cpu(x) and ops() is not None
 
 
-Cosine = tuple[float, float, int]  # (a0, a1, n_fft): the window a0 - a1 cos(2 pi m / n_fft)
-NO_WINDOW: Cosine = (1.0, 0.0, 0)
-
-
-def spectrum_power(
-    ri: torch.Tensor, out: torch.Tensor, power: float, eps: float, window: Cosine = NO_WINDOW
-) -> bool:
+def spectrum_power(ri: torch.Tensor, out: torch.Tensor, power: float, eps: float) -> bool:
     """``out = magnitude(spectrum, power, eps)`` for ``power`` 1 or 2 (``eps`` with 1 only,
-    as :func:`ddsp.spectral.functional.magnitude`); with ``window = (a0, a1, n_fft)`` the
-    spectra are of unwindowed ``n_fft``-point frames and the window ``a0 - a1 cos(2 pi m /
-    n_fft)`` (periodic Hann: 0.5, 0.5; Hamming: 0.54, 0.46) is applied across bins first
-    (``X[k] <- a0 X[k] - a1 / 2 (X[k - 1] + X[k + 1])``, each row in cache).
+    as :func:`ddsp.spectral.functional.magnitude`).
 
     Shape: ``ri (R, bins, 2)`` (``view_as_real`` of the spectra) -> into ``out (R, bins)``.
     Returns whether every output is finite.
     """
-    root = power == 1.0
-    return ops().spectrum_power(ri, out, root, float(eps) if root else 0.0, *window)
+    return ops().spectrum_power(ri, out, power == 1.0, float(eps) if power == 1.0 else 0.0)
 
 
 def spectrum_times(spec: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
@@ -433,14 +373,7 @@ def cached_filter_runs(bands: list[tuple[int, int, torch.Tensor]], dtype: torch.
     return runs
 
 
-def band_power(
-    ri: torch.Tensor,
-    out: torch.Tensor,
-    runs: Runs,
-    power: float,
-    eps: float,
-    window: Cosine = NO_WINDOW,
-) -> bool:
+def band_power(ri: torch.Tensor, out: torch.Tensor, runs: Runs, power: float, eps: float) -> bool:
     """``out = magnitude(spectrum, power, eps)`` projected on the filters of ``runs``
     (:func:`filter_runs`).
 
@@ -448,5 +381,4 @@ def band_power(
     """
     start, length, offset, w = runs
     root = power == 1.0
-    e = float(eps) if root else 0.0
-    return ops().band_power(ri, out, start, length, offset, w, root, e, *window)
+    return ops().band_power(ri, out, start, length, offset, w, root, float(eps) if root else 0.0)

@@ -8,7 +8,6 @@ Conventions follow librosa (>= 0.9): periodic windows centred inside ``n_fft`` w
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 import torch.nn.functional as F
@@ -262,12 +261,8 @@ def stft_power(
     Blocks of 2 MB of frames (256 at n_fft 2048) keep the passes after the FFT in cache (4 MB
     blocks measured 20-30 % slower on that machine), and a large output lies in huge pages
     recycled from earlier calls (:func:`ddsp.dsp.empty_huge`: no fresh pages for the kernel to
-    zero each call). With a periodic Hann or Hamming window of the FFT's length (any two-term
-    cosine window, :func:`cosine_terms`), an even ``n_fft`` and clips of 32 frames or more, the
-    FFT reads the frames where they lie and the kernels apply the window as three taps across
-    bins while each spectrum is in cache (no windowed copy of the frames: 1.09x -> 1.02x the
-    FFTs' time on one thread on a Xeon). The values are the same to float rounding (6e-8 of the
-    peak in float32; the magnitude's square root correctly rounded).
+    zero each call). The values are the same to float rounding (6e-8 of the peak in float32;
+    the magnitude's square root correctly rounded).
 
     Shape: ``(..., time)`` -> ``(..., n_fft // 2 + 1, frames)`` real, or with ``bands``
     ``(..., n_filters, frames)``.
@@ -339,19 +334,12 @@ def _blocked_power(
         out = empty_huge(b, nf, n_out, dtype=dtype, recycle=True)
         # a filterbank without weights reads no bin: its zeros say nothing of the input
         finite = runs is None or bool(runs[1].any())
-        terms = cosine_terms(w) if nf >= _MIN_FRAMES_IN_PLACE and n % 2 == 0 else None
-        if terms is None:
-            blocks = ((rfft_frames(win), dst) for win, dst in _windowed_blocks(pieces, w, out))
-            cosine = _power_cpu.NO_WINDOW
-        else:  # the FFT reads the frames in place, the kernels window across bins
-            blocks = _in_place_blocks(pieces, out, n)
-            cosine = (*terms, n)
-        for spec, dst in blocks:
-            ri = torch.view_as_real(spec)
+        for win, dst in _windowed_blocks(pieces, w, out):
+            ri = torch.view_as_real(rfft_frames(win))
             if runs is None:
-                ok = _power_cpu.spectrum_power(ri, dst, power, eps, cosine)
+                ok = _power_cpu.spectrum_power(ri, dst, power, eps)
             else:
-                ok = _power_cpu.band_power(ri, dst, runs, power, eps, cosine)
+                ok = _power_cpu.band_power(ri, dst, runs, power, eps)
             finite = finite and ok
         return out, finite
     # products on the [re^2, im^2] pairs for banded power bases (a mel filterbank split in
@@ -387,51 +375,6 @@ def _blocked_power(
         for first, lo, hi, bt in proj:
             torch.matmul(p[:, lo:hi], bt, out=dst[:, first : first + bt.shape[1]])
     return out, False  # (not known here: the input was checked up front)
-
-
-_MIN_FRAMES_IN_PLACE = 32  # clips with fewer frames take the windowed blocks (fewer FFT calls)
-
-
-def cosine_terms(w: torch.Tensor) -> tuple[float, float] | None:
-    """``(a0, a1)`` when ``w`` is ``a0 - a1 cos(2 pi m / n)`` to float32 rounding (a periodic
-    Hann or Hamming window of the full FFT length, normalised or not), else None.
-
-    Shape: ``w (n,)``.
-    """
-    n = w.shape[-1]
-    if n < 4 or w.dtype != torch.float32:
-        return None
-    c = torch.cos(2 * math.pi * torch.arange(n, dtype=torch.float64) / n)
-    w64 = w.double()
-    a0, a1 = float(w64.mean()), float(-2 * (w64 * c).mean())
-    peak = float(w64.abs().max())
-    if peak == 0 or float((w64 - (a0 - a1 * c)).abs().max()) > 4e-7 * peak:
-        return None
-    return a0, a1
-
-
-def _in_place_blocks(pieces: list[tuple[int, torch.Tensor]], out: torch.Tensor, n: int):
-    """The spectra of :func:`frame_pieces`' frames, unwindowed (the spectrum kernels then apply a
-    cosine window across bins): the FFT reads each clip's frames where they lie (a framing view;
-    torch's CPU FFT takes the strides), up to ``_BLOCK`` samples' worth at a time, instead of a
-    windowed copy. Yields ``(spectrum (k, bins), out rows (k, n_out))``.
-
-    Shape: pieces ``(B, F_i, n)``, ``out (B, F, n_out)``.
-    """
-    per = max(1, _BLOCK // n)
-    for p0, frames_ in pieces:
-        b, f = frames_.shape[:2]
-        if f < per:  # several clips' frames to one FFT call, their spectra then clip by clip
-            group = max(1, per // f)
-            for c in range(0, b, group):
-                spec = torch.fft.rfft(frames_[c : c + group])
-                for i in range(spec.shape[0]):
-                    yield spec[i], out[c + i, p0 : p0 + f]
-            continue
-        for c in range(b):
-            for j in range(0, f, per):
-                part = frames_[c, j : j + per]
-                yield torch.fft.rfft(part), out[c, p0 + j : p0 + j + part.shape[0]]
 
 
 def _block_rows(clips: int, frames: int, n: int) -> int:

@@ -38,6 +38,7 @@ from ..dsp import plain_cpu
 __all__ = [
     "ops",
     "usable",
+    "usable_with_gradient",
     "sos_cascade",
     "wavetable_decimated",
     "wavetable_position_backward",
@@ -569,6 +570,17 @@ def usable(*tensors: torch.Tensor | None) -> bool:
     if torch.is_grad_enabled() and any(t.requires_grad for t in given):
         return False
     return ops() is not None
+
+
+def usable_with_gradient(*tensors: torch.Tensor | None) -> bool:
+    """:func:`usable` with gradients allowed, for the training kernels built on these (GOLF-ss's
+    cascade, unit-power gain and oscillator): the given tensors of one dtype, plain CPU float32
+    or float64, and the extension built."""
+    given = [t for t in tensors if t is not None]
+    if len({t.dtype for t in given}) > 1:
+        return False
+    with torch.no_grad():
+        return usable(*given)
 
 
 def sos_cascade(

@@ -29,11 +29,8 @@ __all__ = ["sos_cascade", "available"]
 
 def available(x: torch.Tensor, sos: torch.Tensor) -> bool:
     """Whether :func:`sos_cascade` runs here: plain CPU float32/float64 tensors of one dtype and
-    the extension built (:func:`ddsp.filters._fused_cpu.load`)."""
-    if x.dtype != sos.dtype:
-        return False
-    with torch.no_grad():  # usable() asks "no gradient needed" too; here only the rest matters
-        return _render_cpu.usable(x, sos)
+    the extension built (:func:`ddsp.filters._render_cpu.usable_with_gradient`)."""
+    return _render_cpu.usable_with_gradient(x, sos)
 
 
 class _Cascade(torch.autograd.Function):

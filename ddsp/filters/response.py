@@ -69,8 +69,7 @@ def biquad_log_rms_gain(sos: torch.Tensor, n_freqs: int = 256) -> torch.Tensor:
         return _render_cpu.biquad_log_rms_gain(sos, n_freqs)
     if sos.dim() >= 3 and _kernels_take_gradient(sos):  # training: that pass and its gradient's
         return _LogRmsGain.apply(sos, n_freqs)
-    w = torch.linspace(0, math.pi, n_freqs, dtype=torch.float64, device=sos.device)
-    basis = torch.stack([torch.ones_like(w), torch.cos(w), torch.cos(2 * w)])  # (3, n_freqs)
+    basis = _basis(n_freqs, sos.device)
     if torch.is_grad_enabled() and sos.requires_grad and sos[..., 0].numel() >= 1 << 12:
         # a training batch: one compiled loop each way, 2.2x the eager forward + backward
         fn = compiled("biquad_log_rms_gain", _log_rms_gain, VECTOR_256)
@@ -78,10 +77,15 @@ def biquad_log_rms_gain(sos: torch.Tensor, n_freqs: int = 256) -> torch.Tensor:
     return _log_rms_gain(sos, basis, False)
 
 
+def _basis(n_freqs: int, device) -> torch.Tensor:
+    """``1, cos w, cos 2w`` at ``n_freqs`` frequencies in ``[0, pi]``: ``(3, n_freqs)`` float64."""
+    w = torch.linspace(0, math.pi, n_freqs, dtype=torch.float64, device=device)
+    return torch.stack([torch.ones_like(w), torch.cos(w), torch.cos(2 * w)])
+
+
 def _kernels_take_gradient(sos: torch.Tensor) -> bool:
-    """A CPU float32/float64 tensor and the extensions built: the C++ forward and backward."""
-    with torch.no_grad():
-        return _render_cpu.usable(sos) and _fused_cpu.load() is not None
+    """A CPU float32/float64 tensor and the extension built: the C++ forward and backward."""
+    return _render_cpu.usable_with_gradient(sos)
 
 
 class _LogRmsGain(torch.autograd.Function):
@@ -100,9 +104,7 @@ class _LogRmsGain(torch.autograd.Function):
     def backward(ctx, g: torch.Tensor):
         (sos,) = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph: the eager form's own derivatives
-            w = torch.linspace(0, math.pi, ctx.n_freqs, dtype=torch.float64)
-            basis = torch.stack([torch.ones_like(w), torch.cos(w), torch.cos(2 * w)])
-            out = _log_rms_gain(sos, basis, False)
+            out = _log_rms_gain(sos, _basis(ctx.n_freqs, sos.device), False)
             return torch.autograd.grad(out, sos, g, create_graph=True)[0], None
         lead = sos.shape[:-2]
         flat = sos.reshape(-1, *sos.shape[-2:])

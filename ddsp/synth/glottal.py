@@ -245,23 +245,20 @@ def glottal_oscillator(
         ``(batch, frames * hop_length)``.
     """
     n_tables, size = tables.shape
-    if (
+    kernel_shapes = (  # what the C++ oscillator takes
         f0.dim() == 2
         and position.shape == f0.shape
         and n_tables >= 2
         and (initial_phase is None or initial_phase.shape == f0.shape[:1])
-        and _render_cpu.usable(f0, position, tables, initial_phase)
-    ):
+    )
+    if kernel_shapes and _render_cpu.usable(f0, position, tables, initial_phase):
         # rendering: phase, table reads and decimation in one C++ pass over cache-sized blocks
         taps = _lowpass_taps(oversample, dtype=f0.dtype)
         return _render_cpu.wavetable_decimated(
             f0, position, tables, taps, sample_rate, hop_length, oversample, initial_phase
         )
     if (
-        f0.dim() == 2
-        and position.shape == f0.shape
-        and n_tables >= 2
-        and (initial_phase is None or initial_phase.shape == f0.shape[:1])
+        kernel_shapes
         and not f0.requires_grad
         and not tables.requires_grad
         and (initial_phase is None or not initial_phase.requires_grad)
@@ -276,10 +273,7 @@ def glottal_oscillator(
 
 def _kernels_take_gradient(*tensors: torch.Tensor) -> bool:
     """CPU float32/float64 tensors of one dtype and the C++ kernels built."""
-    if len({t.dtype for t in tensors}) != 1:
-        return False
-    with torch.no_grad():
-        return _render_cpu.usable(*tensors)
+    return _render_cpu.usable_with_gradient(*tensors)
 
 
 class _TrainingOscillator(torch.autograd.Function):

@@ -26,10 +26,11 @@ import warnings
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
-from ..dsp import fft_convolve, kaiser_sinc_lowpass
+from ..dsp import kaiser_sinc_lowpass
 from . import _checks
-from ._stft import get_window, stft
+from ._stft import frames, get_window, stft
 
 # Equivalent noise bandwidths in FFT bins (librosa.filters.WINDOW_BANDWIDTHS).
 WINDOW_BANDWIDTHS = {
@@ -199,20 +200,53 @@ def decimation_filter(
     return kaiser_sinc_lowpass(taps, cutoff, beta)
 
 
-def decimate2(x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-    """Low-pass and keep every other sample, zero-delay (FFT convolution).
+def decimate2(x: torch.Tensor, h: torch.Tensor | None = None, block: int = 4096) -> torch.Tensor:
+    """Low-pass and keep every other sample, zero-delay: ``y[m] = sum_k h[k] x[2m + c - k]``,
+    ``c = (taps - 1) / 2``, zeros outside the signal.
+
+    Overlap-save FFT convolution in polyphase form: each block of ``block`` input samples (fewer
+    for a short signal) is split into its even and odd samples, and ``y`` is the sum of the two
+    half-rate convolutions with the filter's even and odd taps, so each block takes two real FFTs
+    of half its length forward and one back (against one FFT of each whole clip forward and
+    back), on cache-sized blocks read straight from ``x`` (only the two end blocks are padded).
+    The same linear operator as the whole clip's FFT convolution (2e-15 apart in float64).
 
     Args:
         x: ``(..., time)``.
         h: odd-length linear-phase filter (default :func:`decimation_filter`).
+        block: FFT size of the blocks (even; a power of two is fastest).
 
     Returns:
         ``(..., ceil(time / 2))``.
     """
     h = decimation_filter() if h is None else h
-    h = h.to(x.dtype).to(x.device)
-    t, taps = x.shape[-1], h.shape[-1]
-    return fft_convolve(x, h)[..., taps // 2 : taps // 2 + t : 2]
+    h = h.to(dtype=x.dtype, device=x.device)
+    t, c = x.shape[-1], h.shape[-1] // 2
+    # a power of two with room for the 2c samples of overlap; each block adds n - 2c (even)
+    n = max(1 << (4 * c + 1).bit_length(), min(block, 1 << (t + 2 * c - 1).bit_length()))
+    half, step = n // 2, n - 2 * c
+    count = -(-t // step)
+    flat = x.reshape(-1, t)
+    rows = flat.shape[0]
+    # blocks[:, j, p, i] = x[j step - c + 2 i + p] (zero outside x)
+    blocks = flat.new_empty(rows, count, 2, half)
+    inner = range(1, min(count, (t - n + c) // step + 1))  # blocks lying wholly inside x
+    if len(inner):
+        s0, s1 = flat.stride()
+        strides = (s0, step * s1, s1, 2 * s1)
+        start = flat.storage_offset() + (inner.start * step - c) * s1
+        view = flat.as_strided((rows, len(inner), 2, half), strides, start)
+        blocks[:, inner.start : inner.stop].copy_(view)
+    for j in (j for j in range(count) if j not in inner):  # the ends, padded with zeros
+        lo, hi = j * step - c, j * step - c + n
+        piece = F.pad(flat[:, max(lo, 0) : min(hi, t)], (max(-lo, 0), max(hi - t, 0)))
+        blocks[:, j].copy_(piece.view(rows, half, 2).transpose(-1, -2))
+    spec = torch.fft.rfft(blocks)  # (rows, count, 2, half // 2 + 1)
+    even = torch.fft.rfft(h[0::2], half)  # taps h[2r] meet the even samples at m + c - r,
+    odd = torch.fft.rfft(F.pad(h[1::2], (1, 0)), half)  # h[2r + 1] the odd ones at m + c - r - 1
+    y = torch.fft.irfft(torch.addcmul(spec[:, :, 0] * even, spec[:, :, 1], odd), half)
+    y = y[..., c : c + step // 2]  # the wrap-free part of the circular convolution
+    return y.reshape(*x.shape[:-1], count * (step // 2))[..., : (t + 1) // 2]
 
 
 @dataclass
@@ -294,6 +328,28 @@ def cqt_plan(
     return CQTPlan(octaves, early, freqs, lengths)
 
 
+GEMM_MAX_FFT = 1024  # octaves whose FFT frame is this short take the time-domain kernels
+
+
+@functools.lru_cache(maxsize=8)
+def _dft_rows(n_fft: int) -> torch.Tensor:
+    """``exp(-2 pi i k n / n_fft)`` for ``k <= n_fft // 2``: ``(n_fft // 2 + 1, n_fft)``
+    complex128 (the rows of the real FFT)."""
+    kn = torch.outer(torch.arange(n_fft // 2 + 1), torch.arange(n_fft)) % n_fft
+    angle = kn.double() * (-2 * math.pi / n_fft)
+    return torch.polar(torch.ones_like(angle), angle)
+
+
+def octave_kernels(basis: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """Time-domain kernels of a frequency-domain basis: ``frames @ K`` is ``basis @
+    rfft(frames)`` with real and imaginary parts interleaved (the same linear map).
+
+    Shape: ``basis (n_i, n_fft // 2 + 1)`` complex -> ``(n_fft, 2 n_i)`` real.
+    """
+    kernels = (basis @ _dft_rows(n_fft).to(device=basis.device, dtype=basis.dtype)).T
+    return torch.view_as_real(kernels).reshape(n_fft, -1)
+
+
 def vqt_response(
     x: torch.Tensor,
     bases: list[torch.Tensor],
@@ -302,6 +358,12 @@ def vqt_response(
     h: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Apply a plan's octaves with the given (possibly trainable) bases.
+
+    An octave whose frame is at most ``GEMM_MAX_FFT`` samples (every octave of the multirate
+    method at the usual settings: 256) is one matmul of its frames with the basis's
+    time-domain kernels (:func:`octave_kernels`): the basis's dense product with the spectrum
+    costs as much as this matmul, so the FFT before it was pure overhead. Longer frames (the
+    direct method's) take the FFT, then the basis.
 
     Args:
         x: ``(batch, time)``.
@@ -321,14 +383,20 @@ def vqt_response(
     for _ in range(plan.early):
         x = decimate2(x, h)
     out = []
-    for basis, (_, n_fft, hop, down) in zip(bases, plan.octaves, strict=True):
+    for i, (basis, (_, n_fft, hop, down)) in enumerate(zip(bases, plan.octaves, strict=True)):
         if x.shape[-1] == 0:
             raise ValueError("signal too short for this many CQT octaves")
-        with warnings.catch_warnings():  # the low octaves' FFTs may exceed a short signal:
-            warnings.filterwarnings("ignore", "n_fft=.* is too large")  # padded, as librosa
-            d = stft(x, n_fft, hop, window="rectangular", center=True, pad_mode=pad_mode)
-        out.append(torch.matmul(basis, d))
-        if down:
+        if n_fft <= GEMM_MAX_FFT:  # (batch, frames, n_i) -> (batch, n_i, frames)
+            fr = frames(x, n_fft, hop, True, pad_mode)  # one matrix: a batched matmul would
+            ri = fr.reshape(-1, n_fft) @ octave_kernels(basis, n_fft)  # copy clip by clip
+            ri = ri.view(*fr.shape[:2], -1, 2)
+            out.append(torch.view_as_complex(ri).transpose(-1, -2))
+        else:
+            with warnings.catch_warnings():  # the low octaves' FFTs may exceed a short signal:
+                warnings.filterwarnings("ignore", "n_fft=.* is too large")  # padded, as librosa
+                d = stft(x, n_fft, hop, window="rectangular", center=True, pad_mode=pad_mode)
+            out.append(torch.matmul(basis, d))
+        if down and i + 1 < len(plan.octaves):
             x = decimate2(x, h)
     n_frames = min(o.shape[-1] for o in out)
     return torch.cat([o[..., :n_frames] for o in reversed(out)], dim=-2)

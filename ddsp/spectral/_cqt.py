@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..dsp import kaiser_sinc_lowpass
-from . import _checks
+from . import _checks, _decimate_cpu
 from ._stft import frames, get_window, stft
 
 # Equivalent noise bandwidths in FFT bins (librosa.filters.WINDOW_BANDWIDTHS).
@@ -210,6 +210,8 @@ def decimate2(x: torch.Tensor, h: torch.Tensor | None = None, block: int = 4096)
     of half its length forward and one back (against one FFT of each whole clip forward and
     back), on cache-sized blocks read straight from ``x`` (only the two end blocks are padded).
     The same linear operator as the whole clip's FFT convolution (2e-15 apart in float64).
+    Without gradients on the CPU the blocks and the spectra's product are one C++ pass each
+    (:mod:`ddsp.spectral._decimate_cpu`).
 
     Args:
         x: ``(..., time)``.
@@ -227,7 +229,25 @@ def decimate2(x: torch.Tensor, h: torch.Tensor | None = None, block: int = 4096)
     half, step = n // 2, n - 2 * c
     count = -(-t // step)
     flat = x.reshape(-1, t)
-    rows = flat.shape[0]
+    even = torch.fft.rfft(h[0::2], half)  # taps h[2r] meet the even samples at m + c - r,
+    odd = torch.fft.rfft(F.pad(h[1::2], (1, 0)), half)  # h[2r + 1] the odd ones at m + c - r - 1
+    if _decimate_cpu.usable(flat, h):  # the same passes in C++
+        spec = torch.fft.rfft(_decimate_cpu.polyphase_blocks(flat, n, step, c))
+        y = _decimate_cpu.polyphase_mac(spec.flatten(0, 1), even, odd).unflatten(0, spec.shape[:2])
+        y = torch.fft.irfft(y, half)
+    else:
+        y = torch.fft.irfft(_polyphase_spectrum(flat, n, step, c, even, odd), half)
+    y = y[..., c : c + step // 2]  # the wrap-free part of the circular convolution
+    return y.reshape(*x.shape[:-1], count * (step // 2))[..., : (t + 1) // 2]
+
+
+def _polyphase_spectrum(
+    flat: torch.Tensor, n: int, step: int, c: int, even: torch.Tensor, odd: torch.Tensor
+) -> torch.Tensor:
+    """:func:`decimate2`'s blocks and spectrum in eager torch: ``(R, T)`` -> ``(R, blocks,
+    n // 4 + 1)`` complex (:mod:`ddsp.spectral._decimate_cpu` does the same in two passes)."""
+    t, half = flat.shape[-1], n // 2
+    rows, count = flat.shape[0], -(-t // step)
     # blocks[:, j, p, i] = x[j step - c + 2 i + p] (zero outside x)
     blocks = flat.new_empty(rows, count, 2, half)
     inner = range(1, min(count, (t - n + c) // step + 1))  # blocks lying wholly inside x
@@ -242,11 +262,7 @@ def decimate2(x: torch.Tensor, h: torch.Tensor | None = None, block: int = 4096)
         piece = F.pad(flat[:, max(lo, 0) : min(hi, t)], (max(-lo, 0), max(hi - t, 0)))
         blocks[:, j].copy_(piece.view(rows, half, 2).transpose(-1, -2))
     spec = torch.fft.rfft(blocks)  # (rows, count, 2, half // 2 + 1)
-    even = torch.fft.rfft(h[0::2], half)  # taps h[2r] meet the even samples at m + c - r,
-    odd = torch.fft.rfft(F.pad(h[1::2], (1, 0)), half)  # h[2r + 1] the odd ones at m + c - r - 1
-    y = torch.fft.irfft(torch.addcmul(spec[:, :, 0] * even, spec[:, :, 1], odd), half)
-    y = y[..., c : c + step // 2]  # the wrap-free part of the circular convolution
-    return y.reshape(*x.shape[:-1], count * (step // 2))[..., : (t + 1) // 2]
+    return torch.addcmul(spec[:, :, 0] * even, spec[:, :, 1], odd)
 
 
 @dataclass

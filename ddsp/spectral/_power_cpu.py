@@ -275,15 +275,15 @@ _STATE: dict[str, object] = {}
 
 
 def ops():
-    """``torch.ops.ddsp_spectral`` (these kernels and :mod:`ddsp.spectral._pairs_cpu`'s, one
-    extension), or None (no compiler, ``DDSP_CPP=0``)."""
+    """``torch.ops.ddsp_spectral`` (these kernels, :mod:`ddsp.spectral._pairs_cpu`'s and
+    :mod:`ddsp.spectral._decimate_cpu`'s, one extension), or None (no compiler, ``DDSP_CPP=0``)."""
     if "ops" not in _STATE:
-        from . import _pairs_cpu
+        from . import _decimate_cpu, _pairs_cpu
 
         built = _cpp.load(
             "ddsp_spectral_cpu",
-            [SOURCE, _pairs_cpu.SOURCE],
-            "the spectral power and FFT pairing kernels",
+            [SOURCE, _pairs_cpu.SOURCE, _decimate_cpu.SOURCE],
+            "the spectral power, FFT pairing and decimation kernels",
             "the eager torch ops",
         )
         _STATE["ops"] = torch.ops.ddsp_spectral if built else None

@@ -180,6 +180,64 @@ def fft_floor(
     return {k: statistics.median(v) for k, v in runs.items()}
 
 
+def cqt_floor(chunks: list[torch.Tensor], repeats: int, ours: CQT) -> dict[str, float] | None:
+    """Seconds for the multirate CQT's own arithmetic alone: each 2:1 decimation's forward and
+    inverse FFTs (its polyphase blocks and their spectra's product prepared before the clock
+    starts) and each octave's matmul of its frames (prepared) with the time-domain kernels,
+    against ``ours`` (the whole CQT) timed alternating chunk by chunk (CPU only; None without
+    the C++ kernels that prepare the blocks)."""
+    from ddsp.spectral import _cqt, _decimate_cpu
+    from ddsp.spectral._stft import frames
+
+    if not _decimate_cpu.usable(chunks[0], chunks[0]):
+        return None
+
+    plan, h = ours.plan, SF.decimation_filter().float()
+    c = h.shape[-1] // 2
+    kernels = [SF.octave_kernels(b, n_fft) for b, (_, n_fft, _, _) in zip(ours.bases(torch.float32), plan.octaves, strict=True)]  # fmt: skip
+
+    def prepare(x: torch.Tensor) -> tuple[list, list]:
+        ffts, mms = [], []
+
+        def decimate(s: torch.Tensor) -> torch.Tensor:
+            n, step = _cqt.decimation_blocks(s.shape[-1], c)
+            blocks = _decimate_cpu.polyphase_blocks(s, n, step, c)
+            spec = torch.fft.rfft(blocks)
+            ffts.append((blocks, spec[:, :, 0].contiguous(), n // 2))
+            return SF.decimate2(s, h)
+
+        for _ in range(plan.early):
+            x = decimate(x)
+        for i, (k, (_, n_fft, hop, down)) in enumerate(zip(kernels, plan.octaves, strict=True)):
+            mms.append((frames(x, n_fft, hop, True).reshape(-1, n_fft).contiguous(), k))
+            if down and i + 1 < len(plan.octaves):
+                x = decimate(x)
+        return ffts, mms
+
+    def floor(prepared: tuple[list, list]) -> None:
+        ffts, mms = prepared
+        for blocks, spec, half in ffts:
+            torch.fft.rfft(blocks)
+            torch.fft.irfft(spec, half)
+        for rows, k in mms:
+            rows @ k
+
+    runs: dict[str, list[float]] = {"floor": [], "ours": []}
+    for _ in range(repeats):
+        total = dict.fromkeys(runs, 0.0)
+        for x in chunks:
+            prepared = prepare(x)
+            t0 = time.perf_counter()
+            floor(prepared)
+            t1 = time.perf_counter()
+            ours(x)
+            total["floor"] += t1 - t0
+            total["ours"] += time.perf_counter() - t1
+        for k, v in total.items():
+            runs[k].append(v)
+    return {k: statistics.median(v) for k, v in runs.items()}
+
+
 def sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
@@ -229,6 +287,11 @@ def main() -> None:
         )
     floor = {k: v for k, v in beside.items() if not k.startswith("ours ")}
     print("FFT floor", {k: f"{v:.3f}s" for k, v in beside.items()}, flush=True)
+    own = None
+    if args.device == "cpu":
+        with torch.inference_mode():
+            own = cqt_floor(chunks, args.repeats, table["CQT"]["ours"])
+        print("CQT's own FFTs and matmuls", own, flush=True)
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else machine()  # fmt: skip
     lines = [
         f"# Spectral front-end speed ({args.device}: {device_name})",
@@ -263,9 +326,18 @@ def main() -> None:
         )
         + " (the CQT's multirate FFTs are not this floor)."
     )
+    if own is not None:
+        summary.append(
+            f"- CQT floor (its own arithmetic alone: each 2:1 decimation's forward and inverse "
+            f"FFTs and each octave's matmul with the time-domain kernels, on inputs prepared "
+            f"before the clock starts): {own['floor']:.3f} s, {own['floor'] / floor[best_floor]:.2f}x "
+            f"the STFT's FFT floor above; the whole CQT, timed alternating with it chunk by "
+            f"chunk, {own['ours']:.3f} s ({own['ours'] / own['floor']:.2f}x its own floor, "
+            f"{own['ours'] / floor[best_floor]:.2f}x the STFT's)."
+        )
     md = "\n".join(lines + ["", *summary, "", PUBLISHED, ""])
     suffix = "" if args.device == "cpu" else f"_{args.device}"
-    write_results(f"spectral_speed{suffix}", md, {"n": n, "chunk": chunk, "device": args.device, "device_name": device_name, "threads": torch.get_num_threads(), "times_s": times, "floor_and_ours_alternating_s": beside}, args.quick)  # fmt: skip
+    write_results(f"spectral_speed{suffix}", md, {"n": n, "chunk": chunk, "device": args.device, "device_name": device_name, "threads": torch.get_num_threads(), "times_s": times, "floor_and_ours_alternating_s": beside, "cqt_floor_and_ours_alternating_s": own}, args.quick)  # fmt: skip
     plot(
         times, results_dir(args.quick) / f"spectral_speed{suffix}.png", f"{n} clips, {args.device}"
     )

@@ -224,9 +224,8 @@ def decimate2(x: torch.Tensor, h: torch.Tensor | None = None, block: int = 4096)
     h = decimation_filter() if h is None else h
     h = h.to(dtype=x.dtype, device=x.device)
     t, c = x.shape[-1], h.shape[-1] // 2
-    # a power of two with room for the 2c samples of overlap; each block adds n - 2c (even)
-    n = max(1 << (4 * c + 1).bit_length(), min(block, 1 << (t + 2 * c - 1).bit_length()))
-    half, step = n // 2, n - 2 * c
+    n, step = decimation_blocks(t, c, block)
+    half = n // 2
     count = -(-t // step)
     flat = x.reshape(-1, t)
     even = torch.fft.rfft(h[0::2], half)  # taps h[2r] meet the even samples at m + c - r,
@@ -239,6 +238,14 @@ def decimate2(x: torch.Tensor, h: torch.Tensor | None = None, block: int = 4096)
         y = torch.fft.irfft(_polyphase_spectrum(flat, n, step, c, even, odd), half)
     y = y[..., c : c + step // 2]  # the wrap-free part of the circular convolution
     return y.reshape(*x.shape[:-1], count * (step // 2))[..., : (t + 1) // 2]
+
+
+def decimation_blocks(t: int, c: int, block: int = 4096) -> tuple[int, int]:
+    """:func:`decimate2`'s FFT size ``n`` and step for ``t`` samples and a filter of ``2c + 1``
+    taps: a power of two with room for the ``2c`` samples of overlap (``block``, or less for a
+    short signal), each block adding ``n - 2c`` (even) samples."""
+    n = max(1 << (4 * c + 1).bit_length(), min(block, 1 << (t + 2 * c - 1).bit_length()))
+    return n, n - 2 * c
 
 
 def _polyphase_spectrum(

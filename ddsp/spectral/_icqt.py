@@ -118,11 +118,11 @@ def ivqt(
             weight = weight * lengths[sl].sqrt()
         inv = (inv * weight).to(device=spec.device, dtype=spec.dtype)
         y_oct = istft(inv @ spec[:, sl], n_fft, hop, window="rectangular", center=True)
-        for _ in range(round(math.log2(sample_rate / rate))):
-            y_oct = upsample2(y_oct, h)
         if y is None:
             y = y_oct
-        else:
+        else:  # the octaves below, brought up to this rate, plus this one (Horner's scheme:
+            if rate > rates[i - 1]:  # one 2:1 interpolation per rate, not per octave and rate)
+                y = upsample2(y, h)
             n = min(y.shape[-1], y_oct.shape[-1])
             y = torch.cat([y[..., :n] + y_oct[..., :n], y[..., n:]], dim=-1)
     assert y is not None

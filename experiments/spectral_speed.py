@@ -204,7 +204,7 @@ def cqt_floor(chunks: list[torch.Tensor], repeats: int, ours: CQT) -> dict[str, 
             blocks = _decimate_cpu.polyphase_blocks(s, n, step, c)
             spec = torch.fft.rfft(blocks)
             ffts.append((blocks, spec[:, :, 0].contiguous(), n // 2))
-            return SF.decimate2(s, h)
+            return _cqt._decimate2(s, h)
 
         for _ in range(plan.early):
             x = decimate(x)

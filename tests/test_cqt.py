@@ -248,3 +248,14 @@ def test_time_domain_octaves_equal_the_fft_path(monkeypatch):
     assert (gemm - fft).abs().max() <= 1e-12 * peak
     err32 = (gemm32.to(torch.complex128) - fft).abs().max()
     assert err32 <= 2 * max((fft32.to(torch.complex128) - fft).abs().max(), 1e-7 * peak)
+
+
+def test_decimate2_errors():
+    with pytest.raises(ValueError, match="NaN"):
+        SF.decimate2(torch.tensor([0.0, float("nan"), 1.0]))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        SF.decimate2(torch.zeros(8, dtype=torch.int64))
+    with pytest.raises(ValueError, match="odd length"):
+        SF.decimate2(torch.zeros(8), torch.ones(4))
+    with pytest.raises(ValueError, match="block"):
+        SF.decimate2(torch.zeros(8), block=7)

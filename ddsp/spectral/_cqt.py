@@ -221,6 +221,18 @@ def decimate2(x: torch.Tensor, h: torch.Tensor | None = None, block: int = 4096)
     Returns:
         ``(..., ceil(time / 2))``.
     """
+    _checks.signal(x, "x")
+    if h is not None and (not isinstance(h, torch.Tensor) or h.dim() != 1 or h.numel() % 2 == 0):
+        shape = tuple(h.shape) if isinstance(h, torch.Tensor) else type(h).__name__
+        raise ValueError(f"h must be a 1-D tensor of odd length (linear phase), got {shape}")
+    if isinstance(block, bool) or not isinstance(block, int) or block < 2 or block % 2:
+        raise ValueError(f"block must be an even int >= 2, got {block!r}")
+    return _decimate2(x, h, block)
+
+
+def _decimate2(x: torch.Tensor, h: torch.Tensor | None = None, block: int = 4096) -> torch.Tensor:
+    """:func:`decimate2` without its argument checks (the CQT's octaves, whose input was
+    checked once)."""
     h = decimation_filter() if h is None else h
     h = h.to(dtype=x.dtype, device=x.device)
     t, c = x.shape[-1], h.shape[-1] // 2
@@ -404,7 +416,7 @@ def vqt_response(
             f"least {2**plan.early} samples"
         )
     for _ in range(plan.early):
-        x = decimate2(x, h)
+        x = _decimate2(x, h)
     out = []
     for i, (basis, (_, n_fft, hop, down)) in enumerate(zip(bases, plan.octaves, strict=True)):
         if x.shape[-1] == 0:
@@ -420,7 +432,7 @@ def vqt_response(
                 d = stft(x, n_fft, hop, window="rectangular", center=True, pad_mode=pad_mode)
             out.append(torch.matmul(basis, d))
         if down and i + 1 < len(plan.octaves):
-            x = decimate2(x, h)
+            x = _decimate2(x, h)
     n_frames = min(o.shape[-1] for o in out)
     return torch.cat([o[..., :n_frames] for o in reversed(out)], dim=-2)
 

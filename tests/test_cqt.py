@@ -259,3 +259,5 @@ def test_decimate2_errors():
         SF.decimate2(torch.zeros(8), torch.ones(4))
     with pytest.raises(ValueError, match="block"):
         SF.decimate2(torch.zeros(8), block=7)
+    with pytest.raises(ValueError, match="n_fft // 2 \\+ 1 = 129"):
+        SF.octave_kernels(torch.zeros(12, 128, dtype=torch.complex64), 256)

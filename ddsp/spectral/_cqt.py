@@ -381,6 +381,11 @@ def octave_kernels(basis: torch.Tensor, n_fft: int) -> torch.Tensor:
 
     Shape: ``basis (n_i, n_fft // 2 + 1)`` complex -> ``(n_fft, 2 n_i)`` real.
     """
+    if not basis.is_complex() or basis.dim() != 2 or basis.shape[-1] != n_fft // 2 + 1:
+        raise ValueError(
+            f"basis must be complex (n_i, n_fft // 2 + 1 = {n_fft // 2 + 1}), got "
+            f"{basis.dtype} {tuple(basis.shape)}"
+        )
     kernels = (basis @ _dft_rows(n_fft).to(device=basis.device, dtype=basis.dtype)).T
     return torch.view_as_real(kernels).reshape(n_fft, -1)
 

@@ -16,6 +16,7 @@ leaves 0.16 of the energy as error; on the ERB-based VQT (``gamma=None``), 0.58.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -47,6 +48,50 @@ def upsample2(x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
     up[..., ::2] = x
     taps = h.shape[-1]
     return 2 * fft_convolve(up, h)[..., taps // 2 : taps // 2 + up.shape[-1]]
+
+
+@functools.lru_cache(maxsize=16)
+def inverse_plan(
+    sample_rate: float,
+    hop_length: int,
+    f_min: float,
+    n_bins: int,
+    bins_per_octave: int,
+    gamma: float | None,
+    filter_scale: float,
+    norm: float | None,
+    sparsity: float,
+    window: str,
+    scale: bool,
+    tuning: float,
+) -> tuple[float, list[tuple[slice, torch.Tensor, int, int, float]]]:
+    """:func:`ivqt`'s bases, built once per configuration (Griffin-Lim calls the inverse every
+    iteration): the longest filter (samples) and, from the lowest octave up, ``(bins, inverse
+    basis (n_fft // 2 + 1, n_i) complex128, n_fft, hop, rate)``. Read-only: callers cast."""
+    freqs = cqt_frequencies(n_bins, f_min, bins_per_octave, tuning)
+    alpha = relative_bandwidth(freqs, bins_per_octave)
+    lengths, _ = wavelet_lengths(freqs, sample_rate, window, filter_scale, gamma, alpha)
+    n_octaves = math.ceil(n_bins / bins_per_octave)
+    rates, hops = [float(sample_rate)], [hop_length]  # the top octave at the full rate
+    for _ in range(n_octaves - 1):
+        if hops[0] % 2 == 0:
+            rates.insert(0, rates[0] / 2)
+            hops.insert(0, hops[0] // 2)
+        else:
+            rates.insert(0, rates[0])
+            hops.insert(0, hops[0])
+    octaves = []
+    for i, (rate, hop) in enumerate(zip(rates, hops, strict=True)):
+        sl = slice(bins_per_octave * i, min(bins_per_octave * (i + 1), n_bins))
+        basis, n_fft = cqt_fft_basis(
+            freqs[sl], rate, window, filter_scale, norm, sparsity, gamma, alpha[sl]
+        )
+        inv = basis.conj().T  # (n_fft // 2 + 1, n_filters)
+        weight = n_fft / (inv.abs().square().sum(0) * lengths[sl])
+        if scale:
+            weight = weight * lengths[sl].sqrt()
+        octaves.append((sl, inv * weight, n_fft, hop, rate))
+    return float(lengths.max()), octaves
 
 
 def ivqt(
@@ -87,44 +132,29 @@ def ivqt(
     _checks.positive_int("hop_length", hop_length)
     _checks.positive_int("bins_per_octave", bins_per_octave)
     f_min = note_to_hz("C1") if f_min is None else f_min
-    n_bins, n_frames = spec.shape[-2:]
-    freqs = cqt_frequencies(n_bins, f_min, bins_per_octave, tuning)
-    alpha = relative_bandwidth(freqs, bins_per_octave)
-    lengths, _ = wavelet_lengths(freqs, sample_rate, window, filter_scale, gamma, alpha)
+    n_bins = spec.shape[-2]
+    longest, octaves = inverse_plan(
+        float(sample_rate), hop_length, float(f_min), n_bins, bins_per_octave, gamma,
+        filter_scale, norm, sparsity, window, scale, float(tuning),
+    )  # fmt: skip
     if length is not None:  # only the frames that reach into the output
-        spec = spec[..., : math.ceil((length + float(lengths.max())) / hop_length)]
-    n_octaves = math.ceil(n_bins / bins_per_octave)
-    rates, hops = [float(sample_rate)], [hop_length]  # the top octave at the full rate
-    for _ in range(n_octaves - 1):
-        if hops[0] % 2 == 0:
-            rates.insert(0, rates[0] / 2)
-            hops.insert(0, hops[0] // 2)
-        else:
-            rates.insert(0, rates[0])
-            hops.insert(0, hops[0])
+        spec = spec[..., : math.ceil((length + longest) / hop_length)]
     batch = spec.shape[:-2]
     spec = spec.reshape(-1, *spec.shape[-2:])
     real = spec.real.dtype
     h = decimation_filter().to(device=spec.device, dtype=real)
-    y = None
-    for i, (rate, hop) in enumerate(zip(rates, hops, strict=True)):
-        sl = slice(bins_per_octave * i, min(bins_per_octave * (i + 1), n_bins))
-        basis, n_fft = cqt_fft_basis(
-            freqs[sl], rate, window, filter_scale, norm, sparsity, gamma, alpha[sl]
-        )
-        inv = basis.conj().T  # (n_fft // 2 + 1, n_filters)
-        weight = n_fft / (inv.abs().square().sum(0) * lengths[sl])
-        if scale:
-            weight = weight * lengths[sl].sqrt()
-        inv = (inv * weight).to(device=spec.device, dtype=spec.dtype)
+    y, previous_rate = None, None
+    for sl, inv, n_fft, hop, rate in octaves:
+        inv = inv.to(device=spec.device, dtype=spec.dtype)
         y_oct = istft(inv @ spec[:, sl], n_fft, hop, window="rectangular", center=True)
         if y is None:
             y = y_oct
         else:  # the octaves below, brought up to this rate, plus this one (Horner's scheme:
-            if rate > rates[i - 1]:  # one 2:1 interpolation per rate, not per octave and rate)
+            if rate > previous_rate:  # one 2:1 interpolation per rate, not per octave and rate)
                 y = upsample2(y, h)
             n = min(y.shape[-1], y_oct.shape[-1])
             y = torch.cat([y[..., :n] + y_oct[..., :n], y[..., n:]], dim=-1)
+        previous_rate = rate
     assert y is not None
     if length is not None:
         y = (

@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from ..dsp import plain_cpu
+from . import _power_cpu
 
 __all__ = ["SOURCE", "usable", "polyphase_blocks", "polyphase_mac"]
 
@@ -130,8 +131,6 @@ TORCH_LIBRARY_FRAGMENT(ddsp_spectral, m) {
 def usable(x: torch.Tensor, h: torch.Tensor) -> bool:
     """The kernels take float32 and float64 plain CPU tensors (:func:`ddsp.dsp.plain_cpu`) when
     no gradient is asked of the signal ``x`` or the filter ``h``."""
-    from . import _power_cpu
-
     grad = torch.is_grad_enabled() and (x.requires_grad or h.requires_grad)
     return (
         x.dtype in (torch.float32, torch.float64)
@@ -146,8 +145,6 @@ def polyphase_blocks(x: torch.Tensor, n: int, step: int, c: int) -> torch.Tensor
 
     Shape: ``x (R, T)`` -> ``(R, ceil(T / step), 2, n / 2)``.
     """
-    from . import _power_cpu
-
     return _power_cpu.ops().polyphase_blocks(x, n, step, c)
 
 
@@ -156,8 +153,6 @@ def polyphase_mac(spec: torch.Tensor, even: torch.Tensor, odd: torch.Tensor) -> 
 
     Shape: contiguous complex ``spec (rows, 2, K)``, ``even, odd (K,)`` -> ``(rows, K)``.
     """
-    from . import _power_cpu
-
     out = _power_cpu.ops().polyphase_mac(
         torch.view_as_real(spec), torch.view_as_real(even), torch.view_as_real(odd)
     )

@@ -17,6 +17,11 @@ band matmuls whose calls cost more than their products). Here, from the interlea
   product and one sum for 8 frames (a mel filterbank reaches about 2 weights per bin, against
   about 17 for the band matmuls).
 
+Both take the spectra's rows where a row map puts them (``segments``: the group buffers of
+:mod:`ddsp.spectral._cosine` hold frames that are not kept), and can window them first in
+frequency (``taps``: a cosine-sum window as 3 or 5 taps across bins, read past DC and Nyquist by
+the spectrum's symmetry), in the same pass.
+
 The AVX2 loops (float32, chosen at run time) perform the scalar loops' operations in the same
 order, so both give the same bits; the results equal the eager ops' to rounding (the power
 exactly: the same products and sum; the root correctly rounded, which torch's float32 sqrt is
@@ -26,6 +31,7 @@ not always; a projection sums its products in another order).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 
 import torch
 
@@ -38,6 +44,7 @@ __all__ = [
     "spectrum_power",
     "spectrum_times",
     "band_power",
+    "Segments",
     "filter_runs",
     "cached_filter_runs",
 ]
@@ -75,12 +82,100 @@ static inline float power_of(float re, float im, bool root, float eps) {
   return std::sqrt(p < eps ? eps : p);
 }
 
+// a window applied in frequency (ddsp.spectral._cosine) to spectra of n bins of an even-length
+// real FFT: bin k becomes c[0] x[k] + sum_{t = 1 .. T} c[t] (x[k - t] + x[k + t]), summed in
+// that order, the spectrum of the frame times the periodic cosine-sum window of those taps;
+// T = -1: no window
+struct Win {
+  float c[3] = {1.f, 0.f, 0.f};
+  int64_t T = -1, n = 0;
+};
+
+// bin k (-n < k < 2n - 2) of spectrum x, by its symmetry past DC (x[-k] = conj x[k]) and
+// Nyquist (x[n - 1 + m] = conj x[n - 1 - m])
+static inline void bin_at(const float* x, int64_t k, int64_t n, float* re, float* im) {
+  const int64_t m = k < 0 ? -k : (k >= n ? 2 * (n - 1) - k : k);
+  *re = x[2 * m];
+  *im = (k == m) ? x[2 * m + 1] : -x[2 * m + 1];
+}
+
+// bin k of spectrum x windowed by w
+static inline void windowed_bin(const float* x, int64_t k, const Win& w, float* re, float* im) {
+  if (w.T < 0) {
+    *re = x[2 * k];
+    *im = x[2 * k + 1];
+    return;
+  }
+  float r, i;
+  bin_at(x, k, w.n, &r, &i);
+  float yr = w.c[0] * r, yi = w.c[0] * i;
+  for (int64_t t = 1; t <= w.T; ++t) {
+    float ar, ai, br, bi;
+    bin_at(x, k - t, w.n, &ar, &ai);
+    bin_at(x, k + t, w.n, &br, &bi);
+    yr = yr + w.c[t] * (ar + br);
+    yi = yi + w.c[t] * (ai + bi);
+  }
+  *re = yr;
+  *im = yi;
+}
+
 #ifdef DDSP_AVX2
-// the powers of bins [b, b + 8) of one spectrum (interleaved re, im), as power_of: the squares'
-// pairwise sums (re^2 + im^2 in that order) put back in bin order
-__attribute__((target("avx2"))) static inline __m256 power8(const float* ri, bool root,
-                                                            __m256 eps) {
-  __m256 a = _mm256_loadu_ps(ri), b = _mm256_loadu_ps(ri + 8);
+// the taps of a Win broadcast, for the AVX2 loops (compiled once per tap count T, so that the
+// taps stay in registers and the sums unroll)
+struct Taps8 {
+  __m256 c[3];
+};
+
+__attribute__((target("avx2"))) static inline Taps8 taps8(const Win& w) {
+  Taps8 v;
+  for (int t = 0; t < 3; ++t) v.c[t] = _mm256_set1_ps(w.c[t]);
+  return v;
+}
+
+// bins b - T .. b + 7 + T of spectrum x (n bins) into e, by symmetry past the ends
+// (bin_at): returns where bin b lies in e, for the blocks where windowed16 would read past DC or
+// Nyquist
+template <int T>
+static inline const float* edge_bins(const float* x, int64_t b, int64_t n, float* e) {
+  for (int64_t k = -T; k < 8 + T; ++k) bin_at(x, b + k, n, e + 2 * (k + T), e + 2 * (k + T) + 1);
+  return e + 2 * T;
+}
+
+// whether block b's window reads past an end of the spectrum's n bins
+template <int T>
+static inline bool edge_block(int64_t b, int64_t n) {
+  return T > 0 && (b < T || b + 8 + T > n);
+}
+
+// bins [b, b + 8) windowed by T taps (windowed_bin's operations) from c = where bin b lies (with
+// T bins either side), as two registers of interleaved (re, im): bins b .. b + 3, b + 4 .. b + 7
+template <int T>
+__attribute__((target("avx2"))) static inline void windowed16(const float* c, const Taps8& v,
+                                                              __m256* lo, __m256* hi) {
+  if constexpr (T < 0) {
+    *lo = _mm256_loadu_ps(c);
+    *hi = _mm256_loadu_ps(c + 8);
+  } else {
+    __m256 l = _mm256_mul_ps(v.c[0], _mm256_loadu_ps(c));
+    __m256 h = _mm256_mul_ps(v.c[0], _mm256_loadu_ps(c + 8));
+    for (int t = 1; t <= T; ++t) {
+      const float *m = c - 2 * t, *p = c + 2 * t;
+      l = _mm256_add_ps(l, _mm256_mul_ps(v.c[t], _mm256_add_ps(_mm256_loadu_ps(m), _mm256_loadu_ps(p))));
+      h = _mm256_add_ps(h, _mm256_mul_ps(v.c[t], _mm256_add_ps(_mm256_loadu_ps(m + 8), _mm256_loadu_ps(p + 8))));
+    }
+    *lo = l;
+    *hi = h;
+  }
+}
+
+// the powers of the 8 bins at c (windowed16), as power_of: the squares' pairwise sums
+// (re^2 + im^2 in that order) put back in bin order
+template <int T>
+__attribute__((target("avx2"))) static inline __m256 power8(const float* c, const Taps8& v,
+                                                            bool root, __m256 eps) {
+  __m256 a, b;
+  windowed16<T>(c, v, &a, &b);
   a = _mm256_mul_ps(a, a);
   b = _mm256_mul_ps(b, b);
   const __m256 s = _mm256_hadd_ps(a, b);  // bins 0 1 4 5 | 2 3 6 7
@@ -91,19 +186,34 @@ __attribute__((target("avx2"))) static inline __m256 power8(const float* ri, boo
 
 // one row of spectrum_power for bins [0, n - n % 8); returns the count done, and sets *bad
 // where an output is not finite
-__attribute__((target("avx2"))) static int64_t power_row_avx2(const float* ri, float* out,
-                                                              int64_t n, bool root, float eps,
-                                                              bool* bad) {
+template <int T>
+__attribute__((target("avx2"))) static int64_t power_row_t(const float* ri, float* out, int64_t n,
+                                                           const Taps8 v, bool root, float eps,
+                                                           bool* bad) {
   const __m256 e = _mm256_set1_ps(eps);
   __m256 flag = _mm256_setzero_ps();
+  alignas(32) float ext[2 * (8 + 2 * 2)];
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 p = power8(ri + 2 * i, root, e);
+    const float* c = edge_block<T>(i, n) ? edge_bins<T>(ri, i, n, ext) : ri + 2 * i;
+    const __m256 p = power8<T>(c, v, root, e);
     flag = _mm256_or_ps(flag, nonfinite8(p));
     _mm256_storeu_ps(out + i, p);
   }
   if (_mm256_movemask_ps(flag)) *bad = true;
   return i;
+}
+
+__attribute__((target("avx2"))) static int64_t power_row_avx2(const float* ri, float* out,
+                                                              int64_t n, const Win& w, bool root,
+                                                              float eps, bool* bad) {
+  const Taps8 v = taps8(w);
+  switch (w.T) {
+    case 0: return power_row_t<0>(ri, out, n, v, root, eps, bad);
+    case 1: return power_row_t<1>(ri, out, n, v, root, eps, bad);
+    case 2: return power_row_t<2>(ri, out, n, v, root, eps, bad);
+    default: return power_row_t<-1>(ri, out, n, v, root, eps, bad);
+  }
 }
 
 // r[0..7] <- its transpose (r[i][j] <-> r[j][i])
@@ -122,24 +232,33 @@ __attribute__((target("avx2"))) static inline void transpose8(__m256* r) {
   r[6] = _mm256_permute2f128_ps(u2, u6, 0x31); r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-// rows [r, r + 8) of band_power: powers into pt (n, 8), then each filter's run
-__attribute__((target("avx2"))) static void bands8_avx2(
-    const float* ri, int64_t n, float* out, int64_t ostride, const int64_t* start,
-    const int64_t* length, const int64_t* offset, const float* w, int64_t M, bool root,
-    float eps, float* pt, bool* bad) {
+// 8 rows of band_power (spectra rows[i], outputs outs[i]): powers into pt (n, 8), then each
+// filter's run
+template <int T>
+__attribute__((target("avx2"))) static void bands8_t(
+    const float* const* rows, int64_t n, const Win& win, float* const* outs,
+    const int64_t* start, const int64_t* length, const int64_t* offset, const float* w,
+    int64_t M, bool root, float eps, float* pt, bool* bad) {
   const __m256 e = _mm256_set1_ps(eps);
+  const Taps8 v = taps8(win);
   __m256 flag = _mm256_setzero_ps();
   int64_t b = 0;
+  alignas(32) float ext[8][2 * (8 + 2 * 2)];
   for (; b + 8 <= n; b += 8) {
     __m256 r[8];
-    for (int i = 0; i < 8; ++i) r[i] = power8(ri + (i * n + b) * 2, root, e);
+    if (edge_block<T>(b, n)) {
+      for (int i = 0; i < 8; ++i) r[i] = power8<T>(edge_bins<T>(rows[i], b, n, ext[i]), v, root, e);
+    } else {
+      for (int i = 0; i < 8; ++i) r[i] = power8<T>(rows[i] + 2 * b, v, root, e);
+    }
     transpose8(r);
     for (int j = 0; j < 8; ++j) _mm256_storeu_ps(pt + (b + j) * 8, r[j]);
   }
   for (; b < n; ++b)
     for (int i = 0; i < 8; ++i) {
-      const float* s = ri + (i * n + b) * 2;
-      pt[b * 8 + i] = power_of(s[0], s[1], root, eps);
+      float re, im;
+      windowed_bin(rows[i], b, win, &re, &im);
+      pt[b * 8 + i] = power_of(re, im, root, eps);
     }
   alignas(32) float acc8[8];
   for (int64_t m = 0; m < M; ++m) {
@@ -150,9 +269,21 @@ __attribute__((target("avx2"))) static void bands8_avx2(
       acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(wm[j]), _mm256_loadu_ps(p + j * 8)));
     flag = _mm256_or_ps(flag, nonfinite8(acc));
     _mm256_store_ps(acc8, acc);
-    for (int i = 0; i < 8; ++i) out[i * ostride + m] = acc8[i];
+    for (int i = 0; i < 8; ++i) outs[i][m] = acc8[i];
   }
   if (_mm256_movemask_ps(flag)) *bad = true;
+}
+
+__attribute__((target("avx2"))) static void bands8_avx2(
+    const float* const* rows, int64_t n, const Win& win, float* const* outs,
+    const int64_t* start, const int64_t* length, const int64_t* offset, const float* w,
+    int64_t M, bool root, float eps, float* pt, bool* bad) {
+  switch (win.T) {
+    case 0: return bands8_t<0>(rows, n, win, outs, start, length, offset, w, M, root, eps, pt, bad);
+    case 1: return bands8_t<1>(rows, n, win, outs, start, length, offset, w, M, root, eps, pt, bad);
+    case 2: return bands8_t<2>(rows, n, win, outs, start, length, offset, w, M, root, eps, pt, bad);
+    default: return bands8_t<-1>(rows, n, win, outs, start, length, offset, w, M, root, eps, pt, bad);
+  }
 }
 #endif
 
@@ -160,16 +291,70 @@ static void check(const at::Tensor& ri, const at::Tensor& out, int64_t cols) {
   TORCH_CHECK(ri.is_cpu() && ri.scalar_type() == at::kFloat && ri.dim() == 3 && ri.size(2) == 2 &&
                   ri.is_contiguous(),
               "ddsp_spectral: ri must be a contiguous float32 (R, bins, 2) CPU tensor");
-  TORCH_CHECK(out.scalar_type() == at::kFloat && out.dim() == 2 && out.size(0) == ri.size(0) &&
-                  out.size(1) == cols && out.stride(1) == 1,
-              "ddsp_spectral: out must be float32 (R, cols) with unit column stride");
+  TORCH_CHECK(out.scalar_type() == at::kFloat && out.dim() == 2 && out.size(1) == cols &&
+                  out.stride(1) == 1,
+              "ddsp_spectral: out must be float32 (rows, cols) with unit column stride");
 }
 
-// out[r, b] = power_of(ri[r, b]) for ri (R, n, 2), out (R, n) (rows may be strided). Returns
-// whether every output is finite (a NaN or Inf of the frames reaches every bin of their spectra)
-bool spectrum_power(at::Tensor ri, at::Tensor out, bool root, double eps) {
+// where spectrum row r goes: out row r (no start given), or, the rows being segments of
+// `period` rows of which the first count[j] are kept, out row start[j] + k for row
+// r = j * period + k with k < count[j], and nowhere (-1) for the rest (the frames that
+// straddle two segments of a group buffer, ddsp.spectral._cosine)
+struct RowMap {
+  int64_t period = 1;
+  std::vector<int64_t> start, count;
+  int64_t operator()(int64_t r) const {
+    if (start.empty()) return r;
+    const int64_t j = r / period, k = r % period;
+    return k < count[j] ? start[j] + k : -1;
+  }
+};
+
+static RowMap row_map(int64_t R, int64_t rows_out, int64_t period, at::IntArrayRef start,
+                      at::IntArrayRef count) {
+  RowMap map;
+  if (start.empty()) {
+    TORCH_CHECK(count.empty() && rows_out == R, "ddsp_spectral: out must have ri's ", R,
+                " rows, has ", rows_out);
+    return map;
+  }
+  const int64_t J = int64_t(start.size());
+  TORCH_CHECK(period > 0 && int64_t(count.size()) == J && R <= J * period,
+              "ddsp_spectral: segments (period ", period, ", ", J, " starts, ", count.size(),
+              " counts) do not cover the ", R, " rows");
+  for (int64_t j = 0; j < J; ++j)
+    TORCH_CHECK(count[j] >= 0 && count[j] <= period && start[j] >= 0 &&
+                    start[j] + count[j] <= rows_out,
+                "ddsp_spectral: segment ", j, " (start ", start[j], ", count ", count[j],
+                ") leaves out's ", rows_out, " rows or its period ", period);
+  map.period = period;
+  map.start.assign(start.begin(), start.end());
+  map.count.assign(count.begin(), count.end());
+  return map;
+}
+
+// the taps as a Win, checked: at most 3 (a cosine-sum window of up to 3 terms), on spectra of
+// more than 2T bins (the symmetric extension reads bins 1 .. T and n - 1 - T .. n - 2)
+static Win window_taps(at::ArrayRef<double> taps, int64_t n) {
+  TORCH_CHECK(taps.size() <= 3 && (taps.empty() || n > 2 * int64_t(taps.size())),
+              "ddsp_spectral: ", taps.size(), " window taps on ", n, " bins (at most 3, and "
+              "more than twice as many bins)");
+  Win w;
+  w.T = int64_t(taps.size()) - 1;
+  w.n = n;
+  for (size_t t = 0; t < taps.size(); ++t) w.c[t] = float(taps[t]);
+  return w;
+}
+
+// out[map(r), b] = power_of(y[r, b]) for spectra ri (R, n, 2), out (rows, n) (rows may be
+// strided), y being ri or, with taps, ri windowed in frequency (Win). Returns whether every
+// output is finite (a NaN or Inf of the frames reaches every bin of their spectra)
+bool spectrum_power(at::Tensor ri, at::Tensor out, bool root, double eps, at::ArrayRef<double> taps,
+                    int64_t period, at::IntArrayRef start, at::IntArrayRef count) {
   check(ri, out, ri.size(1));
   const int64_t R = ri.size(0), n = ri.size(1), os = out.stride(0);
+  const RowMap map = row_map(R, out.size(0), period, start, count);
+  const Win win = window_taps(taps, n);
   const float* src = ri.data_ptr<float>(); float* dst = out.data_ptr<float>();
   const bool vec = simd();
   const float e = float(eps);
@@ -177,13 +362,19 @@ bool spectrum_power(at::Tensor ri, at::Tensor out, bool root, double eps) {
   at::parallel_for(0, R, 8, [&](int64_t r0, int64_t r1) {
     bool bad = false;
     for (int64_t r = r0; r < r1; ++r) {
-      const float* s = src + r * n * 2; float* o = dst + r * os;
+      const int64_t d = map(r);
+      if (d < 0) continue;
+      const float* s = src + r * n * 2; float* o = dst + d * os;
       int64_t i = 0;
 #ifdef DDSP_AVX2
-      if (vec) i = power_row_avx2(s, o, n, root, e, &bad);
+      if (vec) i = power_row_avx2(s, o, n, win, root, e, &bad);
 #endif
       const int64_t i0 = i;
-      for (; i < n; ++i) o[i] = power_of(s[2 * i], s[2 * i + 1], root, e);
+      for (; i < n; ++i) {
+        float re, im;
+        windowed_bin(s, i, win, &re, &im);
+        o[i] = power_of(re, im, root, e);
+      }
       if (!all_finite(o + i0, n - i0)) bad = true;
     }
     if (bad) any_bad = true;
@@ -191,10 +382,12 @@ bool spectrum_power(at::Tensor ri, at::Tensor out, bool root, double eps) {
   return !any_bad;
 }
 
-// out[r, m] = sum_{j < length[m]} w[offset[m] + j] * power_of(ri[r, start[m] + j]), summed
-// over j ascending from 0; ri (R, n, 2), out (R, M). Returns whether every output is finite.
+// out[map(r), m] = sum_{j < length[m]} w[offset[m] + j] * power_of(y[r, start[m] + j]), summed
+// over j ascending from 0; ri (R, n, 2), out (rows, M), y as in spectrum_power. Returns whether
+// every output is finite.
 bool band_power(at::Tensor ri, at::Tensor out, at::Tensor start, at::Tensor length,
-                at::Tensor offset, at::Tensor w, bool root, double eps) {
+                at::Tensor offset, at::Tensor w, bool root, double eps, at::ArrayRef<double> taps,
+                int64_t period, at::IntArrayRef seg_start, at::IntArrayRef seg_count) {
   const int64_t M = start.numel();
   check(ri, out, M);
   TORCH_CHECK(start.scalar_type() == at::kLong && length.scalar_type() == at::kLong &&
@@ -210,33 +403,48 @@ bool band_power(at::Tensor ri, at::Tensor out, at::Tensor start, at::Tensor leng
     TORCH_CHECK(st[m] >= 0 && ln[m] >= 0 && st[m] + ln[m] <= n && of[m] >= 0 &&
                     of[m] + ln[m] <= w.numel(),
                 "ddsp_spectral: filter ", m, "'s run leaves the bins or the weights");
+  const RowMap map = row_map(R, out.size(0), period, seg_start, seg_count);
+  const Win win = window_taps(taps, n);
+  std::vector<int64_t> from, to;  // the rows kept, and where they go
+  for (int64_t r = 0; r < R; ++r)
+    if (map(r) >= 0) { from.push_back(r); to.push_back(map(r)); }
+  const int64_t K = int64_t(from.size());
   const float* src = ri.data_ptr<float>(); float* dst = out.data_ptr<float>();
   const float* wp = w.data_ptr<float>();
   const bool vec = simd();
   const float e = float(eps);
-  const int64_t groups = (R + 7) / 8;
+  const int64_t groups = (K + 7) / 8;
   std::atomic<bool> any_bad{false};
   at::parallel_for(0, groups, 1, [&](int64_t g0, int64_t g1) {
     std::vector<float> pt(n * 8), p(n);
     bool bad = false;
     for (int64_t g = g0; g < g1; ++g) {
-      int64_t r = g * 8;
+      const int64_t k0 = g * 8, k1 = std::min(K, k0 + 8);
+      const float* rows[8];
+      float* outs[8];
+      for (int64_t k = k0; k < k1; ++k) {
+        rows[k - k0] = src + from[k] * n * 2;
+        outs[k - k0] = dst + to[k] * os;
+      }
 #ifdef DDSP_AVX2
-      if (vec && r + 8 <= R) {
-        bands8_avx2(src + r * n * 2, n, dst + r * os, os, st, ln, of, wp, M, root, e, pt.data(),
-                    &bad);
+      if (vec && k1 - k0 == 8) {
+        bands8_avx2(rows, n, win, outs, st, ln, of, wp, M, root, e, pt.data(), &bad);
         continue;
       }
 #endif
-      for (; r < std::min(R, g * 8 + 8); ++r) {
-        const float* s = src + r * n * 2;
-        for (int64_t b = 0; b < n; ++b) p[b] = power_of(s[2 * b], s[2 * b + 1], root, e);
+      for (int64_t i = 0; i < k1 - k0; ++i) {
+        const float* s = rows[i];
+        for (int64_t b = 0; b < n; ++b) {
+          float re, im;
+          windowed_bin(s, b, win, &re, &im);
+          p[b] = power_of(re, im, root, e);
+        }
         for (int64_t m = 0; m < M; ++m) {
           float acc = 0.f;
           for (int64_t j = 0; j < ln[m]; ++j) acc = acc + wp[of[m] + j] * p[st[m] + j];
-          dst[r * os + m] = acc;
+          outs[i][m] = acc;
         }
-        if (!all_finite(dst + r * os, M)) bad = true;
+        if (!all_finite(outs[i], M)) bad = true;
       }
     }
     if (bad) any_bad = true;
@@ -262,10 +470,11 @@ void spectrum_times(at::Tensor ri, at::Tensor d, at::Tensor out) {
 
 TORCH_LIBRARY(ddsp_spectral, m) {
   m.def("spectrum_times(Tensor ri, Tensor d, Tensor(a!) out) -> ()", &spectrum_times);
-  m.def("spectrum_power(Tensor ri, Tensor(a!) out, bool root, float eps) -> bool",
-        &spectrum_power);
+  m.def("spectrum_power(Tensor ri, Tensor(a!) out, bool root, float eps, float[] taps, "
+        "int period, int[] start, int[] count) -> bool", &spectrum_power);
   m.def("band_power(Tensor ri, Tensor(a!) out, Tensor start, Tensor length, Tensor offset, "
-        "Tensor w, bool root, float eps) -> bool", &band_power);
+        "Tensor w, bool root, float eps, float[] taps, int period, int[] seg_start, "
+        "int[] seg_count) -> bool", &band_power);
   m.def("simd() -> bool", &simd);
 }
 """
@@ -296,14 +505,34 @@ def usable(x: torch.Tensor, power: float) -> bool:
     return x.dtype == torch.float32 and power in (1.0, 2.0) and plain_cpu(x) and ops() is not None
 
 
-def spectrum_power(ri: torch.Tensor, out: torch.Tensor, power: float, eps: float) -> bool:
+Segments = tuple[int, list[int], list[int]]
+
+
+def spectrum_power(
+    ri: torch.Tensor,
+    out: torch.Tensor,
+    power: float,
+    eps: float,
+    taps: Sequence[float] = (),
+    segments: Segments | None = None,
+) -> bool:
     """``out = magnitude(spectrum, power, eps)`` for ``power`` 1 or 2 (``eps`` with 1 only,
     as :func:`ddsp.spectral.functional.magnitude`).
 
-    Shape: ``ri (R, bins, 2)`` (``view_as_real`` of the spectra) -> into ``out (R, bins)``.
-    Returns whether every output is finite.
+    ``taps`` (up to 3, even-length FFTs only): the spectra are first windowed in frequency,
+    ``X[k] taps[0] + sum_t taps[t] (X[k - t] + X[k + t])``, the spectrum of the frame times the
+    periodic cosine-sum window with those taps (:mod:`ddsp.spectral._cosine`). ``segments``
+    ``(period, start, count)``: spectrum row ``j * period + k`` goes to output row
+    ``start[j] + k`` for ``k < count[j]``, and the other rows nowhere.
+
+    Shape: ``ri (R, bins, 2)`` (``view_as_real`` of the spectra) -> into ``out (R, bins)``
+    (with ``segments``, ``(rows, bins)``). Returns whether every output is finite.
     """
-    return ops().spectrum_power(ri, out, power == 1.0, float(eps) if power == 1.0 else 0.0)
+    period, start, count = segments or (1, [], [])
+    root = power == 1.0
+    return ops().spectrum_power(
+        ri, out, root, float(eps) if root else 0.0, list(taps), period, start, count
+    )
 
 
 def spectrum_times(spec: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
@@ -373,12 +602,25 @@ def cached_filter_runs(bands: list[tuple[int, int, torch.Tensor]], dtype: torch.
     return runs
 
 
-def band_power(ri: torch.Tensor, out: torch.Tensor, runs: Runs, power: float, eps: float) -> bool:
+def band_power(
+    ri: torch.Tensor,
+    out: torch.Tensor,
+    runs: Runs,
+    power: float,
+    eps: float,
+    taps: Sequence[float] = (),
+    segments: Segments | None = None,
+) -> bool:
     """``out = magnitude(spectrum, power, eps)`` projected on the filters of ``runs``
-    (:func:`filter_runs`).
+    (:func:`filter_runs`); ``taps`` and ``segments`` as in :func:`spectrum_power`.
 
-    Shape: ``ri (R, bins, 2)`` -> into ``out (R, M)``. Returns whether every output is finite.
+    Shape: ``ri (R, bins, 2)`` -> into ``out (R, M)`` (with ``segments``, ``(rows, M)``).
+    Returns whether every output is finite.
     """
     start, length, offset, w = runs
+    period, first, count = segments or (1, [], [])
     root = power == 1.0
-    return ops().band_power(ri, out, start, length, offset, w, root, float(eps) if root else 0.0)
+    eps = float(eps) if root else 0.0
+    return ops().band_power(
+        ri, out, start, length, offset, w, root, eps, list(taps), period, first, count
+    )

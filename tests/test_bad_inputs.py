@@ -12,6 +12,7 @@ import torch
 from ddsp.filters import UnstableFilterError, allpole, allpole_sos, reflection_to_lpc
 from ddsp.losses import MelSTFTLoss, MultiResolutionSTFTLoss, STFTLoss
 from ddsp.spectral import CQT, MFCC, STFT, Gammatonegram, MelSpectrogram, Spectrogram
+from ddsp.spectral import functional as SF
 
 # --- all-pole filter ---------------------------------------------------------------------
 
@@ -229,6 +230,39 @@ def test_front_ends_name_nan_inf_and_empty_input(make):
         m(x)
     with pytest.raises(ValueError, match="(at least one sample|empty signal)"):
         m(torch.zeros(2, 0))
+
+
+_EMPTY_BATCH = {  # name: (transform, one item's input)
+    "stft": (lambda x: SF.stft(x, 512, 128), torch.randn(4000)),
+    "istft": (lambda s: SF.istft(s, 512, 128), torch.randn(257, 32, dtype=torch.complex64)),
+    "griffinlim": (lambda m: SF.griffinlim(m, 512, 128, n_iter=2), torch.rand(257, 32)),
+    "cqt": (lambda x: SF.cqt(x, 16000, 128, n_bins=24), torch.randn(4000)),
+    "icqt": (lambda s: SF.icqt(s, 16000, 128), torch.randn(24, 32, dtype=torch.complex64)),
+    "griffinlim_cqt": (lambda m: SF.griffinlim_cqt(m, 16000, 128, n_iter=2), torch.rand(24, 32)),
+    "STFT": (STFT(512, 128), torch.randn(4000)),
+    "Spectrogram": (Spectrogram(512, 128), torch.randn(4000)),
+    "MelSpectrogram": (MelSpectrogram(16000, 512, 128), torch.randn(4000)),
+    "MFCC": (MFCC(16000, n_fft=512, hop_length=128), torch.randn(4000)),
+    "CQT": (CQT(16000, 128, n_bins=36), torch.randn(4000)),
+    "Gammatonegram": (Gammatonegram(16000, 512, 128), torch.randn(4000)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_EMPTY_BATCH))
+def test_front_ends_take_an_empty_batch(name):
+    """A batch of no signals gives no outputs of the right shape (MKL's FFT rejected it with
+    "Inconsistent configuration parameters" in stft, istft, the CQT and Griffin-Lim), and a
+    gradient of the input's shape."""
+    fn, one = _EMPTY_BATCH[name]
+    want = fn(one[None]).shape[1:]
+    for batch in ((0,), (3, 0)):
+        x = one.new_zeros(*batch, *one.shape)
+        out = fn(x)
+        assert out.shape == (*batch, *want) and out.dtype == fn(one[None]).dtype
+    if not one.is_complex():
+        x = torch.zeros(0, *one.shape, requires_grad=True)
+        fn(x).abs().sum().backward()
+        assert x.grad.shape == x.shape
 
 
 def test_front_end_finite_check_is_queued_off_the_cpu_and_off_in_vmap(monkeypatch):

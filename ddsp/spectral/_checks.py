@@ -3,7 +3,9 @@ and its value (at construction, not deep inside a transform)."""
 
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Callable
 
 import torch
 
@@ -80,3 +82,23 @@ def signal(x, name: str = "signals", finite: bool = True) -> None:
         )
     if finite:
         dsp.finite_values(x, name)
+
+
+def empty_batch(core: int) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+    """A transform of ``(..., *core dims)`` that also takes an empty batch (a 0 among the
+    leading dims; the FFT libraries reject a batch of no transforms): it runs on one all-zero
+    item, whose output gives the shape, and returns none of it. Shape: ``(0, ..., *core)`` ->
+    ``(0, ..., *out core)``."""
+
+    def wrap(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        @functools.wraps(fn)
+        def run(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+            if x.numel() or x.dim() <= core or 0 in x.shape[-core:]:
+                return fn(x, *args, **kwargs)
+            out = fn(x.new_zeros(1, *x.shape[-core:]), *args, **kwargs)
+            out = out[:0].reshape(*x.shape[:-core], *out.shape[1:])
+            return out + x.sum() if x.requires_grad else out  # (in the graph, as a batch would be)
+
+        return run
+
+    return wrap

@@ -390,6 +390,7 @@ def octave_kernels(basis: torch.Tensor, n_fft: int) -> torch.Tensor:
     return torch.view_as_real(kernels).reshape(n_fft, -1)
 
 
+@_checks.empty_batch(1)
 def vqt_response(
     x: torch.Tensor,
     bases: list[torch.Tensor],
@@ -442,6 +443,7 @@ def vqt_response(
     return torch.cat([o[..., :n_frames] for o in reversed(out)], dim=-2)
 
 
+@_checks.empty_batch(1)
 def vqt(
     x: torch.Tensor,
     sample_rate: float = 22050,

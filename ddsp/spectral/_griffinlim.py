@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from . import _checks
 from ._stft import istft, stft
 
 
+@_checks.empty_batch(2)
 def griffinlim(
     magnitude: torch.Tensor,
     n_fft: int,

@@ -94,6 +94,7 @@ def inverse_plan(
     return float(lengths.max()), octaves
 
 
+@_checks.empty_batch(2)
 def ivqt(
     spec: torch.Tensor,
     sample_rate: float = 22050,
@@ -173,6 +174,7 @@ def icqt(spec: torch.Tensor, sample_rate: float = 22050, hop_length: int = 512, 
     return ivqt(spec, sample_rate, hop_length, gamma=0.0, **kwargs)
 
 
+@_checks.empty_batch(2)
 def griffinlim_cqt(
     magnitude: torch.Tensor,
     sample_rate: float = 22050,

@@ -85,6 +85,7 @@ def _window(window, win_length, n_fft, dtype, device) -> torch.Tensor:
     return get_window(window, win_length, n_fft, dtype=dtype, device=device)
 
 
+@_checks.empty_batch(1)
 def stft(
     x: torch.Tensor,
     n_fft: int,
@@ -477,6 +478,7 @@ def center_pad(x: torch.Tensor, pad: int, mode: str = "constant") -> torch.Tenso
     return x
 
 
+@_checks.empty_batch(2)
 def istft(
     spec: torch.Tensor,
     n_fft: int,

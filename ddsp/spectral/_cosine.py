@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import torch
 
+from ..dsp import empty_huge
 from . import _power_cpu
 
 __all__ = ["COSINE_TERMS", "taps", "plan", "grouped_power"]
@@ -76,19 +77,23 @@ def grouped_power(
     taps_: list[float],
     power: float,
     eps: float,
-    runs: _power_cpu.Runs | None,
-    out: torch.Tensor,
-) -> bool:
+    bands: list[tuple[int, int, torch.Tensor]] | None,
+    shape: tuple[int, int, int],
+) -> tuple[torch.Tensor, bool]:
     """The magnitude / power spectrogram of float32 signals ``x`` for an even ``n_fft`` and the
-    window of ``taps_`` (:func:`taps`), or its projection on the filters of ``runs``
-    (:func:`ddsp.spectral._power_cpu.filter_runs`), into ``out``; the frames as
-    :func:`ddsp.spectral.functional.frames` (``pad_mode`` other than ``"circular"``). Returns
-    whether every output is finite.
+    window of ``taps_`` (:func:`taps`), or its projection on the filterbank ``bands``
+    (:func:`ddsp.spectral.functional.band_split`); the frames as
+    :func:`ddsp.spectral.functional.frames` (``pad_mode`` other than ``"circular"``), ``shape``
+    their :func:`plan`. Returns it, in recycled huge pages (:func:`ddsp.dsp.empty_huge`), and
+    whether every output is finite (a filterbank without weights reads no bin: its zeros say
+    nothing of the input).
 
-    Shape: ``x (B, T)`` -> into ``out (B, frames, bins or M)``, frames as :func:`plan`.
+    Shape: ``x (B, T)`` -> ``(B, frames, n_fft // 2 + 1 or n_filters)``.
     """
-    b, t = x.shape
-    frames, g, p = plan(t, n_fft, hop, center)
+    b, (frames, g, p) = x.shape[0], shape
+    runs = None if bands is None else _power_cpu.cached_filter_runs(bands, x.dtype)
+    n_out = n_fft // 2 + 1 if runs is None else len(runs[0])
+    out = empty_huge(b, frames, n_out, dtype=x.dtype, recycle=True)
     pad = n_fft // 2 if center else 0
     row = p * hop
     q = 1 if g < frames else max(1, _SAMPLES // row)  # rows per group: clips, or one segment
@@ -111,7 +116,7 @@ def grouped_power(
         else:
             ok = _power_cpu.band_power(ri, flat_out, runs, power, eps, taps_, segments)
         finite = finite and ok
-    return finite
+    return out, finite and (runs is None or bool(runs[1].any()))
 
 
 def _groups(b: int, frames: int, g: int, q: int):

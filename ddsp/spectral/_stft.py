@@ -299,14 +299,15 @@ def stft_power(
     if normalized:
         scale = 1.0 / float(w.double().pow(2).sum().sqrt())
         w = w / w.pow(2).sum().sqrt()
-    flat = x.reshape(-1, x.shape[-1])
-    taps = None
-    if kernels and n_fft % 2 == 0 and PAD_ALIASES.get(pad_mode, pad_mode) != "circular":
-        shape = _cosine.plan(flat.shape[-1], n_fft, hop_length, center)
-        taps = _cosine.taps(window, win_length, n_fft, scale) if shape else None
+    mode = PAD_ALIASES.get(pad_mode, pad_mode)
+    taps = shape = None
+    if kernels and n_fft % 2 == 0 and mode != "circular":
+        taps = _cosine.taps(window, win_length, n_fft, scale)
+        shape = _cosine.plan(x.shape[-1], n_fft, hop_length, center) if taps else None
     with torch.no_grad():
-        if taps is not None:  # windowed after an in-place FFT
-            out, finite = _cosine_power(flat, n_fft, hop_length, center, pad_mode, taps, power, eps, bands)  # fmt: skip
+        if shape is not None:  # windowed after an in-place FFT
+            flat = x.reshape(-1, x.shape[-1])
+            out, finite = _cosine.grouped_power(flat, n_fft, hop_length, center, mode, taps, power, eps, bands, shape)  # fmt: skip
         else:
             pieces = frame_pieces(x, n_fft, hop_length, center, pad_mode)
             out, finite = _blocked_power(pieces, w, power, eps, bands, kernels)
@@ -314,33 +315,6 @@ def stft_power(
         finite_values(x)
     b, nf, n_out = out.shape
     return out.transpose(-1, -2).reshape(*x.shape[:-1], n_out, nf)
-
-
-def _cosine_power(
-    x: torch.Tensor,
-    n_fft: int,
-    hop_length: int,
-    center: bool,
-    pad_mode: str,
-    taps: list[float],
-    power: float,
-    eps: float,
-    bands: Bands | None,
-) -> tuple[torch.Tensor, bool]:
-    """:func:`stft_power`'s gradient-free CPU path for a cosine-sum window spanning the frame
-    (:mod:`ddsp.spectral._cosine`): ``(B, F, n_out)``, and whether every output is finite (as
-    :func:`_blocked_power`).
-
-    Shape: ``x (B, T)`` -> ``(B, F, n_fft // 2 + 1 or n_filters)``.
-    """
-    runs = None if bands is None else _power_cpu.cached_filter_runs(bands, x.dtype)
-    n_out = n_fft // 2 + 1 if runs is None else len(runs[0])
-    frames = _cosine.plan(x.shape[-1], n_fft, hop_length, center)[0]
-    out = empty_huge(x.shape[0], frames, n_out, dtype=x.dtype, recycle=True)
-    mode = PAD_ALIASES.get(pad_mode, pad_mode)
-    ok = _cosine.grouped_power(x, n_fft, hop_length, center, mode, taps, power, eps, runs, out)
-    # a filterbank without weights reads no bin: its zeros say nothing of the input
-    return out, ok and (runs is None or bool(runs[1].any()))
 
 
 def _blocked_power(

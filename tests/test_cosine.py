@@ -1,14 +1,16 @@
 """The STFT power path that windows in frequency (:mod:`ddsp.spectral._cosine`): the cosine-sum
 windows as taps on the unwindowed frames' spectra, against the time-domain window in float64
-(and no worse than the time-domain float32 path); the group buffer's rows and segments; the
-kernels' taps and row map against a direct formula, AVX2 against scalar bit for bit."""
+(and no worse than the time-domain float32 path), through both of its ways (the frames read in
+place by the C++ pass with MKL's FFT, :mod:`ddsp.spectral._framed_cpu`, and the group buffers
+with torch's FFT where there is no MKL); the group buffer's rows and segments; the kernels'
+taps and row map against a direct formula, AVX2 against scalar bit for bit."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from ddsp.spectral import _cosine, _power_cpu
+from ddsp.spectral import _cosine, _mkl_cpu, _power_cpu
 from ddsp.spectral import functional as SF
 
 pytestmark = pytest.mark.skipif(_power_cpu.ops() is None, reason="no C++ compiler here")
@@ -31,6 +33,17 @@ def _run(x, *args, **kwargs) -> torch.Tensor:
         return SF.stft_power(x, *args, **kwargs)
 
 
+@pytest.fixture(params=["framed", "buffers"])
+def way(request, monkeypatch) -> str:
+    """The frequency-window path's two ways: the C++ pass over the frames in place (MKL's FFT),
+    and the group buffers (torch's FFT, where torch has no MKL)."""
+    if request.param == "framed" and not _mkl_cpu.available():
+        pytest.skip("torch's library exports no MKL FFT here")
+    if request.param == "buffers":
+        monkeypatch.setattr(_mkl_cpu, "available", lambda: False)
+    return request.param
+
+
 def _spy(monkeypatch) -> list[int]:
     """Counts the calls of the frequency-window path."""
     calls: list[int] = []
@@ -50,7 +63,7 @@ def _spy(monkeypatch) -> list[int]:
     ("center", "pad_mode", "normalized"),
     [(True, "constant", False), (True, "reflect", True), (True, "edge", False), (False, "constant", False)],
 )  # fmt: skip
-def test_frequency_window_equals_time_window(monkeypatch, window, power, eps, center, pad_mode, normalized):  # fmt: skip
+def test_frequency_window_equals_time_window(monkeypatch, way, window, power, eps, center, pad_mode, normalized):  # fmt: skip
     """Float32 windowed after the FFT against the time-domain window in float64: within 2x the
     time-domain float32 path's own error (and 1e-6 of the peak). Measured: the two paths' errors
     are within 1.7x of each other either way (4e-7 of the peak at most)."""
@@ -68,7 +81,7 @@ def test_frequency_window_equals_time_window(monkeypatch, window, power, eps, ce
 
 
 @pytest.mark.parametrize("power", [1.0, 2.0])
-def test_mel_bands_through_the_frequency_window(monkeypatch, power):
+def test_mel_bands_through_the_frequency_window(monkeypatch, way, power):
     x = _signal()
     bands = SF.band_split(SF.mel_filterbank(16000, 1024, 40, dtype=torch.float64))
     calls = _spy(monkeypatch)
@@ -83,6 +96,7 @@ def test_groups_and_segments(monkeypatch, samples, t, hop):
     """Group buffers of several whole clips, and long clips cut into segments (a smaller
     buffer), give every frame once and in its place: hops that divide the frame and do not,
     one longer than half the frame (no centre padding)."""
+    monkeypatch.setattr(_mkl_cpu, "available", lambda: False)
     monkeypatch.setattr(_cosine, "_SAMPLES", samples)
     x = torch.randn(5, t, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     for center, mode in ((True, "constant"), (True, "reflect"), (False, "constant")):
@@ -95,10 +109,11 @@ def test_groups_and_segments(monkeypatch, samples, t, hop):
         assert _rel(ours, ref) <= 1e-6
 
 
-def test_the_time_domain_path_keeps_the_rest(monkeypatch):
+def test_the_time_domain_path_keeps_the_rest(monkeypatch, way):
     """Windows that are no cosine sum over the whole frame (a tensor, Bartlett, one shorter
-    than the frame), odd frames, circular padding and clips of a few frames keep the
-    time-domain window."""
+    than the frame), odd frames and circular padding keep the time-domain window; so do clips
+    of a few frames where the group buffers would transform more straddling frames than kept
+    ones (the C++ pass reads every frame in place: it takes them)."""
     x = _signal().float()
     calls = _spy(monkeypatch)
     _run(x, 512, 128, window=torch.hann_window(512))
@@ -106,9 +121,10 @@ def test_the_time_domain_path_keeps_the_rest(monkeypatch):
     _run(x, 512, 128, 400, "hann")
     _run(x, 511, 128)
     _run(x, 512, 128, pad_mode="circular")
-    _run(x[:, :300], 512, 128)  # 3 frames a clip, each row 6 frames long: half straddle
     assert not calls
-    assert _cosine.plan(300, 512, 128, True) is None
+    _run(x[:, :300], 512, 128)  # 3 frames a clip, each row 6 frames long: half straddle
+    assert len(calls) == (way == "framed")
+    assert (_cosine.plan(300, 512, 128, True) is None) == (way == "buffers")
     assert _cosine.plan(600, 512, 256, True) == (3, 3, 4)  # a quarter: still worth it
     assert _cosine.taps("hann", 512, 512) == [0.5, -0.25]
     assert _cosine.taps("blackman", 512, 512, 2.0) == [0.84, -0.5, 0.08]

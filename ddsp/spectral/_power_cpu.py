@@ -22,6 +22,9 @@ Both take the spectra's rows where a row map puts them (``segments``: the group 
 frequency (``taps``: a cosine-sum window as 3 or 5 taps across bins, read past DC and Nyquist by
 the spectrum's symmetry), in the same pass.
 
+The same row loops serve :mod:`ddsp.spectral._framed_cpu`'s C++ pass, block by block
+(``ddsp_power::block_power``, exported to that translation unit).
+
 The AVX2 loops (float32, chosen at run time) perform the scalar loops' operations in the same
 order, so both give the same bits; the results equal the eager ops' to rounding (the power
 exactly: the same products and sum; the root correctly rounded, which torch's float32 sqrt is
@@ -346,6 +349,23 @@ static Win window_taps(at::ArrayRef<double> taps, int64_t n) {
   return w;
 }
 
+// one spectrum s (n bins) into its output row o: power_of(y[b]), y being s windowed by win;
+// sets *bad where an output is not finite
+static void power_row(const float* s, float* o, int64_t n, const Win& win, bool root, float e,
+                      bool vec, bool* bad) {
+  int64_t i = 0;
+#ifdef DDSP_AVX2
+  if (vec) i = power_row_avx2(s, o, n, win, root, e, bad);
+#endif
+  const int64_t i0 = i;
+  for (; i < n; ++i) {
+    float re, im;
+    windowed_bin(s, i, win, &re, &im);
+    o[i] = power_of(re, im, root, e);
+  }
+  if (!all_finite(o + i0, n - i0)) *bad = true;
+}
+
 // out[map(r), b] = power_of(y[r, b]) for spectra ri (R, n, 2), out (rows, n) (rows may be
 // strided), y being ri or, with taps, ri windowed in frequency (Win). Returns whether every
 // output is finite (a NaN or Inf of the frames reaches every bin of their spectra)
@@ -363,23 +383,39 @@ bool spectrum_power(at::Tensor ri, at::Tensor out, bool root, double eps, at::Ar
     bool bad = false;
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t d = map(r);
-      if (d < 0) continue;
-      const float* s = src + r * n * 2; float* o = dst + d * os;
-      int64_t i = 0;
-#ifdef DDSP_AVX2
-      if (vec) i = power_row_avx2(s, o, n, win, root, e, &bad);
-#endif
-      const int64_t i0 = i;
-      for (; i < n; ++i) {
-        float re, im;
-        windowed_bin(s, i, win, &re, &im);
-        o[i] = power_of(re, im, root, e);
-      }
-      if (!all_finite(o + i0, n - i0)) bad = true;
+      if (d >= 0) power_row(src + r * n * 2, dst + d * os, n, win, root, e, vec, &bad);
     }
     if (bad) any_bad = true;
   });
   return !any_bad;
+}
+
+// up to 8 spectra rows[i] (n bins) projected into outs[i] (M filters), as band_power; pt
+// (n * 8) and p (n) are scratch
+static void bands_rows(const float* const* rows, float* const* outs, int64_t cnt, int64_t n,
+                       const Win& win, const int64_t* st, const int64_t* ln, const int64_t* of,
+                       const float* wp, int64_t M, bool root, float e, bool vec, float* pt,
+                       float* p, bool* bad) {
+#ifdef DDSP_AVX2
+  if (vec && cnt == 8) {
+    bands8_avx2(rows, n, win, outs, st, ln, of, wp, M, root, e, pt, bad);
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < cnt; ++i) {
+    const float* s = rows[i];
+    for (int64_t b = 0; b < n; ++b) {
+      float re, im;
+      windowed_bin(s, b, win, &re, &im);
+      p[b] = power_of(re, im, root, e);
+    }
+    for (int64_t m = 0; m < M; ++m) {
+      float acc = 0.f;
+      for (int64_t j = 0; j < ln[m]; ++j) acc = acc + wp[of[m] + j] * p[st[m] + j];
+      outs[i][m] = acc;
+    }
+    if (!all_finite(outs[i], M)) *bad = true;
+  }
 }
 
 // out[map(r), m] = sum_{j < length[m]} w[offset[m] + j] * power_of(y[r, start[m] + j]), summed
@@ -426,26 +462,8 @@ bool band_power(at::Tensor ri, at::Tensor out, at::Tensor start, at::Tensor leng
         rows[k - k0] = src + from[k] * n * 2;
         outs[k - k0] = dst + to[k] * os;
       }
-#ifdef DDSP_AVX2
-      if (vec && k1 - k0 == 8) {
-        bands8_avx2(rows, n, win, outs, st, ln, of, wp, M, root, e, pt.data(), &bad);
-        continue;
-      }
-#endif
-      for (int64_t i = 0; i < k1 - k0; ++i) {
-        const float* s = rows[i];
-        for (int64_t b = 0; b < n; ++b) {
-          float re, im;
-          windowed_bin(s, b, win, &re, &im);
-          p[b] = power_of(re, im, root, e);
-        }
-        for (int64_t m = 0; m < M; ++m) {
-          float acc = 0.f;
-          for (int64_t j = 0; j < ln[m]; ++j) acc = acc + wp[of[m] + j] * p[st[m] + j];
-          outs[i][m] = acc;
-        }
-        if (!all_finite(outs[i], M)) bad = true;
-      }
+      bands_rows(rows, outs, k1 - k0, n, win, st, ln, of, wp, M, root, e, vec, pt.data(),
+                 p.data(), &bad);
     }
     if (bad) any_bad = true;
   });
@@ -468,6 +486,37 @@ void spectrum_times(at::Tensor ri, at::Tensor d, at::Tensor out) {
   });
 }
 
+// for ddsp.spectral._framed_cpu (another translation unit): the R spectra ri (R, n, 2) into
+// the rows out + r * os, as spectrum_power (M < 0) or, on the filters' runs (st, ln, of, w),
+// band_power; pt (n * 8) and p (max(n, M)) are scratch. Returns whether every output is finite
+namespace ddsp_power {
+bool block_power(const float* ri, int64_t R, int64_t n, float* out, int64_t os,
+                 at::ArrayRef<double> taps, bool root, float eps, const int64_t* st,
+                 const int64_t* ln, const int64_t* of, const float* w, int64_t M, float* pt,
+                 float* p) {
+  const Win win = window_taps(taps, n);
+  const bool vec = simd();
+  bool bad = false;
+  if (M < 0) {
+    for (int64_t r = 0; r < R; ++r)
+      power_row(ri + r * n * 2, out + r * os, n, win, root, eps, vec, &bad);
+    return !bad;
+  }
+  for (int64_t r0 = 0; r0 < R; r0 += 8) {
+    const int64_t cnt = std::min<int64_t>(8, R - r0);
+    const float* rows[8];
+    float* outs[8];
+    for (int64_t i = 0; i < 8; ++i) {
+      // a last group of fewer than 8 repeats its last row into p, so that the AVX2 loop takes it
+      rows[i] = ri + (r0 + std::min(i, cnt - 1)) * n * 2;
+      outs[i] = i < cnt ? out + (r0 + i) * os : p;
+    }
+    bands_rows(rows, outs, vec ? 8 : cnt, n, win, st, ln, of, w, M, root, eps, vec, pt, p, &bad);
+  }
+  return !bad;
+}
+}  // namespace ddsp_power
+
 TORCH_LIBRARY(ddsp_spectral, m) {
   m.def("spectrum_times(Tensor ri, Tensor d, Tensor(a!) out) -> ()", &spectrum_times);
   m.def("spectrum_power(Tensor ri, Tensor(a!) out, bool root, float eps, float[] taps, "
@@ -484,15 +533,17 @@ _STATE: dict[str, object] = {}
 
 
 def ops():
-    """``torch.ops.ddsp_spectral`` (these kernels, :mod:`ddsp.spectral._pairs_cpu`'s and
-    :mod:`ddsp.spectral._decimate_cpu`'s, one extension), or None (no compiler, ``DDSP_CPP=0``)."""
+    """``torch.ops.ddsp_spectral`` (these kernels, :mod:`ddsp.spectral._pairs_cpu`'s,
+    :mod:`ddsp.spectral._decimate_cpu`'s, :mod:`ddsp.spectral._mkl_cpu`'s and
+    :mod:`ddsp.spectral._framed_cpu`'s, one extension), or None (no compiler, ``DDSP_CPP=0``)."""
     if "ops" not in _STATE:
-        from . import _decimate_cpu, _pairs_cpu
+        from . import _decimate_cpu, _framed_cpu, _mkl_cpu, _pairs_cpu
 
+        sources = [SOURCE, _pairs_cpu.SOURCE, _decimate_cpu.SOURCE, _mkl_cpu.SOURCE, _framed_cpu.SOURCE]  # fmt: skip
         built = _cpp.load(
             "ddsp_spectral_cpu",
-            [SOURCE, _pairs_cpu.SOURCE, _decimate_cpu.SOURCE],
-            "the spectral power, FFT pairing and decimation kernels",
+            sources,
+            "the spectral power, FFT pairing, decimation and planned-FFT kernels",
             "the eager torch ops",
         )
         _STATE["ops"] = torch.ops.ddsp_spectral if built else None

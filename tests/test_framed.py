@@ -1,0 +1,106 @@
+"""MKL's FFT with its plan kept (:mod:`ddsp.spectral._mkl_cpu`) against ``torch.fft.rfft`` bit
+for bit, and the C++ pass over frames in place (:mod:`ddsp.spectral._framed_cpu`): blocks of
+every size against the time-domain window in float64 (frames before, inside and after the
+padding in one block; clips with no frame wholly inside), the same bits on one thread and two,
+AVX2 and scalar."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ddsp.spectral import _framed_cpu, _mkl_cpu, _power_cpu
+from ddsp.spectral import functional as SF
+
+pytestmark = pytest.mark.skipif(
+    _power_cpu.ops() is None or not _mkl_cpu.available(),
+    reason="no C++ compiler here, or torch's library exports no MKL FFT",
+)
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).abs().max() / b.double().abs().max())
+
+
+def _power(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    with torch.no_grad():
+        return SF.stft_power(x, *args, **kwargs)
+
+
+@pytest.mark.parametrize(("n", "hop", "frames"), [(2048, 512, 157), (512, 512, 1), (1000, 300, 7), (64, 1, 40)])  # fmt: skip
+def test_planned_rfft_is_torchs_bit_for_bit(n, hop, frames):
+    x = torch.randn((frames - 1) * hop + n + 5, generator=torch.Generator().manual_seed(0))
+    want = torch.fft.rfft(x.as_strided((frames, n), (hop, 1)))
+    for _ in range(2):  # the second call runs the kept plan
+        out = torch.empty(frames, n // 2 + 1, dtype=torch.complex64)
+        assert torch.equal(_mkl_cpu.rfft_frames(x, frames, n, hop, out), want)
+
+
+def test_planned_rfft_keeps_the_right_plan_among_many():
+    """More shapes than plans kept (16): every call still runs its own shape's plan."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(20000, generator=g)
+    for round_ in range(2):
+        for frames in range(1, 21):
+            n, hop = 256 + 2 * frames, 50 + frames
+            out = torch.empty(frames, n // 2 + 1, dtype=torch.complex64)
+            want = torch.fft.rfft(x.as_strided((frames, n), (hop, 1)))
+            assert torch.equal(_mkl_cpu.rfft_frames(x, frames, n, hop, out), want), (round_, frames)
+
+
+def test_planned_rfft_rejects_bad_arguments():
+    x = torch.randn(1000)
+    with pytest.raises(RuntimeError, match="4 frames of 512 samples 200 apart need 1112 samples, x has 1000"):  # fmt: skip
+        _mkl_cpu.rfft_frames(x, 4, 512, 200, torch.empty(4, 257, dtype=torch.complex64))
+    with pytest.raises(RuntimeError, match=r"out must be a contiguous complex64 \(2, 257\)"):
+        _mkl_cpu.rfft_frames(x, 2, 512, 200, torch.empty(2, 256, dtype=torch.complex64))
+    with pytest.raises(RuntimeError, match="x must be a contiguous float32"):
+        _mkl_cpu.rfft_frames(x.double(), 2, 512, 200, torch.empty(2, 257, dtype=torch.complex64))
+
+
+@pytest.mark.filterwarnings("ignore:n_fft=512 is too large")
+@pytest.mark.parametrize("block", [1, 3, 8, 32])
+@pytest.mark.parametrize(("t", "n", "hop"), [(6001, 512, 128), (6001, 1024, 100), (300, 512, 128), (700, 512, 700), (5000, 256, 64)])  # fmt: skip
+def test_blocks_of_every_size(monkeypatch, block, t, n, hop):
+    """Blocks that start before the padding ends, straddle both ends, and clips with no frame
+    wholly inside the signal (300 samples, n 512); zero, reflected and edge padding, and none:
+    float32 within 1e-6 of the peak of the time-domain window in float64 (mel bands too)."""
+    monkeypatch.setattr(_framed_cpu, "BLOCK", block)
+    calls = []
+    real = _framed_cpu.framed_power
+    monkeypatch.setattr(_framed_cpu, "framed_power", lambda *a: calls.append(1) or real(*a))
+    x = torch.randn(3, t, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    x[1] *= 1e-3
+    for center, mode in ((True, "constant"), (True, "reflect"), (True, "edge"), (False, "constant")):  # fmt: skip
+        if (not center and t < n) or (mode == "reflect" and t <= n // 2):
+            continue  # no frame without padding; reflect padding needs more samples than it pads
+        ours, ref = _power(x.float(), n, hop, center=center, pad_mode=mode), _power(x, n, hop, center=center, pad_mode=mode)  # fmt: skip
+        assert ours.shape == ref.shape and _rel(ours, ref) <= 1e-6, (center, mode)
+    bands = SF.band_split(SF.mel_filterbank(16000, n, 20, dtype=torch.float64))
+    ours = _power(x.float(), n, hop, power=1.0, bands=[(a, b, w.float()) for a, b, w in bands])
+    assert _rel(ours, _power(x, n, hop, power=1.0, bands=bands)) <= 1e-6
+    assert calls
+
+
+def test_threads_and_simd_give_the_same_bits(monkeypatch):
+    """The blocks' order over threads changes nothing; nor do the AVX2 loops (bands: a last
+    group of fewer than 8 frames repeats its last frame into scratch)."""
+    x = torch.randn(5, 7000, generator=torch.Generator().manual_seed(3))
+    bands = SF.band_split(SF.mel_filterbank(16000, 512, 40))
+    monkeypatch.setattr(_framed_cpu, "BLOCK", 13)
+
+    def run():
+        return _power(x, 512, 128), _power(x, 512, 128, bands=bands)
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = run()
+        torch.set_num_threads(2)
+        two = run()
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for a, b in zip(one, two, strict=True))
+    if _power_cpu.ops().simd():
+        monkeypatch.setenv("DDSP_SIMD", "0")
+        assert all(torch.equal(a, b) for a, b in zip(run(), one, strict=True))

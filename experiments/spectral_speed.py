@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from _results import machine, results_dir, write_results
 
-from ddsp.spectral import CQT, MFCC, MelSpectrogram, Spectrogram
+from ddsp.spectral import CQT, MFCC, MelSpectrogram, Spectrogram, _mkl_cpu
 from ddsp.spectral import functional as SF
 
 SR, N_FFT, HOP, N_MELS, N_MFCC, N_BINS = 44100, 2048, 512, 128, 20, 84
@@ -127,7 +127,9 @@ def fft_floor(
     done before the clock starts): torch's on the whole chunk at once, on the CPU also blocks of
     128, 256 and 512 frames at a time, into one preallocated output (no fresh 76 MB output per
     chunk to fault in) or each block into a fresh one (torch's rfft with ``out=`` computes
-    elsewhere and copies), and scipy's (pocketfft). The fastest is the floor. ``ours`` (STFT, mel,
+    elsewhere and copies), scipy's (pocketfft), and MKL's with its plan kept across calls
+    (:mod:`ddsp.spectral._mkl_cpu`: torch's commits a new plan every call), blocks of 128 and
+    512 frames into one output. The fastest is the floor. ``ours`` (STFT, mel,
     MFCC) run alternating with them chunk by chunk, so that their ratios to the floor come from
     the same minutes of the machine (its speed drifts by 30 % within a run here). ``only``: that
     floor alone (the others' whole-chunk outputs, up to 150 MB, evict the caches and leave fresh
@@ -157,6 +159,17 @@ def fft_floor(
 
         return run
 
+    def planned(per: int):  # MKL's FFT with its plan kept, as ours calls it
+        spec = torch.empty(per, N_FFT // 2 + 1, dtype=torch.complex64)
+
+        def run(f: torch.Tensor) -> None:
+            flat = f.reshape(-1, N_FFT)
+            for i in range(0, flat.shape[0], per):
+                k = min(per, flat.shape[0] - i)
+                _mkl_cpu.rfft_frames(flat[i : i + k], k, N_FFT, N_FFT, spec[:k])
+
+        return run
+
     fns = {"torch.fft.rfft": torch.fft.rfft}
     if device == "cpu":
         import scipy.fft
@@ -165,6 +178,9 @@ def fft_floor(
             fns[f"torch.fft.rfft, blocks of {per}"] = blocked(per)
             fns[f"torch.fft.rfft, blocks of {per}, fresh output"] = blocked_fresh(per)
         fns["scipy.fft.rfft"] = lambda f: scipy.fft.rfft(f.numpy(), axis=-1)
+        if _mkl_cpu.available():
+            for per in (128, 512):
+                fns[f"MKL, plan kept (ddsp), blocks of {per}"] = planned(per)
     if only is not None:
         fns = {only: fns[only]}
     runs: dict[str, list[float]] = {k: [] for k in [*fns, *(f"ours {k}" for k in ours)]}

@@ -73,6 +73,7 @@ def test_frequency_window_equals_time_window(monkeypatch, way, window, power, ep
     ours = _run(x.float(), *args)
     assert calls, "the frequency-window path did not run"
     monkeypatch.setattr(_cosine, "taps", lambda *a, **k: None)
+    monkeypatch.setattr(_mkl_cpu, "available", lambda: False)  # no window before the FFT either
     time32, ref = _run(x.float(), *args), _run(x, *args)
     assert len(calls) == 1
     assert ours.shape == ref.shape
@@ -110,20 +111,22 @@ def test_groups_and_segments(monkeypatch, samples, t, hop):
 
 
 def test_the_time_domain_path_keeps_the_rest(monkeypatch, way):
-    """Windows that are no cosine sum over the whole frame (a tensor, Bartlett, one shorter
-    than the frame), odd frames and circular padding keep the time-domain window; so do clips
-    of a few frames where the group buffers would transform more straddling frames than kept
-    ones (the C++ pass reads every frame in place: it takes them)."""
+    """Odd frames and circular padding keep the time-domain path. Windows that are no cosine
+    sum over the whole frame (a tensor, Bartlett, one shorter than the frame) keep it too
+    without MKL; with it they go through the same C++ pass, multiplied into the frames before
+    the FFT (:mod:`tests.test_framed`). Clips of a few frames, where the group buffers would
+    transform more straddling frames than kept ones, keep it without MKL."""
     x = _signal().float()
     calls = _spy(monkeypatch)
-    _run(x, 512, 128, window=torch.hann_window(512))
-    _run(x, 512, 128, window="bartlett")
-    _run(x, 512, 128, 400, "hann")
     _run(x, 511, 128)
     _run(x, 512, 128, pad_mode="circular")
     assert not calls
+    _run(x, 512, 128, window=torch.hann_window(512))
+    _run(x, 512, 128, window="bartlett")
+    _run(x, 512, 128, 400, "hann")
+    assert len(calls) == 3 * (way == "framed")
     _run(x[:, :300], 512, 128)  # 3 frames a clip, each row 6 frames long: half straddle
-    assert len(calls) == (way == "framed")
+    assert len(calls) == 4 * (way == "framed")
     assert (_cosine.plan(300, 512, 128, True) is None) == (way == "buffers")
     assert _cosine.plan(600, 512, 256, True) == (3, 3, 4)  # a quarter: still worth it
     assert _cosine.taps("hann", 512, 512) == [0.5, -0.25]

@@ -82,20 +82,21 @@ def grouped_power(
     hop: int,
     center: bool,
     pad_mode: str,
-    taps_: list[float],
+    taps_: list[float] | torch.Tensor,
     power: float,
     eps: float,
     bands: list[tuple[int, int, torch.Tensor]] | None,
     shape: tuple[int, int, int],
 ) -> tuple[torch.Tensor, bool]:
     """The magnitude / power spectrogram of float32 signals ``x`` for an even ``n_fft`` and the
-    window of ``taps_`` (:func:`taps`), or its projection on the filterbank ``bands``
-    (:func:`ddsp.spectral.functional.band_split`); the frames as
+    window of ``taps_`` (:func:`taps`; where MKL's FFT is available, also any window ``(n_fft,)``
+    as a tensor, applied before the FFT in the same pass), or its projection on the filterbank
+    ``bands`` (:func:`ddsp.spectral.functional.band_split`); the frames as
     :func:`ddsp.spectral.functional.frames` (``pad_mode`` other than ``"circular"``), ``shape``
     their :func:`plan`; in one C++ pass (:mod:`ddsp.spectral._framed_cpu`) where MKL's FFT is
-    available, else through the group buffers and torch's FFT. Returns it, in recycled huge pages (:func:`ddsp.dsp.empty_huge`), and
-    whether every output is finite (a filterbank without weights reads no bin: its zeros say
-    nothing of the input).
+    available, else through the group buffers and torch's FFT. Returns it, in recycled huge
+    pages (:func:`ddsp.dsp.empty_huge`), and whether every output is finite (a filterbank
+    without weights reads no bin: its zeros say nothing of the input).
 
     Shape: ``x (B, T)`` -> ``(B, frames, n_fft // 2 + 1 or n_filters)``.
     """
@@ -106,7 +107,7 @@ def grouped_power(
     pad = n_fft // 2 if center else 0
     flat_out = out.view(b * frames, out.shape[-1])
     ends = _ends(x, pad, pad_mode)
-    if _mkl_cpu.available():  # the frames read where they lie, in one C++ pass
+    if _mkl_cpu.available() or isinstance(taps_, torch.Tensor):  # in one C++ pass
         finite = b == 0 or _framed_cpu.framed_power(x, ends, flat_out, n_fft, hop, pad, taps_, power, eps, runs)  # fmt: skip
         return out, finite and (runs is None or bool(runs[1].any()))
     row = p * hop

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..dsp import empty_huge, finite_values, frame, overlap_add
-from . import _checks, _cosine, _power_cpu
+from . import _checks, _cosine, _mkl_cpu, _power_cpu
 from ._rfft import irfft_frames, rfft_frames, windowed_pairs
 
 
@@ -303,9 +303,11 @@ def stft_power(
     taps = shape = None
     if kernels and n_fft % 2 == 0 and mode != "circular":
         taps = _cosine.taps(window, win_length, n_fft, scale)
-        shape = _cosine.plan(x.shape[-1], n_fft, hop_length, center) if taps else None
+        if taps is None and _mkl_cpu.available():  # any other window: before the FFT, same pass
+            taps = w
+        shape = _cosine.plan(x.shape[-1], n_fft, hop_length, center) if taps is not None else None
     with torch.no_grad():
-        if shape is not None:  # windowed after an in-place FFT
+        if shape is not None:  # the frames read in place (windowed after the FFT, or before)
             flat = x.reshape(-1, x.shape[-1])
             out, finite = _cosine.grouped_power(flat, n_fft, hop_length, center, mode, taps, power, eps, bands, shape)  # fmt: skip
         else:

@@ -146,3 +146,19 @@ def test_threads_and_simd_give_the_same_bits(monkeypatch):
     if _power_cpu.ops().simd():
         monkeypatch.setenv("DDSP_SIMD", "0")
         assert all(torch.equal(a, b) for a, b in zip(run(), one, strict=True))
+
+
+@pytest.mark.parametrize("n", [509, 2053, 2048, 7])
+@pytest.mark.parametrize("norm", [None, "backward", "ortho", "forward"])
+def test_planned_complex_fft_is_torchs_bit_for_bit(n, norm):
+    """The paired real FFTs' complex transforms (:mod:`ddsp.spectral._rfft`), planned once:
+    forward and inverse, every norm, twice (the second call runs the kept plan)."""
+    z = torch.randn(9, n, dtype=torch.complex64, generator=torch.Generator().manual_seed(n))
+    for _ in range(2):
+        assert torch.equal(_mkl_cpu.fft_rows(z, False, norm), torch.fft.fft(z, norm=norm))
+        assert torch.equal(_mkl_cpu.fft_rows(z, True, norm), torch.fft.ifft(z, norm=norm))
+    with pytest.raises(ValueError, match="norm must be"):
+        _mkl_cpu.fft_rows(z, False, "half")
+    assert not _mkl_cpu.planned(z.double())
+    assert not _mkl_cpu.planned(z.t())
+    assert not _mkl_cpu.planned(z.clone().requires_grad_())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from . import _pairs_cpu
+from . import _mkl_cpu, _pairs_cpu
 
 __all__ = ["paired", "windowed_pairs", "rfft_frames", "irfft_frames"]
 
@@ -63,7 +63,7 @@ def rfft_frames(
         scale = torch.empty(2 * half, dtype=x.dtype)
         for lo in range(0, half, step):
             hi = min(half, lo + step)
-            z = torch.fft.fft(_pairs_cpu.pack(frames, win, size, scale, lo, hi, half))
+            z = _fft(_pairs_cpu.pack(frames, win, size, scale, lo, hi, half))
             _pairs_cpu.split(z, scale, res, lo, hi, half)
 
         def alone(rows: torch.Tensor) -> torch.Tensor:
@@ -191,7 +191,7 @@ def _irfft_pairs(
     spectrum ``half + i``, into the rows of ``out`` (times ``window``, given only with the C++
     kernels)."""
     if flat.is_contiguous() and _pairs_cpu.usable(flat):  # one C++ pass each side of the FFT
-        w = torch.fft.ifft(_pairs_cpu.merge(flat, scale, lo, hi, half, n, interior), norm=norm)
+        w = _fft(_pairs_cpu.merge(flat, scale, lo, hi, half, n, interior), True, norm)
         _pairs_cpu.unmerge(w, scale, out, lo, hi, half, window)
         return
     sa, sb = scale[lo:hi], scale[half + lo : half + hi]
@@ -206,6 +206,16 @@ def _irfft_pairs(
     w = torch.view_as_real(torch.fft.ifft(w, norm=norm))
     torch.div(w[..., 0], sa, out=out[lo:hi])
     torch.div(w[..., 1], sb, out=out[half + lo : half + hi])
+
+
+def _fft(z: torch.Tensor, inverse: bool = False, norm: str | None = None) -> torch.Tensor:
+    """``torch.fft.fft`` / ``ifft`` of the rows of the packed pairs, with MKL's plan kept
+    where it can be (:mod:`ddsp.spectral._mkl_cpu`: the same values; torch plans anew every
+    call, 41-153 us for the GOLF loss's 509 / 1021 / 2053 samples, against 0.2-2 ms for a
+    block's transforms)."""
+    if _mkl_cpu.planned(z):
+        return _mkl_cpu.fft_rows(z, inverse, norm)
+    return (torch.fft.ifft if inverse else torch.fft.fft)(z, norm=norm)
 
 
 def _unit(size: torch.Tensor) -> torch.Tensor:

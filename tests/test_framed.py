@@ -1,8 +1,9 @@
-"""MKL's FFT with its plan kept (:mod:`ddsp.spectral._mkl_cpu`) against ``torch.fft.rfft`` bit
-for bit, and the C++ pass over frames in place (:mod:`ddsp.spectral._framed_cpu`): blocks of
-every size against the time-domain window in float64 (frames before, inside and after the
-padding in one block; clips with no frame wholly inside), any other window multiplied into the
-frames before the FFT, the same bits on one thread and two, AVX2 and scalar."""
+"""MKL's FFTs with their plans kept (:mod:`ddsp.spectral._mkl_cpu`) against ``torch.fft.rfft``,
+``fft`` and ``ifft`` bit for bit, and the C++ pass over frames in place
+(:mod:`ddsp.spectral._framed_cpu`): blocks of every size against the time-domain window in
+float64 (frames before, inside and after the padding in one block; clips with no frame wholly
+inside), any other window multiplied into the frames before the FFT, the same bits on one
+thread and two, AVX2 and scalar."""
 
 from __future__ import annotations
 

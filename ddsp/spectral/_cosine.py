@@ -38,7 +38,7 @@ import torch
 from ..dsp import empty_huge
 from . import _framed_cpu, _mkl_cpu, _power_cpu
 
-__all__ = ["COSINE_TERMS", "taps", "plan", "grouped_power"]
+__all__ = ["COSINE_TERMS", "taps", "plan", "grouped_power", "ends"]
 
 # a_m of each periodic cosine-sum window of get_window (torch's window functions' terms)
 COSINE_TERMS: dict[str, tuple[float, ...]] = {
@@ -106,9 +106,9 @@ def grouped_power(
     out = empty_huge(b, frames, n_out, dtype=x.dtype, recycle=True)
     pad = n_fft // 2 if center else 0
     flat_out = out.view(b * frames, out.shape[-1])
-    ends = _ends(x, pad, pad_mode)
+    ends_ = ends(x, pad, pad_mode)
     if _mkl_cpu.available() or isinstance(taps_, torch.Tensor):  # in one C++ pass
-        finite = b == 0 or _framed_cpu.framed_power(x, ends, flat_out, n_fft, hop, pad, taps_, power, eps, runs)  # fmt: skip
+        finite = b == 0 or _framed_cpu.framed_power(x, ends_, flat_out, n_fft, hop, pad, taps_, power, eps, runs)  # fmt: skip
         return out, finite and (runs is None or bool(runs[1].any()))
     row = p * hop
     q = 1 if g < frames else max(1, _SAMPLES // row)  # rows per group: clips, or one segment
@@ -118,8 +118,8 @@ def grouped_power(
         k, n = c1 - c0, min(g, frames - f0)  # rows, their frames
         need = (n - 1) * hop + n_fft  # samples the frames of a row read
         # the zeros around the signal stay where the last group of the same layout left them
-        zeros = ends is None and last == (f0, need)
-        _fill(buf.view(q, row)[:k], x[c0:c1], ends, c0, f0 * hop, need, pad, zeros)
+        zeros = ends_ is None and last == (f0, need)
+        _fill(buf.view(q, row)[:k], x[c0:c1], ends_, c0, f0 * hop, need, pad, zeros)
         last = (f0, need)
         view = buf.as_strided(((k - 1) * p + n, n_fft), (hop, 1))
         ri = torch.view_as_real(torch.fft.rfft(view))
@@ -140,7 +140,7 @@ def _groups(b: int, frames: int, g: int, q: int):
     return [(c, c + 1, f) for c in range(b) for f in range(0, frames, g)]
 
 
-def _ends(x: torch.Tensor, pad: int, pad_mode: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+def ends(x: torch.Tensor, pad: int, pad_mode: str) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The centre padding of every signal, ``(left (B, pad), right (B, pad))``, or None for
     zeros (``pad_mode="constant"``, or no padding)."""
     if pad == 0 or pad_mode == "constant":

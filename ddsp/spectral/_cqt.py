@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from ..dsp import kaiser_sinc_lowpass
-from . import _checks, _decimate_cpu
-from ._stft import frames, get_window, stft
+from . import _checks, _decimate_cpu, _framed_cpu
+from ._stft import PAD_ALIASES, frames, get_window, stft
 
 # Equivalent noise bandwidths in FFT bins (librosa.filters.WINDOW_BANDWIDTHS).
 WINDOW_BANDWIDTHS = {
@@ -240,8 +240,13 @@ def _decimate2(x: torch.Tensor, h: torch.Tensor | None = None, block: int = 4096
     half = n // 2
     count = -(-t // step)
     flat = x.reshape(-1, t)
+    if flat.shape[0] == 0:  # MKL refuses a batch of no FFTs
+        return x.new_empty(*x.shape[:-1], (t + 1) // 2)
     even = torch.fft.rfft(h[0::2], half)  # taps h[2r] meet the even samples at m + c - r,
     odd = torch.fft.rfft(F.pad(h[1::2], (1, 0)), half)  # h[2r + 1] the odd ones at m + c - r - 1
+    if _decimate_cpu.fusable(flat, h):  # all of it in one C++ pass, block by block
+        y = _decimate_cpu.decimate_fused(flat, n, step, c, even, odd)
+        return y.reshape(*x.shape[:-1], y.shape[-1])
     if _decimate_cpu.usable(flat, h):  # the same passes in C++
         spec = torch.fft.rfft(_decimate_cpu.polyphase_blocks(flat, n, step, c))
         y = _decimate_cpu.polyphase_mac(spec.flatten(0, 1), even, odd).unflatten(0, spec.shape[:2])
@@ -390,6 +395,24 @@ def octave_kernels(basis: torch.Tensor, n_fft: int) -> torch.Tensor:
     return torch.view_as_real(kernels).reshape(n_fft, -1)
 
 
+def _octave_matmul(
+    x: torch.Tensor, n_fft: int, hop: int, pad_mode: str, kernels: torch.Tensor
+) -> torch.Tensor:
+    """The octave's centred frames times its time-domain kernels: ``(batch, time)`` ->
+    ``(batch, frames, 2 n_i)``. Without gradients, float32 on the CPU with MKL, a block of
+    frames at a time in cache (:func:`ddsp.spectral._framed_cpu.framed_matmul`: the framed copy
+    took as long as the matmul); else the framed copy and one matmul (a batched matmul would
+    copy clip by clip)."""
+    mode = PAD_ALIASES.get(pad_mode, pad_mode)
+    grad = torch.is_grad_enabled() and (x.requires_grad or kernels.requires_grad)
+    if not grad and kernels.dtype == x.dtype and _framed_cpu.usable(x, n_fft, mode):
+        ri = _framed_cpu.framed_matmul(x, n_fft, hop, True, mode, kernels)
+        if ri is not None:
+            return ri
+    fr = frames(x, n_fft, hop, True, pad_mode)
+    return (fr.reshape(-1, n_fft) @ kernels).view(*fr.shape[:2], -1)
+
+
 @_checks.empty_batch(1)
 def vqt_response(
     x: torch.Tensor,
@@ -428,9 +451,8 @@ def vqt_response(
         if x.shape[-1] == 0:
             raise ValueError("signal too short for this many CQT octaves")
         if n_fft <= GEMM_MAX_FFT:  # (batch, frames, n_i) -> (batch, n_i, frames)
-            fr = frames(x, n_fft, hop, True, pad_mode)  # one matrix: a batched matmul would
-            ri = fr.reshape(-1, n_fft) @ octave_kernels(basis, n_fft)  # copy clip by clip
-            ri = ri.view(*fr.shape[:2], -1, 2)
+            ri = _octave_matmul(x, n_fft, hop, pad_mode, octave_kernels(basis, n_fft))
+            ri = ri.view(*ri.shape[:2], -1, 2)
             out.append(torch.view_as_complex(ri).transpose(-1, -2))
         else:
             with warnings.catch_warnings():  # the low octaves' FFTs may exceed a short signal:

@@ -21,9 +21,9 @@ from __future__ import annotations
 import torch
 
 from ..dsp import plain_cpu
-from . import _power_cpu
+from . import _mkl_cpu, _power_cpu
 
-__all__ = ["SOURCE", "usable", "polyphase_blocks", "polyphase_mac"]
+__all__ = ["SOURCE", "usable", "fusable", "decimate_fused", "polyphase_blocks", "polyphase_mac"]
 
 SOURCE = r"""
 #include <ATen/core/Tensor.h>
@@ -32,6 +32,41 @@ SOURCE = r"""
 #include <ATen/ops/empty.h>
 #include <torch/library.h>
 #include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
+
+// ev[i] = x[first + 2i], od[i] = x[first + 2i + 1] for i < half (zero outside x's t samples,
+// s1 apart)
+template <typename T>
+static void gather_block(const T* src, int64_t s1, int64_t t, int64_t first, int64_t half,
+                         T* ev, T* od) {
+  // i in [lo, hi): both samples inside x; the ends one at a time
+  const int64_t lo = std::min(half, first >= 0 ? int64_t(0) : (-first + 1) / 2);
+  const int64_t hi = std::max(lo, std::min(half, first + 1 < t ? (t - first - 1) / 2 : 0));
+  for (int64_t i = 0; i < lo; ++i) {
+    const int64_t k = first + 2 * i;
+    ev[i] = k >= 0 && k < t ? src[k * s1] : T(0);
+    od[i] = k + 1 >= 0 && k + 1 < t ? src[(k + 1) * s1] : T(0);
+  }
+  if (s1 == 1) {
+    const T* s = src + first;
+    for (int64_t i = lo; i < hi; ++i) {
+      ev[i] = s[2 * i];
+      od[i] = s[2 * i + 1];
+    }
+  } else {
+    for (int64_t i = lo; i < hi; ++i) {
+      ev[i] = src[(first + 2 * i) * s1];
+      od[i] = src[(first + 2 * i + 1) * s1];
+    }
+  }
+  for (int64_t i = hi; i < half; ++i) {
+    const int64_t k = first + 2 * i;
+    ev[i] = k >= 0 && k < t ? src[k * s1] : T(0);
+    od[i] = k + 1 >= 0 && k + 1 < t ? src[(k + 1) * s1] : T(0);
+  }
+}
 
 template <typename T>
 static void blocks_kernel(const T* x, int64_t s0, int64_t s1, int64_t R, int64_t t,
@@ -39,35 +74,8 @@ static void blocks_kernel(const T* x, int64_t s0, int64_t s1, int64_t R, int64_t
   at::parallel_for(0, R * count, 4, [&](int64_t a, int64_t b) {
     for (int64_t rj = a; rj < b; ++rj) {
       const int64_t r = rj / count, j = rj % count;
-      const T* src = x + r * s0;
-      T* ev = out + rj * 2 * half;  // ev[i] = x[first + 2i], od[i] = x[first + 2i + 1]
-      T* od = ev + half;
-      const int64_t first = j * step - c;
-      // i in [lo, hi): both samples inside x; the ends one at a time
-      const int64_t lo = std::min(half, first >= 0 ? int64_t(0) : (-first + 1) / 2);
-      const int64_t hi = std::max(lo, std::min(half, first + 1 < t ? (t - first - 1) / 2 : 0));
-      for (int64_t i = 0; i < lo; ++i) {
-        const int64_t k = first + 2 * i;
-        ev[i] = k >= 0 && k < t ? src[k * s1] : T(0);
-        od[i] = k + 1 >= 0 && k + 1 < t ? src[(k + 1) * s1] : T(0);
-      }
-      if (s1 == 1) {
-        const T* s = src + first;
-        for (int64_t i = lo; i < hi; ++i) {
-          ev[i] = s[2 * i];
-          od[i] = s[2 * i + 1];
-        }
-      } else {
-        for (int64_t i = lo; i < hi; ++i) {
-          ev[i] = src[(first + 2 * i) * s1];
-          od[i] = src[(first + 2 * i + 1) * s1];
-        }
-      }
-      for (int64_t i = hi; i < half; ++i) {
-        const int64_t k = first + 2 * i;
-        ev[i] = k >= 0 && k < t ? src[k * s1] : T(0);
-        od[i] = k + 1 >= 0 && k + 1 < t ? src[(k + 1) * s1] : T(0);
-      }
+      T* ev = out + rj * 2 * half;
+      gather_block(x + r * s0, s1, t, j * step - c, half, ev, ev + half);
     }
   });
 }
@@ -85,20 +93,24 @@ at::Tensor polyphase_blocks(at::Tensor x, int64_t n, int64_t step, int64_t c) {
   return out;
 }
 
+// d = e * ev + o * od over K complex bins (interleaved re, im): the eager ops' products and sum
+template <typename T>
+static inline void mac_row(const T* e, const T* o, const T* ev, const T* od, int64_t K, T* d) {
+  for (int64_t k = 0; k < K; ++k) {
+    const T ar = e[2 * k], ai = e[2 * k + 1], br = o[2 * k], bi = o[2 * k + 1];
+    const T cr = ev[2 * k], ci = ev[2 * k + 1], dr = od[2 * k], di = od[2 * k + 1];
+    d[2 * k] = (ar * cr - ai * ci) + (br * dr - bi * di);
+    d[2 * k + 1] = (ar * ci + ai * cr) + (br * di + bi * dr);
+  }
+}
+
 template <typename T>
 static void mac_kernel(const T* spec, const T* ev, const T* od, int64_t rows, int64_t K,
                        T* out) {
   at::parallel_for(0, rows, 16, [&](int64_t a, int64_t b) {
     for (int64_t r = a; r < b; ++r) {
       const T* e = spec + r * 4 * K;  // (2, K, 2): the even samples' spectrum, then the odd
-      const T* o = e + 2 * K;
-      T* d = out + r * 2 * K;
-      for (int64_t k = 0; k < K; ++k) {
-        const T ar = e[2 * k], ai = e[2 * k + 1], br = o[2 * k], bi = o[2 * k + 1];
-        const T cr = ev[2 * k], ci = ev[2 * k + 1], dr = od[2 * k], di = od[2 * k + 1];
-        d[2 * k] = (ar * cr - ai * ci) + (br * dr - bi * di);
-        d[2 * k + 1] = (ar * ci + ai * cr) + (br * di + bi * dr);
-      }
+      mac_row(e, e + 2 * K, ev, od, K, out + r * 2 * K);
     }
   });
 }
@@ -121,7 +133,62 @@ at::Tensor polyphase_mac(at::Tensor spec, at::Tensor even, at::Tensor odd) {
   return out;
 }
 
+namespace ddsp_mkl {  // ddsp.spectral._mkl_cpu
+bool available();
+void* plan(int64_t n, int64_t howmany, int64_t idist);
+void* plan_c2r(int64_t n, int64_t howmany, int64_t odist);
+long forward(void* plan, const float* in, void* out);
+long backward(void* plan, const void* in, float* out);
+}  // namespace ddsp_mkl
+
+// decimate2 whole: each block (r, j) gathered, its two half-length real FFTs (MKL, plans kept),
+// the spectra's product with the filter's, the inverse FFT and the wrap-free part written to
+// y[r, j step / 2 ...], all in one task's cache; the same operations as polyphase_blocks, rfft,
+// polyphase_mac, irfft and the slice
+at::Tensor decimate_fused(at::Tensor x, int64_t n, int64_t step, int64_t c, at::Tensor even,
+                          at::Tensor odd) {
+  TORCH_CHECK(ddsp_mkl::available(), "ddsp_spectral: torch's library exports no MKL FFT here");
+  TORCH_CHECK(x.is_cpu() && x.dim() == 2 && x.scalar_type() == at::kFloat && n % 4 == 0 &&
+                  n > 2 * c && step > 0 && step % 2 == 0 && c + step / 2 <= n / 2,
+              "decimate_fused: x must be a float32 (R, T) CPU tensor, n a multiple of 4 and > 2c");
+  const int64_t R = x.size(0), t = x.size(1), half = n / 2, K = half / 2 + 1;
+  TORCH_CHECK(even.sizes() == odd.sizes() && even.dim() == 2 && even.size(0) == K &&
+                  even.size(1) == 2 && even.scalar_type() == at::kFloat &&
+                  odd.scalar_type() == at::kFloat,
+              "decimate_fused: even and odd must be float32 (", K, ", 2)");
+  even = even.contiguous(); odd = odd.contiguous();
+  const int64_t count = (t + step - 1) / step, len = (t + 1) / 2, keep = step / 2;
+  at::Tensor y = at::empty({R, len}, x.options());
+  const float* xs = x.data_ptr<float>();
+  const float *ev = even.data_ptr<float>(), *od = odd.data_ptr<float>();
+  float* ys = y.data_ptr<float>();
+  const int64_t s0 = x.stride(0), s1 = x.stride(1);
+  std::atomic<long> failed{0};
+  at::parallel_for(0, R * count, 1, [&](int64_t a, int64_t b) {
+    std::vector<float> blk(2 * half), spec(4 * K), prod(2 * K), out(half);
+    void* fwd = ddsp_mkl::plan(half, 2, half);
+    void* bwd = ddsp_mkl::plan_c2r(half, 1, half);
+    for (int64_t rj = a; rj < b; ++rj) {
+      const int64_t r = rj / count, j = rj % count;
+      gather_block(xs + r * s0, s1, t, j * step - c, half, blk.data(), blk.data() + half);
+      long s = ddsp_mkl::forward(fwd, blk.data(), spec.data());
+      mac_row(spec.data(), spec.data() + 2 * K, ev, od, K, prod.data());
+      if (s == 0) s = ddsp_mkl::backward(bwd, prod.data(), out.data());
+      if (s != 0) {
+        failed = s;
+        return;
+      }
+      const int64_t m0 = j * keep, cnt = std::min(keep, len - m0);
+      std::memcpy(ys + r * len + m0, out.data() + c, cnt * sizeof(float));
+    }
+  });
+  TORCH_CHECK(failed == 0, "ddsp_spectral: MKL FFT failed (status ", long(failed), ")");
+  return y;
+}
+
 TORCH_LIBRARY_FRAGMENT(ddsp_spectral, m) {
+  m.def("decimate_fused(Tensor x, int n, int step, int c, Tensor even, Tensor odd) -> Tensor",
+        &decimate_fused);
   m.def("polyphase_blocks(Tensor x, int n, int step, int c) -> Tensor", &polyphase_blocks);
   m.def("polyphase_mac(Tensor spec, Tensor even, Tensor odd) -> Tensor", &polyphase_mac);
 }
@@ -157,3 +224,24 @@ def polyphase_mac(spec: torch.Tensor, even: torch.Tensor, odd: torch.Tensor) -> 
         torch.view_as_real(spec), torch.view_as_real(even), torch.view_as_real(odd)
     )
     return torch.view_as_complex(out)
+
+
+def fusable(x: torch.Tensor, h: torch.Tensor) -> bool:
+    """:func:`decimate_fused` takes ``x``: :func:`usable`, float32, and torch's library exports
+    MKL's FFT (:func:`ddsp.spectral._mkl_cpu.available`)."""
+    return x.dtype == torch.float32 and usable(x, h) and _mkl_cpu.available()
+
+
+def decimate_fused(
+    x: torch.Tensor, n: int, step: int, c: int, even: torch.Tensor, odd: torch.Tensor
+) -> torch.Tensor:
+    """:func:`ddsp.spectral.functional.decimate2`'s blocks, FFTs, product, inverse FFTs and
+    wrap-free slice in one pass: each block in one task's cache, MKL's plans kept. Needs
+    :func:`fusable`.
+
+    Shape: ``x (R, T)`` float32, ``even, odd (n // 4 + 1,)`` complex64 (the filter's even and
+    odd taps' spectra) -> ``(R, ceil(T / 2))``.
+    """
+    return _power_cpu.ops().decimate_fused(
+        x, n, step, c, torch.view_as_real(even), torch.view_as_real(odd)
+    )

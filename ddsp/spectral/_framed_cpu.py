@@ -30,13 +30,24 @@ import torch
 from ..dsp import empty_huge, plain_cpu
 from . import _cosine, _mkl_cpu, _power_cpu
 
-__all__ = ["SOURCE", "BLOCK", "usable", "spectrogram", "spectra", "framed_power", "framed_spectrum"]
+__all__ = [
+    "SOURCE",
+    "BLOCK",
+    "usable",
+    "spectrogram",
+    "spectra",
+    "framed_matmul",
+    "framed_power",
+    "framed_spectrum",
+]
 
 BLOCK = 32  # frames a block: their spectra (256 kB at n_fft 2048) stay in L2
 
 SOURCE = r"""
 #include <ATen/core/Tensor.h>
 #include <ATen/Parallel.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/mm.h>
 #include <torch/library.h>
 #include <algorithm>
 #include <atomic>
@@ -157,6 +168,25 @@ struct Framing {
     }
     return win ? ddsp_mkl::forward(ddsp_mkl::plan(n, f1 - f0, n), windowed, spec) : 0;
   }
+
+  // frames [f0, f1) of signal b, unwindowed, as rows of n samples into rows; buf ((f1 - f0 - 1)
+  // hop + n samples) is scratch for the ones that reach into the padding
+  void gather(int64_t b, int64_t f0, int64_t f1, float* buf, float* rows) const {
+    const float* xb = x + b * T;
+    const int64_t cut[4] = {f0, std::min(f1, std::max(f0, ia)), std::min(f1, std::max(f0, ib)), f1};
+    for (int part = 0; part < 3; ++part) {
+      const int64_t r0 = cut[part], cnt = cut[part + 1] - r0;
+      if (cnt <= 0) continue;
+      const float* src = xb + (r0 * hop - pad);
+      if (part != 1) {
+        padded_samples(xb, T, left ? left + b * pad : nullptr, right ? right + b * pad : nullptr,
+                       pad, r0 * hop, (cnt - 1) * hop + n, buf);
+        src = buf;
+      }
+      for (int64_t f = 0; f < cnt; ++f)
+        std::memcpy(rows + (r0 - f0 + f) * n, src + f * hop, n * sizeof(float));
+    }
+  }
 };
 
 // out[b * frames + f] = the power (or filterbank projection) of frame f of signal b (Framing),
@@ -238,9 +268,40 @@ void framed_spectrum(at::Tensor x, at::Tensor left, at::Tensor right, at::Tensor
   });
   TORCH_CHECK(failed == 0, "ddsp_spectral: MKL FFT failed (status ", long(failed), ")");
 }
+
+// out[b, f] = frame f of signal b (Framing, no window) @ k (n, m): a block of each signal's
+// frames gathered into a buffer that stays in cache and multiplied into out's rows, instead of
+// the framed copy of the whole batch and one matmul
+void framed_mm(at::Tensor x, at::Tensor left, at::Tensor right, at::Tensor k, at::Tensor out,
+               int64_t n, int64_t hop, int64_t pad, int64_t frames, int64_t block) {
+  const Framing fr(x, left, right, at::Tensor(), n, hop, pad, frames);
+  TORCH_CHECK(block >= 1, "ddsp_spectral: block must be >= 1, got ", block);
+  TORCH_CHECK(k.scalar_type() == at::kFloat && k.is_contiguous() && k.dim() == 2 &&
+                  k.size(0) == n,
+              "ddsp_spectral: k must be a contiguous float32 (", n, ", m) tensor");
+  const int64_t m = k.size(1);
+  TORCH_CHECK(out.scalar_type() == at::kFloat && out.is_contiguous() && out.dim() == 3 &&
+                  out.size(0) == fr.B && out.size(1) == frames && out.size(2) == m,
+              "ddsp_spectral: out must be a contiguous float32 (B, frames, ", m, ") tensor");
+  float* os = out.data_ptr<float>();
+  const int64_t per = (frames + block - 1) / block;
+  const auto opts = out.options();
+  at::parallel_for(0, fr.B * per, 1, [&](int64_t i0, int64_t i1) {
+    std::vector<float> buf((block - 1) * hop + n), rows(block * n);
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t b = it / per, f0 = (it % per) * block, f1 = std::min(frames, f0 + block);
+      fr.gather(b, f0, f1, buf.data(), rows.data());
+      at::Tensor a = at::from_blob(rows.data(), {f1 - f0, n}, opts);
+      at::Tensor o = at::from_blob(os + (b * frames + f0) * m, {f1 - f0, m}, opts);
+      at::mm_out(o, a, k);
+    }
+  });
+}
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(ddsp_spectral, m) {
+  m.def("framed_mm(Tensor x, Tensor left, Tensor right, Tensor k, Tensor(a!) out, int n, "
+        "int hop, int pad, int frames, int block) -> ()", &framed_mm);
   m.def("framed_power(Tensor x, Tensor left, Tensor right, Tensor(a!) out, int n, int hop, "
         "int pad, int frames, bool root, float eps, float[] taps, Tensor window, Tensor start, "
         "Tensor length, Tensor offset, Tensor w, bool bands, int block) -> bool", &framed_power);
@@ -387,3 +448,32 @@ def spectra(
         return None
     flat, ends, pad, frames = framing
     return framed_spectrum(flat, ends, window.detach(), n_fft, hop, pad, frames)
+
+
+MATMUL_BLOCK = 256  # frames a block of framed_matmul (256 kB of rows at 256 samples)
+
+
+def framed_matmul(
+    x: torch.Tensor, n_fft: int, hop: int, center: bool, pad_mode: str, k: torch.Tensor
+) -> torch.Tensor | None:
+    """``frames(x, n_fft, hop, center, pad_mode) @ k`` without the framed copy of the batch:
+    each block of a signal's frames is gathered into a buffer that stays in cache and
+    multiplied into the output's rows (the CQT's octaves, whose frames overlap 1-64 times).
+    Needs :func:`usable`; None where no whole frame fits. The same matmul on the same rows
+    (blocks of up to ``MATMUL_BLOCK`` frames) as the eager product.
+
+    Shape: ``x (..., T)``, ``k (n_fft, m)`` -> ``(prod(...), frames, m)``.
+    """
+    framing = _framing(x, n_fft, hop, center, pad_mode)
+    if framing is None:
+        return None
+    flat, ends, pad, frames = framing
+    none = torch.empty(0)
+    left, right = ends if ends is not None else (none, none)
+    out = torch.empty(flat.shape[0], frames, k.shape[-1], dtype=flat.dtype)
+    if flat.shape[0]:
+        _power_cpu.ops().framed_mm(
+            flat.contiguous(), left.contiguous(), right.contiguous(), k.contiguous(), out,
+            n_fft, hop, pad, frames, MATMUL_BLOCK,
+        )  # fmt: skip
+    return out

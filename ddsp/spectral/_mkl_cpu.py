@@ -66,23 +66,29 @@ bool mkl_available() {
 }
 
 #if defined(__linux__)
-// a committed descriptor: `howmany` FFTs of n samples `idist` apart, into spectra one after
-// the other: real ones (complex = false) into n / 2 + 1 complex bins (what torch's _plan_mkl_fft
-// sets for rfft), or complex ones into n bins, the forward transform scaled by `fwd` and the
+// a committed descriptor: `howmany` FFTs of n samples, of one of three kinds: real ones
+// (kR2C) from inputs `idist` apart into spectra of n / 2 + 1 complex bins one after the other
+// (what torch's _plan_mkl_fft sets for rfft); complex ones (kC2C) from and into rows of n bins;
+// or the inverse real ones (kC2R) from spectra of n / 2 + 1 bins one after the other into
+// outputs `idist` apart (torch's irfft); the forward transform scaled by `fwd` and the
 // backward one by `bwd` (torch's norm modes)
+enum Kind : int { kR2C = 0, kC2C = 1, kC2R = 2 };
+
 struct Plan {
   std::array<double, 7> key;
   void* handle = nullptr;
   Plan(const std::array<double, 7>& k) : key(k) {
     const int64_t n = int64_t(k[0]), howmany = int64_t(k[1]), idist = int64_t(k[2]);
-    const bool complex = k[4] != 0;
+    const int kind = int(k[4]);
+    const bool complex = kind == kC2C;
     const double fwd = k[5], bwd = k[6];
+    const long bins = complex ? long(n) : long(n / 2 + 1);
     long s = DftiCreateDescriptor_s_1d(&handle, complex ? kComplex : kReal, long(n));
     TORCH_CHECK(s == 0 && handle, "ddsp_spectral: MKL descriptor for n = ", n, " (status ", s, ")");
     s = DftiSetValue(handle, kPlacement, kNotInplace);
     if (s == 0) s = DftiSetValue(handle, kNumberOfTransforms, long(howmany));
-    if (s == 0) s = DftiSetValue(handle, kInputDistance, long(idist));
-    if (s == 0) s = DftiSetValue(handle, kOutputDistance, long(complex ? n : n / 2 + 1));
+    if (s == 0) s = DftiSetValue(handle, kInputDistance, kind == kC2R ? bins : long(idist));
+    if (s == 0) s = DftiSetValue(handle, kOutputDistance, kind == kC2R ? long(idist) : bins);
     if (s == 0 && !complex) s = DftiSetValue(handle, kConjugateEvenStorage, kComplexComplex);
     if (s == 0 && fwd != 1.0) s = DftiSetValue(handle, kForwardScale, fwd);
     if (s == 0 && bwd != 1.0) s = DftiSetValue(handle, kBackwardScale, bwd);
@@ -106,10 +112,10 @@ bool available() { return mkl_available(); }
 
 #if defined(__linux__)
 // this thread's last plans, most recent last (a descriptor is never shared between threads)
-void* plan_of(int64_t n, int64_t howmany, int64_t idist, bool complex, double fwd, double bwd) {
+void* plan_of(int64_t n, int64_t howmany, int64_t idist, int kind, double fwd, double bwd) {
   thread_local std::vector<std::unique_ptr<Plan>> plans;
   const std::array<double, 7> key{double(n), double(howmany), double(idist),
-                                  double(at::get_num_threads()), complex ? 1.0 : 0.0, fwd, bwd};
+                                  double(at::get_num_threads()), double(kind), fwd, bwd};
   for (size_t i = 0; i < plans.size(); ++i)
     if (plans[i]->key == key) {
       std::unique_ptr<Plan> p = std::move(plans[i]);
@@ -124,12 +130,23 @@ void* plan_of(int64_t n, int64_t howmany, int64_t idist, bool complex, double fw
 
 // the plan of `howmany` real FFTs of n samples idist apart
 void* plan(int64_t n, int64_t howmany, int64_t idist) {
-  return plan_of(n, howmany, idist, false, 1.0, 1.0);
+  return plan_of(n, howmany, idist, kR2C, 1.0, 1.0);
+}
+
+// the plan of `howmany` inverse real FFTs of n samples from spectra one after the other into
+// outputs odist apart, scaled by 1 / n (torch.fft.irfft's default norm)
+void* plan_c2r(int64_t n, int64_t howmany, int64_t odist) {
+  return plan_of(n, howmany, odist, kC2R, 1.0, 1.0 / double(n));
 }
 
 // the real FFTs of `plan` from in to out; returns MKL's status (0: done)
 long forward(void* plan, const float* in, void* out) {
   return DftiComputeForward(plan, const_cast<float*>(in), out);
+}
+
+// the inverse real FFTs of `plan` (plan_c2r) from in to out; returns MKL's status (0: done)
+long backward(void* plan, const void* in, float* out) {
+  return DftiComputeBackward(plan, const_cast<void*>(in), out);
 }
 #endif
 }  // namespace ddsp_mkl
@@ -168,7 +185,7 @@ void mkl_fft_rows(at::Tensor z, bool inverse, double fwd, double bwd, at::Tensor
               "ddsp_spectral: out must be a contiguous complex64 tensor of z's shape");
 #if defined(__linux__)
   const int64_t n = z.size(1);
-  void* p = ddsp_mkl::plan_of(n, z.size(0), n, true, fwd, bwd);
+  void* p = ddsp_mkl::plan_of(n, z.size(0), n, kC2C, fwd, bwd);
   const long s = inverse ? DftiComputeBackward(p, z.data_ptr(), out.data_ptr())
                          : DftiComputeForward(p, z.data_ptr(), out.data_ptr());
   TORCH_CHECK(s == 0, "ddsp_spectral: MKL FFT failed (status ", s, ")");

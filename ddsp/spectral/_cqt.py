@@ -427,7 +427,11 @@ def vqt_response(
     method at the usual settings: 256) is one matmul of its frames with the basis's
     time-domain kernels (:func:`octave_kernels`): the basis's dense product with the spectrum
     costs as much as this matmul, so the FFT before it was pure overhead. Longer frames (the
-    direct method's) take the FFT, then the basis.
+    direct method's) take the FFT, then the basis. Without gradients, float32 on the CPU with
+    MKL, the frames are multiplied a block at a time in cache and each decimation is one C++
+    pass (:mod:`ddsp.spectral._framed_cpu`, :mod:`ddsp.spectral._decimate_cpu`): on 59 clips
+    of 80,000 samples (84 bins, hop 512, 44.1 kHz, a 2-core Xeon) 131 -> 64 ms on one thread,
+    71 -> 40 ms on two, the same values.
 
     Args:
         x: ``(batch, time)``.

@@ -14,6 +14,13 @@ a complex ``addcmul``: on 59 clips of 80,000 samples, as long together as the FF
 
 float32 and float64. The eager ops stay for gradients and other devices, and are the
 reference of the tests.
+
+Where torch's library exports MKL's FFT (:mod:`ddsp.spectral._mkl_cpu`), float32 takes
+:func:`decimate_fused` instead: each block gathered, its two FFTs (plans kept), the product,
+the inverse FFT and the wrap-free part written to the output, all in one task's cache, with
+the same bits as the two passes around torch's FFTs. On 59 clips of 80,000 samples (a 2-core
+Xeon, one thread) the blocks, spectra and inverse FFTs' outputs had made the decimation ~3x
+its FFTs' time; it is now at them (the CQT's seven decimations: about 25 of its 64 ms).
 """
 
 from __future__ import annotations

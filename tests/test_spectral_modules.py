@@ -255,6 +255,17 @@ def test_magnitude_is_exact_near_silence_with_finite_gradient():
     assert SF.magnitude(spec, 1.0, eps=1e-8)[1].item() == pytest.approx(1e-4)
 
 
+@pytest.mark.parametrize("power", [1.0, 2.0, 0.5, 1.5])
+@pytest.mark.parametrize("eps", [0.0, 1e-8])
+def test_magnitude_without_gradient_is_the_same_values(power, eps):
+    """Without a gradient to take, magnitude skips the gradient floor's reduction: the same
+    values as with one, in place or not."""
+    spec = torch.randn(3, 40, 7, dtype=torch.complex64, generator=torch.Generator().manual_seed(9))
+    spec[0, :5] = 0
+    with_grad = SF.magnitude(spec.clone().requires_grad_(), power, eps, floor_dims=(-2, -1))
+    assert torch.equal(SF.magnitude(spec, power, eps, floor_dims=(-2, -1)), with_grad.detach())
+
+
 def test_amplitude_to_db_and_dct_gradcheck():
     s = (torch.rand(2, 6, 5, dtype=torch.float64) + 0.1).requires_grad_()
     assert torch.autograd.gradcheck(lambda v: SF.amplitude_to_db(v, top_db=None), (s,))

@@ -615,6 +615,9 @@ class _Magnitude(torch.autograd.Function):
         if power == 2.0:
             ctx.save_for_backward(spec)
             return p
+        if not ctx.needs_input_grad[0]:  # no backward: no gradient floor to find (a reduction)
+            p = p.clamp_min_(eps) if eps > 0 else p
+            return p.sqrt_() if power == 1.0 else p.pow_(power / 2)
         mean = p.mean(dim=dims, keepdim=True) if spec.dim() >= len(dims) + 1 else p.mean()
         tau2 = mean * 10.0 ** (floor_db / 10.0)  # the gradient floor, squared
         if power == 1.0:  # p is not needed afterwards: clamp and root in place

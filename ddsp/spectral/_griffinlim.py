@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from . import _checks
+from . import _checks, _griffinlim_cpu
 from ._stft import istft, stft
 
 
@@ -52,12 +52,40 @@ def griffinlim(
     else:
         raise ValueError(f"init must be 'ones', 'random' or a tensor, got {init!r}")
     eps = torch.finfo(magnitude.dtype).tiny
-    rebuilt = torch.zeros_like(angles)
+    rebuilt = None
     kw = {"n_fft": n_fft, "hop_length": hop_length, "win_length": win_length, "window": window}
+    spec = magnitude * angles
+    c = momentum / (1 + momentum)
+    magnitude_t = None  # the magnitude frame-major, as the STFT lays out its spectra
     for _ in range(n_iter):
-        previous = rebuilt
-        y = istft(magnitude * angles, center=center, length=length, **kw)
+        previous = rebuilt if c != 0 else None
+        y = istft(spec, center=center, length=length, **kw)
         rebuilt = stft(y, center=center, pad_mode=pad_mode, **kw)
-        angles = rebuilt - (momentum / (1 + momentum)) * previous
-        angles = angles / (angles.abs() + eps)
-    return istft(magnitude * angles, center=center, length=length, **kw)
+        if rebuilt.shape == magnitude.shape and _griffinlim_cpu.usable(
+            magnitude, rebuilt, previous
+        ):
+            if magnitude_t is None:
+                magnitude_t = magnitude.reshape(-1, *magnitude.shape[-2:]).transpose(-1, -2)
+                magnitude_t = magnitude_t.contiguous()
+            spec = _griffinlim_cpu.step(magnitude_t, rebuilt, previous, c, eps)
+        else:
+            spec = next_spectrum(magnitude, rebuilt, previous, c, eps)
+    return istft(spec, center=center, length=length, **kw)
+
+
+def next_spectrum(
+    magnitude: torch.Tensor,
+    rebuilt: torch.Tensor,
+    previous: torch.Tensor | None,
+    c: float,
+    eps: float,
+) -> torch.Tensor:
+    """One fast Griffin-Lim step's spectrum: ``|S| a / (|a| + eps)`` with ``a = rebuilt - c
+    previous`` (``previous`` None: zeros), as torch ops (gradients, other devices; without them
+    on the CPU :mod:`ddsp.spectral._griffinlim_cpu` does it in one pass).
+
+    Shape: ``magnitude (..., F, T)`` real, ``rebuilt, previous`` complex of its shape -> same.
+    """
+    a = rebuilt if previous is None or c == 0 else torch.add(rebuilt, previous, alpha=-c)
+    scale = magnitude / a.abs().add_(eps)
+    return torch.view_as_complex(torch.view_as_real(a) * scale.unsqueeze(-1))

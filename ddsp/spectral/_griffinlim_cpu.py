@@ -1,0 +1,146 @@
+"""Fast Griffin-Lim's per-iteration update in one C++ pass (built with
+:mod:`ddsp.spectral._power_cpu` into one extension, ops in ``torch.ops.ddsp_spectral``).
+
+:func:`ddsp.spectral.functional.griffinlim` rebuilds the spectrum ``|S| a / (|a| + eps)``,
+``a = rebuilt - c previous``, once per iteration. As torch ops that is a sum, a complex
+modulus (``std::abs``, that is ``hypot``, element by element: 6 ms for 0.9 M bins on one thread
+here), a division and a product broadcast over the real and imaginary parts, each a pass over
+the spectrum. Here it is one pass: the modulus as ``sqrt(re^2 + im^2)`` where that square is a
+normal, finite number (then within an ulp of ``hypot``), and ``hypot`` for the rest (tiny,
+huge or non-finite values), in a second look at the flagged bins only. float32 and float64,
+bins in one memory order for all three tensors (the STFT's frame-major layout, which the
+inverse STFT reads without a copy).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..dsp import plain_cpu
+from . import _power_cpu
+
+__all__ = ["SOURCE", "usable", "step"]
+
+SOURCE = r"""
+#include <ATen/core/Tensor.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty_like.h>
+#include <torch/library.h>
+#include <cmath>
+#include <limits>
+
+template <typename T>
+static void gl_step_kernel(const T* r, const T* p, const T* m, T c, T eps, int64_t n, T* out) {
+  const T lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+  at::parallel_for(0, n, 8192, [&](int64_t a, int64_t b) {
+    bool flagged = false;
+    for (int64_t i = a; i < b; ++i) {
+      T re = r[2 * i], im = r[2 * i + 1];
+      if (p) {
+        re = re - c * p[2 * i];
+        im = im - c * p[2 * i + 1];
+      }
+      const T s2 = re * re + im * im;
+      flagged |= !(s2 >= lo && s2 <= hi);
+      const T scale = m[i] / (std::sqrt(s2) + eps);
+      out[2 * i] = re * scale;
+      out[2 * i + 1] = im * scale;
+    }
+    if (!flagged) return;
+    for (int64_t i = a; i < b; ++i) {  // tiny, huge or non-finite: the modulus by hypot
+      T re = r[2 * i], im = r[2 * i + 1];
+      if (p) {
+        re = re - c * p[2 * i];
+        im = im - c * p[2 * i + 1];
+      }
+      const T s2 = re * re + im * im;
+      if (s2 >= lo && s2 <= hi) continue;
+      const T scale = m[i] / (std::hypot(re, im) + eps);
+      out[2 * i] = re * scale;
+      out[2 * i + 1] = im * scale;
+    }
+  });
+}
+
+// out = m a / (|a| + eps), a = rebuilt - c previous (previous empty: a = rebuilt); rebuilt,
+// previous and out (n, 2) real views of complex tensors, m (n,), all contiguous
+at::Tensor griffinlim_step(at::Tensor rebuilt, at::Tensor previous, at::Tensor m, double c,
+                           double eps) {
+  TORCH_CHECK(rebuilt.is_cpu() && rebuilt.is_contiguous() && rebuilt.dim() == 2 &&
+                  rebuilt.size(1) == 2 && m.is_contiguous() && m.dim() == 1 &&
+                  m.size(0) == rebuilt.size(0) && m.scalar_type() == rebuilt.scalar_type(),
+              "griffinlim_step: rebuilt must be a contiguous (n, 2) CPU tensor, m (n,) of its dtype");
+  const bool has_prev = previous.numel() > 0;
+  if (has_prev)
+    TORCH_CHECK(previous.sizes() == rebuilt.sizes() && previous.is_contiguous() &&
+                    previous.scalar_type() == rebuilt.scalar_type(),
+                "griffinlim_step: previous must be empty or like rebuilt");
+  at::Tensor out = at::empty_like(rebuilt);
+  AT_DISPATCH_FLOATING_TYPES(rebuilt.scalar_type(), "griffinlim_step", [&] {
+    gl_step_kernel<scalar_t>(rebuilt.data_ptr<scalar_t>(),
+                             has_prev ? previous.data_ptr<scalar_t>() : nullptr,
+                             m.data_ptr<scalar_t>(), scalar_t(c), scalar_t(eps), m.size(0),
+                             out.data_ptr<scalar_t>());
+  });
+  return out;
+}
+
+TORCH_LIBRARY_FRAGMENT(ddsp_spectral, m) {
+  m.def("griffinlim_step(Tensor rebuilt, Tensor previous, Tensor m, float c, float eps) -> Tensor",
+        &griffinlim_step);
+}
+"""
+
+
+def _frame_major(z: torch.Tensor) -> torch.Tensor | None:
+    """``z (..., F, T)`` as its contiguous ``(-1, T, F)`` storage, or None if it is not laid out
+    that way."""
+    zt = z.reshape(-1, *z.shape[-2:]).transpose(-1, -2)
+    return zt if zt.is_contiguous() else None
+
+
+def usable(magnitude: torch.Tensor, rebuilt: torch.Tensor, previous: torch.Tensor | None) -> bool:
+    """The kernel takes float32 / float64 plain CPU tensors with no gradient asked, ``rebuilt``
+    and ``previous`` complex of ``magnitude``'s precision, frame-major (the STFT's layout)."""
+    grad = torch.is_grad_enabled() and (
+        magnitude.requires_grad
+        or rebuilt.requires_grad
+        or (previous is not None and previous.requires_grad)
+    )
+    want = {torch.float32: torch.complex64, torch.float64: torch.complex128}.get(magnitude.dtype)
+    return (
+        not grad
+        and rebuilt.dtype == want
+        and (previous is None or previous.dtype == want)
+        and plain_cpu(magnitude)
+        and plain_cpu(rebuilt)
+        and _frame_major(rebuilt) is not None
+        and (previous is None or _frame_major(previous) is not None)
+        and _power_cpu.ops() is not None
+    )
+
+
+def step(
+    magnitude_t: torch.Tensor,
+    rebuilt: torch.Tensor,
+    previous: torch.Tensor | None,
+    c: float,
+    eps: float,
+) -> torch.Tensor:
+    """``|S| a / (|a| + eps)``, ``a = rebuilt - c previous``, in one pass. Needs :func:`usable`.
+
+    Shape: ``magnitude_t (B, T, F)`` contiguous (the magnitude frame-major), ``rebuilt,
+    previous (..., F, T)`` complex frame-major -> ``(..., F, T)`` complex, frame-major.
+    """
+    rt = _frame_major(rebuilt)
+    pt = _frame_major(previous) if previous is not None else None
+    none = torch.empty(0, 2, dtype=magnitude_t.dtype)
+    out = _power_cpu.ops().griffinlim_step(
+        torch.view_as_real(rt).reshape(-1, 2),
+        torch.view_as_real(pt).reshape(-1, 2) if pt is not None else none,
+        magnitude_t.reshape(-1),
+        float(c),
+        float(eps),
+    )
+    return torch.view_as_complex(out.view(*rt.shape, 2)).transpose(-1, -2).reshape(rebuilt.shape)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import plain_cpu
+from ..dsp import empty_huge, plain_cpu
 from . import _power_cpu
 
 __all__ = ["SOURCE", "usable", "step"]
@@ -25,29 +25,46 @@ SOURCE = r"""
 #include <ATen/core/Tensor.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
-#include <ATen/ops/empty_like.h>
 #include <torch/library.h>
 #include <cmath>
 #include <limits>
+
+// the main loop over bins [a, b): the modulus by sqrt of the square; returns how many squares
+// were not normal, finite numbers (their bins are redone by fix_up). No errno for sqrt (its
+// argument is never negative; NaN passes through), so that the loop vectorises.
+template <typename T>
+__attribute__((optimize("no-math-errno"))) static int64_t main_loop(
+    const T* __restrict r, const T* __restrict p, const T* __restrict m, T c, T eps, int64_t a,
+    int64_t b, T* __restrict out) {
+  const T lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+  int64_t flagged = 0;
+  if (p) {
+    for (int64_t i = a; i < b; ++i) {
+      const T re = r[2 * i] - c * p[2 * i], im = r[2 * i + 1] - c * p[2 * i + 1];
+      const T s2 = re * re + im * im;
+      flagged += !(s2 >= lo && s2 <= hi);
+      const T scale = m[i] / (std::sqrt(s2) + eps);
+      out[2 * i] = re * scale;
+      out[2 * i + 1] = im * scale;
+    }
+  } else {
+    for (int64_t i = a; i < b; ++i) {
+      const T re = r[2 * i], im = r[2 * i + 1];
+      const T s2 = re * re + im * im;
+      flagged += !(s2 >= lo && s2 <= hi);
+      const T scale = m[i] / (std::sqrt(s2) + eps);
+      out[2 * i] = re * scale;
+      out[2 * i + 1] = im * scale;
+    }
+  }
+  return flagged;
+}
 
 template <typename T>
 static void gl_step_kernel(const T* r, const T* p, const T* m, T c, T eps, int64_t n, T* out) {
   const T lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
   at::parallel_for(0, n, 8192, [&](int64_t a, int64_t b) {
-    bool flagged = false;
-    for (int64_t i = a; i < b; ++i) {
-      T re = r[2 * i], im = r[2 * i + 1];
-      if (p) {
-        re = re - c * p[2 * i];
-        im = im - c * p[2 * i + 1];
-      }
-      const T s2 = re * re + im * im;
-      flagged |= !(s2 >= lo && s2 <= hi);
-      const T scale = m[i] / (std::sqrt(s2) + eps);
-      out[2 * i] = re * scale;
-      out[2 * i + 1] = im * scale;
-    }
-    if (!flagged) return;
+    if (main_loop(r, p, m, c, eps, a, b, out) == 0) return;
     for (int64_t i = a; i < b; ++i) {  // tiny, huge or non-finite: the modulus by hypot
       T re = r[2 * i], im = r[2 * i + 1];
       if (p) {
@@ -65,8 +82,8 @@ static void gl_step_kernel(const T* r, const T* p, const T* m, T c, T eps, int64
 
 // out = m a / (|a| + eps), a = rebuilt - c previous (previous empty: a = rebuilt); rebuilt,
 // previous and out (n, 2) real views of complex tensors, m (n,), all contiguous
-at::Tensor griffinlim_step(at::Tensor rebuilt, at::Tensor previous, at::Tensor m, double c,
-                           double eps) {
+void griffinlim_step(at::Tensor rebuilt, at::Tensor previous, at::Tensor m, double c,
+                     double eps, at::Tensor out) {
   TORCH_CHECK(rebuilt.is_cpu() && rebuilt.is_contiguous() && rebuilt.dim() == 2 &&
                   rebuilt.size(1) == 2 && m.is_contiguous() && m.dim() == 1 &&
                   m.size(0) == rebuilt.size(0) && m.scalar_type() == rebuilt.scalar_type(),
@@ -76,19 +93,20 @@ at::Tensor griffinlim_step(at::Tensor rebuilt, at::Tensor previous, at::Tensor m
     TORCH_CHECK(previous.sizes() == rebuilt.sizes() && previous.is_contiguous() &&
                     previous.scalar_type() == rebuilt.scalar_type(),
                 "griffinlim_step: previous must be empty or like rebuilt");
-  at::Tensor out = at::empty_like(rebuilt);
+  TORCH_CHECK(out.sizes() == rebuilt.sizes() && out.is_contiguous() &&
+                  out.scalar_type() == rebuilt.scalar_type(),
+              "griffinlim_step: out must be like rebuilt");
   AT_DISPATCH_FLOATING_TYPES(rebuilt.scalar_type(), "griffinlim_step", [&] {
     gl_step_kernel<scalar_t>(rebuilt.data_ptr<scalar_t>(),
                              has_prev ? previous.data_ptr<scalar_t>() : nullptr,
                              m.data_ptr<scalar_t>(), scalar_t(c), scalar_t(eps), m.size(0),
                              out.data_ptr<scalar_t>());
   });
-  return out;
 }
 
 TORCH_LIBRARY_FRAGMENT(ddsp_spectral, m) {
-  m.def("griffinlim_step(Tensor rebuilt, Tensor previous, Tensor m, float c, float eps) -> Tensor",
-        &griffinlim_step);
+  m.def("griffinlim_step(Tensor rebuilt, Tensor previous, Tensor m, float c, float eps, "
+        "Tensor(a!) out) -> ()", &griffinlim_step);
 }
 """
 
@@ -136,11 +154,13 @@ def step(
     rt = _frame_major(rebuilt)
     pt = _frame_major(previous) if previous is not None else None
     none = torch.empty(0, 2, dtype=magnitude_t.dtype)
-    out = _power_cpu.ops().griffinlim_step(
+    out = empty_huge(*rt.shape, dtype=rt.dtype, recycle=True)  # faulted in once per size
+    _power_cpu.ops().griffinlim_step(
         torch.view_as_real(rt).reshape(-1, 2),
         torch.view_as_real(pt).reshape(-1, 2) if pt is not None else none,
         magnitude_t.reshape(-1),
         float(c),
         float(eps),
+        torch.view_as_real(out).view(-1, 2),
     )
-    return torch.view_as_complex(out.view(*rt.shape, 2)).transpose(-1, -2).reshape(rebuilt.shape)
+    return out.transpose(-1, -2).reshape(rebuilt.shape)

@@ -174,6 +174,52 @@ def test_griffinlim_matches_librosa(speech):
     assert sc[0.99] < sc[0.0] < 0.5
 
 
+@pytest.mark.parametrize(
+    ("t", "kw"),
+    [
+        (20000, {"n_fft": 1024, "hop_length": 256}),
+        (5000, {"n_fft": 512, "hop_length": 128, "win_length": 400}),
+        (3000, {"n_fft": 500, "hop_length": 120}),
+        (3000, {"n_fft": 256, "hop_length": 100, "window": "hamming"}),
+        (700, {"n_fft": 1024, "hop_length": 256}),
+        (4000, {"n_fft": 64, "hop_length": 64}),
+        (4000, {"n_fft": 64, "hop_length": 80}),
+    ],
+)
+def test_istft_in_one_pass_is_the_eager_path_bit_for_bit(monkeypatch, t, kw):
+    """float32 with MKL: the inverse STFT's FFTs, window, overlap-add (in the eager order) and
+    normalisation in C++ give the eager path's bits: odd and even frames, hops that do not
+    divide the frame or exceed it, a window shorter than the frame, fewer samples than a
+    frame, requested lengths shorter and longer than the frames, no centring, a spectrum not
+    in the STFT's frame-major layout, one thread and two."""
+    from ddsp.spectral import _ola_cpu
+
+    if not _ola_cpu.usable(torch.zeros(1, dtype=torch.complex64)):
+        pytest.skip("no C++ kernels or no MKL FFT here")
+    calls = []
+    real = _ola_cpu.istft_frames
+    monkeypatch.setattr(_ola_cpu, "istft_frames", lambda *a: calls.append(1) or real(*a))
+    x = torch.randn(2, 3, t, generator=torch.Generator().manual_seed(13))
+    runs = [(SF.stft(x, **kw), {}), (SF.stft(x, **kw).contiguous(), {"length": t})]
+    runs += [(SF.stft(x, **kw), {"length": t + 777}), (SF.stft(x, **kw), {"length": 10})]
+    if t >= kw["n_fft"]:
+        runs.append((SF.stft(x, center=False, **kw), {"center": False}))
+    threads = torch.get_num_threads()
+    for spec, extra in runs:
+        try:
+            torch.set_num_threads(1)
+            one = SF.istft(spec, **kw, **extra)
+            torch.set_num_threads(2)
+            two = SF.istft(spec, **kw, **extra)
+        finally:
+            torch.set_num_threads(threads)
+        with monkeypatch.context() as m:
+            m.setattr(_ola_cpu, "usable", lambda s: False)
+            ref = SF.istft(spec, **kw, **extra)
+        assert one.shape == ref.shape and torch.equal(one, ref) and torch.equal(two, ref), extra
+    assert len(calls) == 2 * len(runs)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_griffinlim_step_in_one_pass_is_the_torch_ops(dtype):
     """The C++ update ``|S| a / (|a| + eps)``, ``a = rebuilt - c previous``, against the torch

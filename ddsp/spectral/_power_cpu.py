@@ -535,16 +535,16 @@ _STATE: dict[str, object] = {}
 def ops():
     """``torch.ops.ddsp_spectral`` (these kernels, :mod:`ddsp.spectral._pairs_cpu`'s,
     :mod:`ddsp.spectral._decimate_cpu`'s, :mod:`ddsp.spectral._mkl_cpu`'s,
-    :mod:`ddsp.spectral._framed_cpu`'s and :mod:`ddsp.spectral._griffinlim_cpu`'s, one
-    extension), or None (no compiler, ``DDSP_CPP=0``)."""
+    :mod:`ddsp.spectral._framed_cpu`'s, :mod:`ddsp.spectral._griffinlim_cpu`'s and
+    :mod:`ddsp.spectral._ola_cpu`'s, one extension), or None (no compiler, ``DDSP_CPP=0``)."""
     if "ops" not in _STATE:
-        from . import _decimate_cpu, _framed_cpu, _griffinlim_cpu, _mkl_cpu, _pairs_cpu
+        from . import _decimate_cpu, _framed_cpu, _griffinlim_cpu, _mkl_cpu, _ola_cpu, _pairs_cpu
 
-        sources = [SOURCE, _pairs_cpu.SOURCE, _decimate_cpu.SOURCE, _mkl_cpu.SOURCE, _framed_cpu.SOURCE, _griffinlim_cpu.SOURCE]  # fmt: skip
+        sources = [SOURCE, _pairs_cpu.SOURCE, _decimate_cpu.SOURCE, _mkl_cpu.SOURCE, _framed_cpu.SOURCE, _griffinlim_cpu.SOURCE, _ola_cpu.SOURCE]  # fmt: skip
         built = _cpp.load(
             "ddsp_spectral_cpu",
             sources,
-            "the spectral power, FFT pairing, decimation, planned-FFT and Griffin-Lim kernels",
+            "the spectral power, FFT pairing, decimation, planned-FFT, Griffin-Lim and inverse STFT kernels",
             "the eager torch ops",
         )
         _STATE["ops"] = torch.ops.ddsp_spectral if built else None

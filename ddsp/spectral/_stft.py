@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..dsp import empty_huge, finite_values, frame, overlap_add
-from . import _checks, _cosine, _framed_cpu, _power_cpu
+from . import _checks, _cosine, _framed_cpu, _ola_cpu, _power_cpu
 from ._rfft import irfft_frames, rfft_frames, windowed_pairs
 
 
@@ -499,20 +499,25 @@ def istft(
     if normalized:
         spec = spec * w.pow(2).sum().sqrt()
     batch = spec.shape[:-2]
-    frames = torch.fft.irfft(spec.reshape(-1, *spec.shape[-2:]).transpose(-1, -2), n=n_fft) * w
-    n_frames = frames.shape[-2]
+    spec = spec.reshape(-1, *spec.shape[-2:])
+    n_frames = spec.shape[-1]
     total = n_fft + hop_length * (n_frames - 1)
-    y = overlap_add(frames, hop_length)
     wsum = overlap_add(w.square().expand(n_frames, n_fft), hop_length)
     start = n_fft // 2 if center else 0
     end = total - n_fft // 2 if center else total
     if length is not None:
         end = start + length
-    y, wsum = y[:, start:end], wsum[start:end]
-    if y.shape[-1] < (end - start):  # requested length beyond the frames: zero-pad
-        y = F.pad(y, (0, end - start - y.shape[-1]))
+    wsum = wsum[start:end]
+    if wsum.shape[-1] < (end - start):  # requested length beyond the frames: zero-pad
         wsum = F.pad(wsum, (0, end - start - wsum.shape[-1]))
     ok = wsum > 1e-11 * wsum.max()
+    if spec.shape[-2] == n_fft // 2 + 1 and w.dtype == torch.float32 and _ola_cpu.usable(spec):
+        y = _ola_cpu.istft_frames(spec, w, n_fft, hop_length, start, wsum, ok)  # the same bits
+        return y.reshape(*batch, y.shape[-1])
+    frames = torch.fft.irfft(spec.transpose(-1, -2), n=n_fft) * w
+    y = overlap_add(frames, hop_length)[:, start:end]
+    if y.shape[-1] < (end - start):
+        y = F.pad(y, (0, end - start - y.shape[-1]))
     y = torch.where(ok, y / torch.where(ok, wsum, torch.ones_like(wsum)), torch.zeros_like(y))
     return y.reshape(*batch, y.shape[-1])
 

@@ -32,7 +32,9 @@ from . import _mkl_cpu, _power_cpu
 
 __all__ = ["SOURCE", "usable", "fusable", "decimate_fused", "polyphase_blocks", "polyphase_mac"]
 
-SOURCE = r"""
+SOURCE = (
+    _mkl_cpu.HEADER
+    + r"""
 #include <ATen/core/Tensor.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -140,14 +142,6 @@ at::Tensor polyphase_mac(at::Tensor spec, at::Tensor even, at::Tensor odd) {
   return out;
 }
 
-namespace ddsp_mkl {  // ddsp.spectral._mkl_cpu
-bool available();
-void* plan(int64_t n, int64_t howmany, int64_t idist);
-void* plan_c2r(int64_t n, int64_t howmany, int64_t odist);
-long forward(void* plan, const float* in, void* out);
-long backward(void* plan, const void* in, float* out);
-}  // namespace ddsp_mkl
-
 // decimate2 whole: each block (r, j) gathered, its two half-length real FFTs (MKL, plans kept),
 // the spectra's product with the filter's, the inverse FFT and the wrap-free part written to
 // y[r, j step / 2 ...], all in one task's cache; the same operations as polyphase_blocks, rfft,
@@ -200,6 +194,7 @@ TORCH_LIBRARY_FRAGMENT(ddsp_spectral, m) {
   m.def("polyphase_mac(Tensor spec, Tensor even, Tensor odd) -> Tensor", &polyphase_mac);
 }
 """
+)
 
 
 def usable(x: torch.Tensor, h: torch.Tensor) -> bool:

@@ -43,7 +43,9 @@ __all__ = [
 
 BLOCK = 32  # frames a block: their spectra (256 kB at n_fft 2048) stay in L2
 
-SOURCE = r"""
+SOURCE = (
+    _mkl_cpu.HEADER
+    + r"""
 #include <ATen/core/Tensor.h>
 #include <ATen/Parallel.h>
 #include <ATen/ops/from_blob.h>
@@ -53,12 +55,6 @@ SOURCE = r"""
 #include <atomic>
 #include <cstring>
 #include <vector>
-
-namespace ddsp_mkl {  // ddsp.spectral._mkl_cpu
-bool available();
-void* plan(int64_t n, int64_t howmany, int64_t idist);
-long forward(void* plan, const float* in, void* out);
-}  // namespace ddsp_mkl
 
 namespace ddsp_power {  // ddsp.spectral._power_cpu
 bool block_power(const float* ri, int64_t R, int64_t n, float* out, int64_t os,
@@ -309,6 +305,7 @@ TORCH_LIBRARY_FRAGMENT(ddsp_spectral, m) {
         "int n, int hop, int pad, int frames, int block) -> ()", &framed_spectrum);
 }
 """
+)
 
 
 def framed_power(

@@ -26,7 +26,20 @@ import torch
 from ..dsp import plain_cpu
 from . import _power_cpu
 
-__all__ = ["SOURCE", "available", "rfft_frames", "fft_rows", "planned"]
+__all__ = ["SOURCE", "HEADER", "available", "rfft_frames", "fft_rows", "planned"]
+
+# what the other C++ sources of the extension declare to call the kept plans
+HEADER = r"""
+#include <cstdint>
+
+namespace ddsp_mkl {  // ddsp.spectral._mkl_cpu
+bool available();
+void* plan(int64_t n, int64_t howmany, int64_t idist);
+void* plan_c2r(int64_t n, int64_t howmany, int64_t odist);
+long forward(void* plan, const float* in, void* out);
+long backward(void* plan, const void* in, float* out);
+}  // namespace ddsp_mkl
+"""
 
 SOURCE = r"""
 #include <ATen/core/Tensor.h>

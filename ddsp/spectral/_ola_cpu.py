@@ -26,7 +26,9 @@ from . import _mkl_cpu, _power_cpu
 
 __all__ = ["SOURCE", "usable", "istft_frames"]
 
-SOURCE = r"""
+SOURCE = (
+    _mkl_cpu.HEADER
+    + r"""
 #include <ATen/core/Tensor.h>
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
@@ -34,12 +36,6 @@ SOURCE = r"""
 #include <algorithm>
 #include <atomic>
 #include <vector>
-
-namespace ddsp_mkl {  // ddsp.spectral._mkl_cpu
-bool available();
-void* plan_c2r(int64_t n, int64_t howmany, int64_t odist);
-long backward(void* plan, const void* in, float* out);
-}  // namespace ddsp_mkl
 
 namespace {
 // y[b, i] (i < length) = sum over the frames f covering s = start + i of frames[b, f, s - f hop]
@@ -118,6 +114,7 @@ TORCH_LIBRARY_FRAGMENT(ddsp_spectral, m) {
         "Tensor(b!) y, int n, int hop, int start, int block) -> ()", &istft_ola);
 }
 """
+)
 
 BLOCK = 32  # frames an inverse FFT call
 

@@ -218,6 +218,12 @@ def test_istft_in_one_pass_is_the_eager_path_bit_for_bit(monkeypatch, t, kw):
             ref = SF.istft(spec, **kw, **extra)
         assert one.shape == ref.shape and torch.equal(one, ref) and torch.equal(two, ref), extra
     assert len(calls) == 2 * len(runs)
+    # a window that asks for a gradient takes autograd's path: the gradient reaches it
+    window = torch.hann_window(kw.get("win_length", kw["n_fft"]), requires_grad=True)
+    spec = SF.stft(x, **kw).detach()
+    SF.istft(spec, window=window, **{k: v for k, v in kw.items() if k != "window"}).sum().backward()
+    assert window.grad is not None and torch.isfinite(window.grad).all()
+    assert len(calls) == 2 * len(runs)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -511,7 +511,13 @@ def istft(
     if wsum.shape[-1] < (end - start):  # requested length beyond the frames: zero-pad
         wsum = F.pad(wsum, (0, end - start - wsum.shape[-1]))
     ok = wsum > 1e-11 * wsum.max()
-    if spec.shape[-2] == n_fft // 2 + 1 and w.dtype == torch.float32 and _ola_cpu.usable(spec):
+    w_grad = torch.is_grad_enabled() and w.requires_grad  # a trainable window: autograd's path
+    if (
+        spec.shape[-2] == n_fft // 2 + 1
+        and w.dtype == torch.float32
+        and not w_grad
+        and _ola_cpu.usable(spec)
+    ):
         y = _ola_cpu.istft_frames(spec, w, n_fft, hop_length, start, wsum, ok)  # the same bits
         return y.reshape(*batch, y.shape[-1])
     frames = torch.fft.irfft(spec.transpose(-1, -2), n=n_fft) * w

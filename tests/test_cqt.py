@@ -276,6 +276,46 @@ def test_cqt_routes_change_no_value(monkeypatch):
         assert o.shape == ref.shape and (o - ref).abs().max() <= 1e-6 * ref.abs().max()
 
 
+@pytest.mark.parametrize("power", [1.0, 2.0])
+def test_cqt_module_magnitudes_without_the_complex_transform(monkeypatch, power):
+    """The CQT / VQT modules' magnitudes (and powers) written octave by octave into their rows
+    (float32, no gradient, MKL) against the complex transform's magnitude: equal to rounding
+    (1e-6 of the peak: the power's sum may be fused differently), batch dims, reflect padding,
+    a clip shorter than the lowest octave's frame; a trainable CQT under autograd still takes
+    the complex path and its kernels get a gradient."""
+    from ddsp.spectral import _cqt, cqt
+
+    g = torch.Generator().manual_seed(8)
+    cases = [
+        (CQT(22050, 512, n_bins=84, power=power), torch.randn(3, 30000, generator=g)),
+        (
+            VQT(16000, 128, f_min=50.0, n_bins=60, pad_mode="reflect", power=power),
+            torch.randn(2, 3, 20000, generator=g),
+        ),
+        (CQT(16000, 64, f_min=100.0, n_bins=36, power=power), torch.randn(2, 700, generator=g)),
+    ]
+    calls = []
+    real = _cqt.vqt_power
+    monkeypatch.setattr(cqt, "vqt_power", lambda *a: calls.append(1) or real(*a))
+    ours = [m(x) for m, x in cases]
+    if not calls or real(*_args_of(cases[0])) is None:
+        pytest.skip("no C++ kernels or no MKL FFT here")
+    monkeypatch.setattr(cqt, "vqt_power", lambda *a: None)
+    for o, (m, x) in zip(ours, cases, strict=True):
+        ref = m(x)
+        assert o.shape == ref.shape and (o - ref).abs().max() <= 1e-6 * ref.abs().max()
+    monkeypatch.setattr(cqt, "vqt_power", real)
+    trainable = CQT(16000, 128, f_min=100.0, n_bins=24, trainable=True, power=power)
+    trainable(torch.randn(2, 4000, generator=g)).sum().backward()
+    assert all(k.grad is not None and k.grad.abs().sum() > 0 for k in trainable.kernels)
+
+
+def _args_of(case):
+    m, x = case
+    flat = x.reshape(-1, x.shape[-1])
+    return flat, m.bases(x.dtype), m.plan, m.pad_mode, m.decimator.to(x.dtype), m.power
+
+
 def test_decimate2_gradcheck_and_short_filters():
     x = torch.randn(2, 61, dtype=torch.float64, requires_grad=True)
     h = torch.tensor([0.1, 0.25, 0.3, 0.25, 0.1], dtype=torch.float64)

@@ -37,6 +37,7 @@ __all__ = [
     "spectrogram",
     "spectra",
     "framed_matmul",
+    "framed_matmul_power",
     "framed_power",
     "framed_spectrum",
 ]
@@ -293,9 +294,56 @@ void framed_mm(at::Tensor x, at::Tensor left, at::Tensor right, at::Tensor k, at
     }
   });
 }
+
+// out[b, row0 + j, f] (f < out's frames) = |z|^power (power 1 or 2) of the complex products
+// z[b, f, j] = (frame f of signal b) @ k (n, 2 m: real and imaginary parts interleaved), bin-major:
+// a CQT octave's magnitudes straight into their rows of the transform's output, without the
+// complex output, its transpose, the octaves' concatenation and the magnitude's passes
+void framed_mm_power(at::Tensor x, at::Tensor left, at::Tensor right, at::Tensor k,
+                     at::Tensor out, int64_t n, int64_t hop, int64_t pad, int64_t frames,
+                     int64_t block, int64_t power, int64_t row0) {
+  const Framing fr(x, left, right, at::Tensor(), n, hop, pad, frames);
+  TORCH_CHECK(block >= 1 && (power == 1 || power == 2),
+              "ddsp_spectral: block must be >= 1 and power 1 or 2");
+  TORCH_CHECK(k.scalar_type() == at::kFloat && k.is_contiguous() && k.dim() == 2 &&
+                  k.size(0) == n && k.size(1) % 2 == 0,
+              "ddsp_spectral: k must be a contiguous float32 (", n, ", 2 m) tensor");
+  const int64_t m = k.size(1) / 2;
+  TORCH_CHECK(out.scalar_type() == at::kFloat && out.is_contiguous() && out.dim() == 3 &&
+                  out.size(0) == fr.B && row0 >= 0 && row0 + m <= out.size(1) &&
+                  out.size(2) <= frames,
+              "ddsp_spectral: out must be a contiguous float32 (B, rows, frames) tensor with "
+              "rows row0 .. row0 + m");
+  const int64_t rows_total = out.size(1), kept = out.size(2);
+  float* os = out.data_ptr<float>();
+  const int64_t per = (kept + block - 1) / block;
+  const auto opts = out.options();
+  at::parallel_for(0, fr.B * per, 1, [&](int64_t i0, int64_t i1) {
+    std::vector<float> buf((block - 1) * hop + n), rows(block * n), prod(block * 2 * m);
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t b = it / per, f0 = (it % per) * block, f1 = std::min(kept, f0 + block);
+      const int64_t cnt = f1 - f0;
+      fr.gather(b, f0, f1, buf.data(), rows.data());
+      at::Tensor a = at::from_blob(rows.data(), {cnt, n}, opts);
+      at::Tensor o = at::from_blob(prod.data(), {cnt, 2 * m}, opts);
+      at::mm_out(o, a, k);
+      for (int64_t j = 0; j < m; ++j) {
+        float* dst = os + (b * rows_total + row0 + j) * kept + f0;
+        const float* src = prod.data() + 2 * j;
+        for (int64_t f = 0; f < cnt; ++f) {
+          const float re = src[f * 2 * m], im = src[f * 2 * m + 1];
+          const float p = re * re + im * im;
+          dst[f] = power == 1 ? std::sqrt(p) : p;
+        }
+      }
+    }
+  });
+}
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(ddsp_spectral, m) {
+  m.def("framed_mm_power(Tensor x, Tensor left, Tensor right, Tensor k, Tensor(a!) out, int n, "
+        "int hop, int pad, int frames, int block, int power, int row0) -> ()", &framed_mm_power);
   m.def("framed_mm(Tensor x, Tensor left, Tensor right, Tensor k, Tensor(a!) out, int n, "
         "int hop, int pad, int frames, int block) -> ()", &framed_mm);
   m.def("framed_power(Tensor x, Tensor left, Tensor right, Tensor(a!) out, int n, int hop, "
@@ -474,3 +522,35 @@ def framed_matmul(
             n_fft, hop, pad, frames, MATMUL_BLOCK,
         )  # fmt: skip
     return out
+
+
+def framed_matmul_power(
+    x: torch.Tensor,
+    n_fft: int,
+    hop: int,
+    pad_mode: str,
+    k: torch.Tensor,
+    out: torch.Tensor,
+    row0: int,
+    power: float,
+) -> bool:
+    """``out[:, row0 + j, f] = |z[:, f, j]| ** power`` (power 1 or 2) of the complex products
+    ``z = frames(x, n_fft, hop, True, pad_mode) @ k`` (real and imaginary parts interleaved in
+    ``k``'s columns), for the first ``out.shape[-1]`` frames, written bin-major into ``out``: a
+    CQT octave's magnitudes into their rows of the transform. Needs :func:`usable`; False (and
+    nothing written) where no whole frame fits.
+
+    Shape: ``x (B, T)``, ``k (n_fft, 2 m)``, ``out (B, rows, frames_kept)``.
+    """
+    framing = _framing(x, n_fft, hop, True, pad_mode)
+    if framing is None or framing[3] < out.shape[-1]:
+        return False
+    flat, ends, pad, frames = framing
+    none = torch.empty(0)
+    left, right = ends if ends is not None else (none, none)
+    if flat.shape[0] and out.shape[-1]:
+        _power_cpu.ops().framed_mm_power(
+            flat.contiguous(), left.contiguous(), right.contiguous(), k.contiguous(), out,
+            n_fft, hop, pad, frames, MATMUL_BLOCK, int(power), row0,
+        )  # fmt: skip
+    return True

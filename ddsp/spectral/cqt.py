@@ -8,6 +8,7 @@ from torch import nn
 
 from . import _checks
 from . import functional as SF
+from ._cqt import vqt_power
 
 
 class VQT(nn.Module):
@@ -93,6 +94,11 @@ class VQT(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _checks.signal(x)
         batch = x.shape[:-1]
+        if self.power is not None:  # magnitudes without the complex transform, where it can
+            flat, h = x.reshape(-1, x.shape[-1]), self.decimator.to(x.dtype)
+            out = vqt_power(flat, self.bases(x.dtype), self.plan, self.pad_mode, h, self.power)
+            if out is not None:
+                return out.reshape(*batch, *out.shape[-2:])
         out = SF.vqt_response(
             x.reshape(-1, x.shape[-1]), self.bases(x.dtype), self.plan, self.pad_mode,
             self.decimator.to(x.dtype),

@@ -149,6 +149,29 @@ def test_framed_matmul_is_the_framed_copy_times_k(monkeypatch, block, t, hop):
     assert _framed_cpu.framed_matmul(torch.zeros(2, 100), n, 32, False, "constant", k.float()) is None  # fmt: skip
 
 
+@pytest.mark.parametrize("block", [1, 7, 256])
+@pytest.mark.parametrize("power", [1.0, 2.0])
+def test_framed_matmul_power_writes_the_magnitudes_bin_major(monkeypatch, block, power):
+    """The magnitudes (or powers) of the framed products written bin-major into rows ``row0 ..``
+    of a bigger output, the first ``kept`` frames only, other rows untouched: equal to the
+    magnitude of :func:`framed_matmul`'s complex products to rounding, every block size."""
+    monkeypatch.setattr(_framed_cpu, "MATMUL_BLOCK", block)
+    g = torch.Generator().manual_seed(10)
+    x = torch.randn(3, 6001, generator=g)
+    k = torch.randn(256, 24, generator=g)
+    z = torch.view_as_complex(
+        _framed_cpu.framed_matmul(x, 256, 64, True, "reflect", k).view(3, -1, 12, 2)
+    )
+    kept = z.shape[1] - 5
+    out = torch.full((3, 40, kept), -1.0)
+    assert _framed_cpu.framed_matmul_power(x, 256, 64, "reflect", k, out, 20, power)
+    want = z.abs().pow(power).transpose(1, 2)[..., :kept]
+    assert (out[:, 20:32] - want).abs().max() <= 1e-6 * want.abs().max()
+    assert (out[:, :20] == -1).all() and (out[:, 32:] == -1).all()
+    too_many = torch.empty(3, 40, z.shape[1] + 1)  # more frames than the signal has
+    assert not _framed_cpu.framed_matmul_power(x, 256, 64, "reflect", k, too_many, 0, power)
+
+
 def test_threads_and_simd_give_the_same_bits(monkeypatch):
     """The blocks' order over threads changes nothing; nor do the AVX2 loops (bands: a last
     group of fewer than 8 frames repeats its last frame into scratch)."""

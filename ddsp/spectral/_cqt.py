@@ -433,7 +433,7 @@ def vqt_power(
     """
     mode = PAD_ALIASES.get(pad_mode, pad_mode)
     grad = torch.is_grad_enabled() and (x.requires_grad or any(b.requires_grad for b in bases))
-    if power not in (1.0, 2.0) or grad or not _framed_cpu.usable(x, 2, mode):
+    if power not in (1.0, 2.0) or grad or not _framed_cpu.usable(x, plan.octaves[0][1], mode):
         return None
     if x.shape[0] == 0 or not all(b.dtype == torch.complex64 for b in bases):
         return None

@@ -266,74 +266,55 @@ void framed_spectrum(at::Tensor x, at::Tensor left, at::Tensor right, at::Tensor
   TORCH_CHECK(failed == 0, "ddsp_spectral: MKL FFT failed (status ", long(failed), ")");
 }
 
-// out[b, f] = frame f of signal b (Framing, no window) @ k (n, m): a block of each signal's
-// frames gathered into a buffer that stays in cache and multiplied into out's rows, instead of
-// the framed copy of the whole batch and one matmul
+// frame f of signal b (Framing, no window) @ k (n, 2 m), a block of each signal's frames
+// gathered into a buffer that stays in cache at a time, instead of the framed copy of the
+// whole batch and one matmul. power 0: the products into out (B, frames, 2 m) as they are;
+// power 1 or 2: |z|^power of the complex products z[b, f, j] (k's columns real and imaginary
+// parts interleaved) into out[b, row0 + j, f] for f < out's frames, bin-major (a CQT octave's
+// magnitudes straight into their rows of the transform, without the complex output, its
+// transpose, the octaves' concatenation and the magnitude's passes)
 void framed_mm(at::Tensor x, at::Tensor left, at::Tensor right, at::Tensor k, at::Tensor out,
-               int64_t n, int64_t hop, int64_t pad, int64_t frames, int64_t block) {
+               int64_t n, int64_t hop, int64_t pad, int64_t frames, int64_t block,
+               int64_t power, int64_t row0) {
   const Framing fr(x, left, right, at::Tensor(), n, hop, pad, frames);
-  TORCH_CHECK(block >= 1, "ddsp_spectral: block must be >= 1, got ", block);
+  TORCH_CHECK(block >= 1 && (power == 0 || power == 1 || power == 2),
+              "ddsp_spectral: block must be >= 1 and power 0, 1 or 2");
   TORCH_CHECK(k.scalar_type() == at::kFloat && k.is_contiguous() && k.dim() == 2 &&
-                  k.size(0) == n,
-              "ddsp_spectral: k must be a contiguous float32 (", n, ", m) tensor");
-  const int64_t m = k.size(1);
-  TORCH_CHECK(out.scalar_type() == at::kFloat && out.is_contiguous() && out.dim() == 3 &&
-                  out.size(0) == fr.B && out.size(1) == frames && out.size(2) == m,
-              "ddsp_spectral: out must be a contiguous float32 (B, frames, ", m, ") tensor");
-  float* os = out.data_ptr<float>();
-  const int64_t per = (frames + block - 1) / block;
-  const auto opts = out.options();
-  at::parallel_for(0, fr.B * per, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> buf((block - 1) * hop + n), rows(block * n);
-    for (int64_t it = i0; it < i1; ++it) {
-      const int64_t b = it / per, f0 = (it % per) * block, f1 = std::min(frames, f0 + block);
-      fr.gather(b, f0, f1, buf.data(), rows.data());
-      at::Tensor a = at::from_blob(rows.data(), {f1 - f0, n}, opts);
-      at::Tensor o = at::from_blob(os + (b * frames + f0) * m, {f1 - f0, m}, opts);
-      at::mm_out(o, a, k);
-    }
-  });
-}
-
-// out[b, row0 + j, f] (f < out's frames) = |z|^power (power 1 or 2) of the complex products
-// z[b, f, j] = (frame f of signal b) @ k (n, 2 m: real and imaginary parts interleaved), bin-major:
-// a CQT octave's magnitudes straight into their rows of the transform's output, without the
-// complex output, its transpose, the octaves' concatenation and the magnitude's passes
-void framed_mm_power(at::Tensor x, at::Tensor left, at::Tensor right, at::Tensor k,
-                     at::Tensor out, int64_t n, int64_t hop, int64_t pad, int64_t frames,
-                     int64_t block, int64_t power, int64_t row0) {
-  const Framing fr(x, left, right, at::Tensor(), n, hop, pad, frames);
-  TORCH_CHECK(block >= 1 && (power == 1 || power == 2),
-              "ddsp_spectral: block must be >= 1 and power 1 or 2");
-  TORCH_CHECK(k.scalar_type() == at::kFloat && k.is_contiguous() && k.dim() == 2 &&
-                  k.size(0) == n && k.size(1) % 2 == 0,
+                  k.size(0) == n && (power == 0 || k.size(1) % 2 == 0),
               "ddsp_spectral: k must be a contiguous float32 (", n, ", 2 m) tensor");
-  const int64_t m = k.size(1) / 2;
+  const int64_t cols = k.size(1), m = cols / 2;
   TORCH_CHECK(out.scalar_type() == at::kFloat && out.is_contiguous() && out.dim() == 3 &&
-                  out.size(0) == fr.B && row0 >= 0 && row0 + m <= out.size(1) &&
-                  out.size(2) <= frames,
-              "ddsp_spectral: out must be a contiguous float32 (B, rows, frames) tensor with "
-              "rows row0 .. row0 + m");
-  const int64_t rows_total = out.size(1), kept = out.size(2);
+                  out.size(0) == fr.B,
+              "ddsp_spectral: out must be a contiguous float32 (B, ., .) tensor");
+  if (power == 0) {
+    TORCH_CHECK(out.size(1) == frames && out.size(2) == cols,
+                "ddsp_spectral: out must be (B, ", frames, ", ", cols, ")");
+  } else {
+    TORCH_CHECK(row0 >= 0 && row0 + m <= out.size(1) && out.size(2) <= frames,
+                "ddsp_spectral: out must be (B, rows, frames kept) with rows row0 .. row0 + m");
+  }
+  const int64_t rows_total = out.size(1), kept = power == 0 ? frames : out.size(2);
   float* os = out.data_ptr<float>();
   const int64_t per = (kept + block - 1) / block;
   const auto opts = out.options();
   at::parallel_for(0, fr.B * per, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> buf((block - 1) * hop + n), rows(block * n), prod(block * 2 * m);
+    std::vector<float> buf((block - 1) * hop + n), rows(block * n);
+    std::vector<float> prod(power == 0 ? 0 : block * cols);
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t b = it / per, f0 = (it % per) * block, f1 = std::min(kept, f0 + block);
       const int64_t cnt = f1 - f0;
       fr.gather(b, f0, f1, buf.data(), rows.data());
-      at::Tensor a = at::from_blob(rows.data(), {cnt, n}, opts);
-      at::Tensor o = at::from_blob(prod.data(), {cnt, 2 * m}, opts);
-      at::mm_out(o, a, k);
+      float* dst = power == 0 ? os + (b * frames + f0) * cols : prod.data();
+      at::Tensor o = at::from_blob(dst, {cnt, cols}, opts);
+      at::mm_out(o, at::from_blob(rows.data(), {cnt, n}, opts), k);
+      if (power == 0) continue;
       for (int64_t j = 0; j < m; ++j) {
-        float* dst = os + (b * rows_total + row0 + j) * kept + f0;
+        float* row = os + (b * rows_total + row0 + j) * kept + f0;
         const float* src = prod.data() + 2 * j;
         for (int64_t f = 0; f < cnt; ++f) {
-          const float re = src[f * 2 * m], im = src[f * 2 * m + 1];
+          const float re = src[f * cols], im = src[f * cols + 1];
           const float p = re * re + im * im;
-          dst[f] = power == 1 ? std::sqrt(p) : p;
+          row[f] = power == 1 ? std::sqrt(p) : p;
         }
       }
     }
@@ -342,10 +323,8 @@ void framed_mm_power(at::Tensor x, at::Tensor left, at::Tensor right, at::Tensor
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(ddsp_spectral, m) {
-  m.def("framed_mm_power(Tensor x, Tensor left, Tensor right, Tensor k, Tensor(a!) out, int n, "
-        "int hop, int pad, int frames, int block, int power, int row0) -> ()", &framed_mm_power);
   m.def("framed_mm(Tensor x, Tensor left, Tensor right, Tensor k, Tensor(a!) out, int n, "
-        "int hop, int pad, int frames, int block) -> ()", &framed_mm);
+        "int hop, int pad, int frames, int block, int power, int row0) -> ()", &framed_mm);
   m.def("framed_power(Tensor x, Tensor left, Tensor right, Tensor(a!) out, int n, int hop, "
         "int pad, int frames, bool root, float eps, float[] taps, Tensor window, Tensor start, "
         "Tensor length, Tensor offset, Tensor w, bool bands, int block) -> bool", &framed_power);
@@ -384,12 +363,12 @@ def framed_power(
     none = torch.empty(0)
     window = taps.contiguous() if isinstance(taps, torch.Tensor) else none
     taps = [] if isinstance(taps, torch.Tensor) else list(taps)
-    left, right = ends if ends is not None else (none, none)
+    left, right = _padding(ends)
     frames = out.shape[0] // max(x.shape[0], 1)
     start, length, offset, w = runs if runs is not None else (none.long(),) * 3 + (none,)
     root = power == 1.0
     return _power_cpu.ops().framed_power(
-        x.contiguous(), left.contiguous(), right.contiguous(), out, n_fft, hop, pad, frames,
+        x.contiguous(), left, right, out, n_fft, hop, pad, frames,
         root, float(eps) if root else 0.0, taps, window, start, length, offset, w,
         runs is not None, BLOCK,
     )  # fmt: skip
@@ -411,12 +390,11 @@ def framed_spectrum(
     Shape: ``x (B, T)`` contiguous, ``window (n_fft,)`` -> ``(B, frames, n_fft // 2 + 1)``
     complex64.
     """
-    none = torch.empty(0)
-    left, right = ends if ends is not None else (none, none)
+    left, right = _padding(ends)
     out = empty_huge(x.shape[0] * frames, n_fft // 2 + 1, dtype=torch.complex64, recycle=True)
     if x.shape[0]:
         _power_cpu.ops().framed_spectrum(
-            x.contiguous(), left.contiguous(), right.contiguous(), window.contiguous(), out,
+            x.contiguous(), left, right, window.contiguous(), out,
             n_fft, hop, pad, frames, BLOCK,
         )  # fmt: skip
     return out.view(x.shape[0], frames, n_fft // 2 + 1)
@@ -512,16 +490,28 @@ def framed_matmul(
     framing = _framing(x, n_fft, hop, center, pad_mode)
     if framing is None:
         return None
-    flat, ends, pad, frames = framing
-    none = torch.empty(0)
-    left, right = ends if ends is not None else (none, none)
-    out = torch.empty(flat.shape[0], frames, k.shape[-1], dtype=flat.dtype)
-    if flat.shape[0]:
-        _power_cpu.ops().framed_mm(
-            flat.contiguous(), left.contiguous(), right.contiguous(), k.contiguous(), out,
-            n_fft, hop, pad, frames, MATMUL_BLOCK,
-        )  # fmt: skip
+    out = torch.empty(framing[0].shape[0], framing[3], k.shape[-1], dtype=framing[0].dtype)
+    _framed_mm(framing, n_fft, hop, k, out, 0, 0)
     return out
+
+
+def _framed_mm(framing, n_fft: int, hop: int, k: torch.Tensor, out, power: int, row0: int) -> None:
+    """The C++ ``framed_mm`` on a :func:`_framing`'s signals and padding."""
+    flat, ends, pad, frames = framing
+    left, right = _padding(ends)
+    if flat.shape[0] and out.numel():
+        _power_cpu.ops().framed_mm(
+            flat.contiguous(), left, right, k.contiguous(), out, n_fft, hop, pad, frames,
+            MATMUL_BLOCK, power, row0,
+        )  # fmt: skip
+
+
+def _padding(ends: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The C++ ops' ``left, right``: the padding's ends, contiguous, or two empty tensors for
+    zeros."""
+    if ends is None:
+        return torch.empty(0), torch.empty(0)
+    return ends[0].contiguous(), ends[1].contiguous()
 
 
 def framed_matmul_power(
@@ -545,12 +535,5 @@ def framed_matmul_power(
     framing = _framing(x, n_fft, hop, True, pad_mode)
     if framing is None or framing[3] < out.shape[-1]:
         return False
-    flat, ends, pad, frames = framing
-    none = torch.empty(0)
-    left, right = ends if ends is not None else (none, none)
-    if flat.shape[0] and out.shape[-1]:
-        _power_cpu.ops().framed_mm_power(
-            flat.contiguous(), left.contiguous(), right.contiguous(), k.contiguous(), out,
-            n_fft, hop, pad, frames, MATMUL_BLOCK, int(power), row0,
-        )  # fmt: skip
+    _framed_mm(framing, n_fft, hop, k, out, int(power), row0)
     return True

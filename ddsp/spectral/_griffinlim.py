@@ -61,9 +61,7 @@ def griffinlim(
         previous = rebuilt if c != 0 else None
         y = istft(spec, center=center, length=length, **kw)
         rebuilt = stft(y, center=center, pad_mode=pad_mode, **kw)
-        if rebuilt.shape == magnitude.shape and _griffinlim_cpu.usable(
-            magnitude, rebuilt, previous
-        ):
+        if _griffinlim_cpu.usable(magnitude, rebuilt, previous):
             if magnitude_t is None:
                 magnitude_t = magnitude.reshape(-1, *magnitude.shape[-2:]).transpose(-1, -2)
                 magnitude_t = magnitude_t.contiguous()

@@ -30,7 +30,7 @@ SOURCE = r"""
 #include <limits>
 
 // the main loop over bins [a, b): the modulus by sqrt of the square; returns how many squares
-// were not normal, finite numbers (their bins are redone by fix_up). No errno for sqrt (its
+// were not normal, finite numbers (gl_step_kernel redoes those bins with hypot). No errno for sqrt (its
 // argument is never negative; NaN passes through), so that the loop vectorises.
 template <typename T>
 __attribute__((optimize("no-math-errno"))) static int64_t main_loop(
@@ -120,7 +120,8 @@ def _frame_major(z: torch.Tensor) -> torch.Tensor | None:
 
 def usable(magnitude: torch.Tensor, rebuilt: torch.Tensor, previous: torch.Tensor | None) -> bool:
     """The kernel takes float32 / float64 plain CPU tensors with no gradient asked, ``rebuilt``
-    and ``previous`` complex of ``magnitude``'s precision, frame-major (the STFT's layout)."""
+    and ``previous`` complex of ``magnitude``'s precision and shape, frame-major (the STFT's
+    layout)."""
     grad = torch.is_grad_enabled() and (
         magnitude.requires_grad
         or rebuilt.requires_grad
@@ -129,6 +130,7 @@ def usable(magnitude: torch.Tensor, rebuilt: torch.Tensor, previous: torch.Tenso
     want = {torch.float32: torch.complex64, torch.float64: torch.complex128}.get(magnitude.dtype)
     return (
         not grad
+        and rebuilt.shape == magnitude.shape
         and rebuilt.dtype == want
         and (previous is None or previous.dtype == want)
         and plain_cpu(magnitude)

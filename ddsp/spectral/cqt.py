@@ -94,15 +94,12 @@ class VQT(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _checks.signal(x)
         batch = x.shape[:-1]
+        flat, bases, h = x.reshape(-1, x.shape[-1]), self.bases(x.dtype), self.decimator.to(x.dtype)
         if self.power is not None:  # magnitudes without the complex transform, where it can
-            flat, h = x.reshape(-1, x.shape[-1]), self.decimator.to(x.dtype)
-            out = vqt_power(flat, self.bases(x.dtype), self.plan, self.pad_mode, h, self.power)
+            out = vqt_power(flat, bases, self.plan, self.pad_mode, h, self.power)
             if out is not None:
                 return out.reshape(*batch, *out.shape[-2:])
-        out = SF.vqt_response(
-            x.reshape(-1, x.shape[-1]), self.bases(x.dtype), self.plan, self.pad_mode,
-            self.decimator.to(x.dtype),
-        )  # fmt: skip
+        out = SF.vqt_response(flat, bases, self.plan, self.pad_mode, h)
         out = out.reshape(*batch, *out.shape[-2:])
         return out if self.power is None else SF.magnitude(out, self.power, floor_dims=(-2, -1))
 

@@ -313,7 +313,33 @@ def test_cqt_module_magnitudes_without_the_complex_transform(monkeypatch, power)
 def _args_of(case):
     m, x = case
     flat = x.reshape(-1, x.shape[-1])
-    return flat, m.bases(x.dtype), m.plan, m.pad_mode, m.decimator.to(x.dtype), m.power
+    return flat, m.time_kernels(), m.plan, m.pad_mode, m.decimator.to(x.dtype), m.power
+
+
+def test_cqt_module_keeps_its_time_kernels_until_a_basis_changes():
+    """The magnitude path's time-domain kernels are built once, rebuilt after an optimiser's
+    step changes a trainable basis (the next output follows the new basis) and after .float()
+    gives the module new buffers; the direct method has none."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 4000, generator=g)
+    m = CQT(16000, 128, f_min=100.0, n_bins=24, trainable=True)
+    first = m.time_kernels()
+    assert first is m.time_kernels() and all(not k.requires_grad for k in first)
+    with torch.no_grad():
+        before = m(x)
+    opt = torch.optim.SGD(m.parameters(), lr=1.0)
+    m(x).sum().backward()
+    opt.step()
+    assert m.time_kernels() is not first
+    with torch.no_grad():
+        after = m(x)
+        ref = SF.magnitude(SF.vqt_response(x, m.bases(x.dtype), m.plan, m.pad_mode))
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, ref, rtol=0, atol=1e-6 * float(ref.abs().max()))
+    fixed = CQT(16000, 128, f_min=100.0, n_bins=24).double()
+    kept = fixed.time_kernels()
+    assert fixed.float().time_kernels() is not kept
+    assert CQT(16000, 128, f_min=100.0, n_bins=24, method="direct").time_kernels() is None
 
 
 def test_decimate2_gradcheck_and_short_filters():

@@ -415,27 +415,28 @@ def _octave_matmul(
 
 def vqt_power(
     x: torch.Tensor,
-    bases: list[torch.Tensor],
+    kernels: list[torch.Tensor],
     plan: CQTPlan,
     pad_mode: str,
     h: torch.Tensor,
     power: float,
 ) -> torch.Tensor | None:
     """``|vqt_response(x, bases, plan, pad_mode, h)| ** power`` for power 1 or 2 without the
-    complex transform: each octave's frames times its kernels a block at a time, their
-    magnitudes written straight into the octave's rows
-    (:func:`ddsp.spectral._framed_cpu.framed_matmul_power`). Without gradients, float32 on the
-    CPU with MKL, every octave a matmul (``n_fft <= GEMM_MAX_FFT``); None elsewhere (the caller
-    takes :func:`vqt_response`, which also says what is wrong with a signal too short). The
-    same values as the complex path's magnitude.
+    complex transform: each octave's frames times its time-domain kernels
+    (:func:`octave_kernels` of its basis) a block at a time, their magnitudes written straight
+    into the octave's rows (:func:`ddsp.spectral._framed_cpu.framed_matmul_power`). Without
+    gradients (the caller's to check), float32 on the CPU with MKL, every octave a matmul
+    (``n_fft <= GEMM_MAX_FFT``); None elsewhere (the caller takes :func:`vqt_response`, which
+    also says what is wrong with a signal too short). The same values as the complex path's
+    magnitude.
 
-    Shape: ``x (batch, time)`` -> ``(batch, n_bins, frames)``.
+    Shape: ``x (batch, time)``, ``kernels[i] (n_fft_i, 2 n_i)`` float32 -> ``(batch, n_bins,
+    frames)``.
     """
     mode = PAD_ALIASES.get(pad_mode, pad_mode)
-    grad = torch.is_grad_enabled() and (x.requires_grad or any(b.requires_grad for b in bases))
-    if power not in (1.0, 2.0) or grad or not _framed_cpu.usable(x, plan.octaves[0][1], mode):
+    if power not in (1.0, 2.0) or not _framed_cpu.usable(x, plan.octaves[0][1], mode):
         return None
-    if x.shape[0] == 0 or not all(b.dtype == torch.complex64 for b in bases):
+    if x.shape[0] == 0 or not all(k.dtype == torch.float32 for k in kernels):
         return None
     t = x.shape[-1]
     if t < 2**plan.early:
@@ -449,14 +450,13 @@ def vqt_power(
         counts.append(1 + t // hop)  # centred frames: 1 + (t + 2 (n_fft // 2) - n_fft) // hop
         if down and i + 1 < len(plan.octaves):
             t = (t + 1) // 2
-    n_bins = sum(b.shape[0] for b in bases)
+    n_bins = sum(k.shape[1] // 2 for k in kernels)
     out = torch.empty(x.shape[0], n_bins, min(counts), dtype=x.dtype)
     for _ in range(plan.early):
         x = _decimate2(x, h)
     top = n_bins
-    for i, (basis, (_, n_fft, hop, down)) in enumerate(zip(bases, plan.octaves, strict=True)):
-        top -= basis.shape[0]
-        k = octave_kernels(basis, n_fft)
+    for i, (k, (_, n_fft, hop, down)) in enumerate(zip(kernels, plan.octaves, strict=True)):
+        top -= k.shape[1] // 2
         if not _framed_cpu.framed_matmul_power(x, n_fft, hop, mode, k, out, top, power):
             return None
         if down and i + 1 < len(plan.octaves):
@@ -483,7 +483,8 @@ def vqt_response(
     pass (:mod:`ddsp.spectral._framed_cpu`, :mod:`ddsp.spectral._decimate_cpu`): on 59 clips
     of 80,000 samples (84 bins, hop 512, 44.1 kHz, a 2-core Xeon) 131 -> 64 ms on one thread,
     71 -> 40 ms on two, the same values. The modules' magnitudes skip the complex transform
-    altogether (:func:`vqt_power`: a further 50 -> 47 ms, 34 -> 31 ms).
+    altogether (:func:`vqt_power`: a further 50 -> 47 ms, 34 -> 31 ms), with the time-domain
+    kernels kept between calls by the modules (:meth:`ddsp.spectral.VQT.time_kernels`: 1 ms).
 
     Args:
         x: ``(batch, time)``.

@@ -458,3 +458,125 @@ def test_train_user_error_is_one_line(tmp_path):
     assert run.returncode == 2, run.stderr[-2000:]
     assert "train.py: error:" in run.stderr and "does not exist" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+# --- primitives where a bad value spread, or turned into finite garbage -----------------------
+
+
+def test_lpc_roots_and_lsf_name_nan_instead_of_returning_garbage():
+    """LAPACK's eigvals turned NaN coefficients into finite roots (and printed an MKL error)."""
+    from ddsp.filters import lpc_roots, lpc_to_lsf
+
+    a = torch.tensor([[-0.5, 0.2], [math.nan, 0.1]])
+    for fn in (lpc_roots, lpc_to_lsf):
+        with pytest.raises(ValueError, match=r"NaN or Inf in a \(first at flat index 2"):
+            fn(a)
+
+
+def test_interpolate_lpc_refuses_unstable_or_unsorted_parameters_and_bad_hops():
+    from ddsp.filters import interpolate_lpc, reflection_to_lar, upsample
+
+    k = torch.full((1, 4, 2), 0.3)
+    k[0, 2, 1] = 1.5  # was stepped up into an unstable filter without a word
+    for domain in ("reflection", "lar"):
+        with pytest.raises(ValueError, match=r"reflection coefficients.*\(-1, 1\), got 1.5"):
+            interpolate_lpc(k, 10, domain)
+    with pytest.raises(ValueError, match=r"must be in \(-1, 1\), got 1.0"):
+        reflection_to_lar(torch.tensor([0.2, 1.0]))  # was inf
+    lsf = torch.tensor([[[0.3, 0.2, 1.0]]])
+    with pytest.raises(ValueError, match="LSFs must increase"):
+        interpolate_lpc(lsf, 10, "lsf")
+    with pytest.raises(ValueError, match=r"LSFs.*\(0, 3.14159\), got 4.0"):
+        interpolate_lpc(torch.tensor([[[0.3, 1.0, 4.0]]]), 10, "lsf")
+    with pytest.raises(ValueError, match="NaN or Inf in params"):
+        interpolate_lpc(torch.tensor([[[0.1, math.nan]]]), 10, "direct")
+    for hop in (0, -1, 2.0):  # hop 0 returned an empty tensor
+        with pytest.raises(ValueError, match="hop_length must be a positive int"):
+            interpolate_lpc(torch.zeros(1, 4, 2), hop)
+        with pytest.raises(ValueError, match="hop_length must be a positive int"):
+            upsample(torch.zeros(1, 4, 2), hop)
+    with pytest.raises(ValueError, match="params must be"):
+        interpolate_lpc(torch.zeros(4, 2), 10)
+    torch.testing.assert_close(  # valid input unchanged
+        interpolate_lpc(torch.full((1, 2, 1), 0.5), 2, "lar")[0, :, 0],
+        torch.full((4,), 0.5),
+    )
+
+
+def test_inverse_stft_and_griffin_lim_check_bins_and_signs():
+    """A spectrum with the wrong number of bins was zero-padded by irfft (a silently wrong
+    signal); negative magnitudes flipped phases silently."""
+    from ddsp.spectral import ISTFT, GriffinLim, GriffinLimCQT
+
+    with pytest.raises(ValueError, match=r"spec must be \(\.\.\., n_fft // 2 \+ 1 = 257"):
+        ISTFT(512, 128)(torch.zeros(2, 200, 20, dtype=torch.complex64))
+    with pytest.raises(ValueError, match=r"magnitude must be \(\.\.\., n_fft // 2 \+ 1 = 257"):
+        GriffinLim(512, 128, n_iter=1)(torch.rand(2, 200, 20))
+    mag = torch.rand(2, 257, 20)
+    mag[1, 3, 4] = -0.5
+    with pytest.raises(ValueError, match=r"magnitude must be in \[0, inf\], got -0.5"):
+        GriffinLim(512, 128, n_iter=1)(mag)
+    cqt_mag = torch.rand(1, 24, 40)
+    cqt_mag[0, 0, 0] = -1.0
+    with pytest.raises(ValueError, match=r"magnitude must be in \[0, inf\], got -1.0"):
+        GriffinLimCQT(16000, 128, n_iter=1, f_min=100.0, n_bins=24)(cqt_mag)
+
+
+def test_lf_pulse_refuses_an_rd_without_one():
+    from ddsp.synth import lf_waveform, rd_to_lf
+
+    t = torch.linspace(0, 0.99, 16, dtype=torch.float64)
+    for rd in (0.0, 0.2, 12.0, math.nan):  # 0 gave NaN samples, 0.2 a negative return phase
+        with pytest.raises(ValueError, match=r"gives no LF pulse.*0.208 < rd < 11.07"):
+            lf_waveform(torch.tensor([1.0, rd]), t)
+        with pytest.raises(ValueError, match="gives no LF pulse"):
+            rd_to_lf(torch.tensor(rd))
+    assert torch.isfinite(lf_waveform(torch.tensor([0.21, 0.3, 2.7, 11.0]), t)).all()
+
+
+def test_filter_and_oscillator_primitives_name_bad_values():
+    """One NaN spread over a whole FFT convolution's output; a negative amplitude was clamped
+    (minimum phase) and a negative f0 ran the oscillator backwards, silently."""
+    from ddsp.filters import (
+        cepstrum_to_minimum_phase_ir,
+        fft_convolve,
+        ltv_fir,
+        magnitudes_to_impulse_response,
+        magnitudes_to_minimum_phase_ir,
+    )
+    from ddsp.synth import filtered_noise, harmonic_oscillator
+
+    x, h = torch.randn(2, 400), torch.randn(2, 4, 16)
+    bad = x.clone()
+    bad[1, 7] = math.nan
+    with pytest.raises(ValueError, match=r"NaN or Inf in x \(first at flat index 407"):
+        fft_convolve(bad, torch.randn(2, 9))
+    with pytest.raises(ValueError, match=r"NaN or Inf in h"):
+        fft_convolve(x, torch.tensor([1.0, math.inf]))
+    with pytest.raises(ValueError, match=r"NaN or Inf in x"):
+        ltv_fir(bad, h, 100)
+    bad_h = h.clone()
+    bad_h[0, 1, 3] = math.nan
+    with pytest.raises(ValueError, match=r"NaN or Inf in h"):
+        ltv_fir(x, bad_h, 100)
+    mags = torch.rand(2, 4, 33)
+    neg = mags.clone()
+    neg[0, 1, 2] = -0.25
+    with pytest.raises(ValueError, match=r"magnitudes must be in \[0, inf\], got -0.25"):
+        magnitudes_to_minimum_phase_ir(neg)
+    with pytest.raises(ValueError, match=r"magnitudes must be in \[0, inf\], got -0.25"):
+        filtered_noise(neg, 100)
+    inf = mags.clone()
+    inf[1, 0, 0] = math.inf
+    for fn in (magnitudes_to_impulse_response, magnitudes_to_minimum_phase_ir):
+        with pytest.raises(ValueError, match=r"NaN or Inf in magnitudes"):
+            fn(inf)
+    with pytest.raises(ValueError, match=r"NaN or Inf in cepstrum"):
+        cepstrum_to_minimum_phase_ir(torch.tensor([[0.1, math.nan]]), 16)
+    f0, amps = torch.full((1, 8), 100.0), torch.rand(1, 8, 4)
+    with pytest.raises(ValueError, match=r"f0 must be in \[0, inf\], got -100.0"):
+        harmonic_oscillator(-f0, amps, 16000, hop_length=10)
+    with pytest.raises(ValueError, match=r"NaN or Inf in f0"):
+        harmonic_oscillator(f0.index_fill(1, torch.tensor([3]), math.nan), amps, 16000, 10)
+    with pytest.raises(ValueError, match=r"NaN or Inf in amplitudes"):
+        harmonic_oscillator(f0, amps.index_fill(2, torch.tensor([1]), math.inf), 16000, 10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..dsp import fft_convolve, overlap_add
+from ..dsp import fft_convolve, finite_values, overlap_add, values_within
 
 __all__ = [
     "fft_convolve",
@@ -32,6 +32,7 @@ def magnitudes_to_impulse_response(
     Returns:
         ``(..., frames, window_size)`` impulse responses with delay ``window_size // 2``.
     """
+    finite_values(magnitudes, "magnitudes")
     n_bins = magnitudes.shape[-1]
     ir_size = 2 * (n_bins - 1)
     window_size = ir_size if window_size is None else window_size
@@ -78,6 +79,8 @@ def ltv_fir(
         raise ValueError(
             "ltv_fir: streaming (zi/return_zf) needs delay=0; delay the output instead"
         )
+    finite_values(x, "x")
+    finite_values(h, "h")
     frames, taps = h.shape[-2:]
     t = x.shape[-1]
     if t != frames * hop_length:
@@ -109,6 +112,8 @@ def magnitudes_to_minimum_phase_ir(
         ``(..., n_fft)`` causal impulse responses whose magnitude response matches
         ``magnitudes`` (up to cepstral aliasing) with all energy as early as possible.
     """
+    finite_values(magnitudes, "magnitudes")
+    values_within(magnitudes, "magnitudes", 0.0, hint=" (amplitudes are >= 0)")
     n_bins = magnitudes.shape[-1]
     n_fft = 2 * (n_bins - 1) if n_fft is None else n_fft
     if n_fft != 2 * (n_bins - 1):  # resample the response onto the finer grid
@@ -148,6 +153,7 @@ def cepstrum_to_minimum_phase_ir(cepstrum: torch.Tensor, n_fft: int) -> torch.Te
     Returns:
         ``(..., n_fft)`` causal impulse responses.
     """
+    finite_values(cepstrum, "cepstrum")
     n_ceps = cepstrum.shape[-1]
     if not 0 < n_ceps <= n_fft // 2:
         raise ValueError(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
+from ..dsp import _positive, finite_values, values_within
 from .lpc import lar_to_reflection, lsf_to_lpc, reflection_to_lar, reflection_to_lpc
 
 __all__ = ["upsample", "interpolate_lpc"]
@@ -22,6 +25,7 @@ def upsample(x: torch.Tensor, hop_length: int) -> torch.Tensor:
     """
     if x.dim() != 3:
         raise ValueError(f"upsample expects (batch, frames, channels), got {tuple(x.shape)}")
+    _positive("hop_length", hop_length)
     b, frames, c = x.shape
     # explicit weights, the same for every frame: a segment of frames upsampled alone gives
     # bit-identical samples to the same frames inside a longer sequence (streaming relies on
@@ -86,6 +90,15 @@ class _Upsample(torch.autograd.Function):
         return gx, None
 
 
+def _check_lsf(lsf: torch.Tensor) -> None:
+    """LSFs in ``(0, pi)``, increasing along the last dim (else the filter is not stable)."""
+    values_within(lsf, "params (LSFs, domain='lsf')", 0.0, math.pi, closed=False)
+    if lsf.shape[-1] > 1:
+        name = "params (LSFs, domain='lsf'): consecutive differences"
+        hint = ": LSFs must increase along the last dim"
+        values_within(lsf.diff(dim=-1), name, 0.0, closed=False, hint=hint)
+
+
 def interpolate_lpc(
     params: torch.Tensor, hop_length: int, domain: str = "reflection", sub_hop: int = 1
 ) -> torch.Tensor:
@@ -111,8 +124,18 @@ def interpolate_lpc(
     """
     if domain not in DOMAINS:
         raise ValueError(f"domain must be one of {DOMAINS}, got {domain!r}")
-    if sub_hop < 1 or hop_length % sub_hop:
+    _positive("hop_length", hop_length)
+    _positive("sub_hop", sub_hop)
+    if hop_length % sub_hop:
         raise ValueError(f"sub_hop ({sub_hop}) must divide hop_length ({hop_length})")
+    if params.dim() != 3:
+        raise ValueError(f"params must be (batch, frames, order), got {tuple(params.shape)}")
+    if domain in ("reflection", "lar"):  # outside (-1, 1): unstable, or an infinite LAR
+        values_within(params, f"params (reflection coefficients, domain={domain!r})", -1, 1, False)
+    elif domain == "lsf":
+        _check_lsf(params)
+    else:
+        finite_values(params, "params")
     hop_length //= sub_hop
     if domain == "hold":
         return params.repeat_interleave(hop_length, dim=1)

@@ -12,6 +12,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..dsp import finite_values, values_within
+
 __all__ = [
     "logits_to_reflection",
     "reflection_to_lpc",
@@ -90,7 +92,9 @@ def lpc_to_reflection(a: torch.Tensor, check: bool = False) -> torch.Tensor:
 
 
 def reflection_to_lar(k: torch.Tensor) -> torch.Tensor:
-    """Log-area ratios ``log((1 - k) / (1 + k))``. Shape: ``(..., order)`` -> same."""
+    """Log-area ratios ``log((1 - k) / (1 + k))``, finite for ``|k| < 1`` (a clear error
+    otherwise). Shape: ``(..., order)`` -> same."""
+    values_within(k, "reflection coefficients k", -1.0, 1.0, closed=False)
     return torch.log1p(-k) - torch.log1p(k)
 
 
@@ -159,6 +163,7 @@ def lpc_to_lsf(a: torch.Tensor) -> torch.Tensor:
 
     Shape: ``(..., order)`` -> ``(..., order)``.
     """
+    finite_values(a, "a")
     order = a.shape[-1]
     a64 = F.pad(a.to(torch.float64), (1, 1), value=0.0)
     a64[..., 0] = 1.0
@@ -176,6 +181,7 @@ def lpc_roots(a: torch.Tensor) -> torch.Tensor:
 
     Shape: ``(..., order)`` -> ``(..., order)`` complex.
     """
+    finite_values(a, "a")  # LAPACK returns finite garbage for NaN entries
     order = a.shape[-1]
     comp = torch.zeros(*a.shape[:-1], order, order, dtype=torch.float64, device=a.device)
     comp[..., 0, :] = -a.double()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..dsp import values_within
 from . import _checks, _griffinlim_cpu
 from ._stft import istft, stft
 
@@ -39,6 +40,12 @@ def griffinlim(
     """
     if not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    if magnitude.dim() < 2 or magnitude.shape[-2] != n_fft // 2 + 1:
+        raise ValueError(
+            f"magnitude must be (..., n_fft // 2 + 1 = {n_fft // 2 + 1}, frames) for "
+            f"n_fft={n_fft}, got {tuple(magnitude.shape)}"
+        )
+    values_within(magnitude, "magnitude", 0.0, hint=" (an STFT magnitude is >= 0)")
     win_length = n_fft if win_length is None else win_length
     hop_length = win_length // 4 if hop_length is None else hop_length
     cdtype = torch.complex128 if magnitude.dtype == torch.float64 else torch.complex64

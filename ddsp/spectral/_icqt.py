@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from ..dsp import fft_convolve
+from ..dsp import fft_convolve, values_within
 from . import _checks
 from ._cqt import (
     cqt_fft_basis,
@@ -202,6 +202,7 @@ def griffinlim_cqt(
     if not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}")
     _checks.positive_int("n_iter", n_iter)
+    values_within(magnitude, "magnitude", 0.0, hint=" (a CQT magnitude is >= 0)")
     mag = magnitude.to(torch.float64 if magnitude.dtype == torch.float64 else torch.float32)
     if init == "random":
         phase = torch.rand(mag.shape, generator=generator, dtype=mag.dtype) * (2 * math.pi)

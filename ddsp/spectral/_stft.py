@@ -493,6 +493,11 @@ def istft(
     """
     win_length = n_fft if win_length is None else win_length
     hop_length = win_length // 4 if hop_length is None else hop_length
+    if spec.dim() < 2 or spec.shape[-2] != n_fft // 2 + 1:
+        raise ValueError(
+            f"spec must be (..., n_fft // 2 + 1 = {n_fft // 2 + 1}, frames) for n_fft={n_fft}, "
+            f"got {tuple(spec.shape)}"
+        )
     finite_values(torch.view_as_real(spec) if spec.is_complex() else spec, "spec")
     real_dtype = spec.real.dtype
     w = _window(window, win_length, n_fft, real_dtype, spec.device)

@@ -72,7 +72,8 @@ def rd_to_position(
 
 
 def rd_to_lf(rd: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Fant's ``Rd`` regression -> ``ra, rk, rg`` and the timing ``tp, te, ta`` (``T0 = 1``).
+    """Fant's ``Rd`` regression -> ``ra, rk, rg`` and the timing ``tp, te, ta`` (``T0 = 1``);
+    a clear error for an ``rd`` (or NaN) that gives no valid pulse.
 
     Shape: ``rd (...)`` -> dict of ``(...)`` tensors.
     """
@@ -82,6 +83,13 @@ def rd_to_lf(rd: torch.Tensor) -> dict[str, torch.Tensor]:
     rg = rk / (4.0 * (0.11 * rd / (0.5 + 1.2 * rk) - ra))
     tp = 1.0 / (2.0 * rg)
     te = tp * (1.0 + rk)
+    valid = (ra > 0) & (rg > 0) & (te < 1)  # NaN fails too
+    if not bool(valid.all()):
+        bad = float(rd.reshape(-1)[int(torch.nonzero(~valid.reshape(-1))[0])])
+        raise ValueError(
+            f"rd={bad} gives no LF pulse (ra > 0 and rg > 0 need 0.208 < rd < 11.07); Fant's "
+            f"regression holds for about {RD_MIN}-{RD_MAX}"
+        )
     return {"ra": ra, "rk": rk, "rg": rg, "tp": tp, "te": te, "ta": ra}
 
 

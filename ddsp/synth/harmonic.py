@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from ..dsp import finite_values, values_within
 from .core import upsample
 
 __all__ = ["harmonic_oscillator", "remove_above_nyquist", "pulse_train"]
@@ -57,6 +58,9 @@ def harmonic_oscillator(
         raise ValueError(
             f"f0 {tuple(f0.shape)} and amplitudes {tuple(amplitudes.shape)} disagree in (batch, time)"
         )
+    finite_values(f0, "f0")
+    values_within(f0, "f0", 0.0, hint=" Hz")
+    finite_values(amplitudes, "amplitudes")
     n_harm = amplitudes.shape[-1]
     if hop_length is not None:
         f0_next = torch.cat([f0[:, 1:], f0[:, -1:]], dim=1)

@@ -138,10 +138,8 @@ def _checked(
 ) -> tuple[int, int]:
     """The STFT's input checks (NaN and Inf with ``finite``); ``(win_length, hop_length)``
     with their defaults filled in."""
-    if x.shape[-1] == 0:
-        raise ValueError("stft: empty signal (time dimension has length 0)")
+    _checks.signal(x, finite=finite)  # a tensor with a time axis of >= 1 sample, first
     _checks.stft_sizes(n_fft, hop_length, win_length)
-    _checks.signal(x, finite=finite)
     _checks.warn_if_longer(n_fft, x.shape[-1])
     win_length = n_fft if win_length is None else win_length
     return win_length, win_length // 4 if hop_length is None else hop_length

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from . import _checks
 from . import functional as SF
 from .stft import STFT
 
@@ -54,6 +55,7 @@ class Spectrogram(STFT):
                 "bands apply to a magnitude or power spectrogram, not to the complex spectrum "
                 f"or phase (this Spectrogram returns {'phase' if self.phase else 'complex'})"
             )
+        _checks.signal(x, finite=False)  # its type and shape (the values: in the transform)
         if self.power is not None and not self.phase and not self.use_kernels:
             w = self._current_window(x.dtype)  # (fast without gradients: SF.stft_power)
             return SF.stft_power(

@@ -85,6 +85,7 @@ class STFT(nn.Module):
         return None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _checks.signal(x, finite=False)  # its type and shape (the values: in the transform)
         w = self._current_window(x.dtype)
         if not self.use_kernels:
             win = self.window if w is None else w

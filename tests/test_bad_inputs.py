@@ -325,6 +325,28 @@ def test_synthesisers_name_bad_f0_and_controls():
         with pytest.raises(ValueError, match=f"NaN or Inf in control '{name}'"):
             synth(f0, bad)
 
+    from ddsp.synth import DifferentiableWORLD, NeuralHomomorphic, PulseTrainLPC, SawtoothFIR
+
+    for cls in (GlottalFlowLPC, HarmonicPlusNoise, PulseTrainLPC, SawtoothFIR, NeuralHomomorphic):
+        synth = cls(16000, 160)  # each raised MKL, IndexError, lerp or dtype errors from inside
+        f0 = torch.full((2, 20), 120.0)
+        controls = {k: torch.randn(2, 20, n) for k, n in synth.control_sizes.items()}
+        with pytest.raises(
+            TypeError, match="f0 must be a float32 or float64 tensor, got torch.int64"
+        ):
+            synth(f0.long(), controls)
+        with pytest.raises(TypeError, match="is torch.float32 but f0 is torch.float64"):
+            synth(f0.double(), controls)
+        with pytest.raises(ValueError, match=r"f0 must be \(batch, frames\).*f0\[None\]"):
+            synth(f0[0], {k: v[0] for k, v in controls.items()})
+        for empty in (f0[:0], f0[:, :0]):
+            part = {k: v[: empty.shape[0], : empty.shape[1]] for k, v in controls.items()}
+            with pytest.raises(ValueError, match="with at least one of each, got shape"):
+                synth(empty, part)
+    synth = DifferentiableWORLD(16000, 160)
+    with pytest.raises(TypeError, match="float32 or float64 tensor, got torch.float16"):
+        synth(f0.half(), {k: torch.randn(2, 20, n).half() for k, n in synth.control_sizes.items()})
+
 
 def test_analysis_functions_name_nan_input():
     import numpy as np

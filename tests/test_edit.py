@@ -318,6 +318,7 @@ def test_other_vocoders_take_what_applies(synth):
         ({"time_stretch": 0.0}, "time_stretch must be a finite number > 0"),
         ({"f0": torch.tensor([100.0, math.nan])}, "f0 must be a"),
         ({"gain_db": torch.tensor([0.0, math.inf])}, "gain_db must be finite"),
+        ({"gain_db": 800.0}, r"gain_db must be finite and within \+-200 dB, got \[800.0\]"),
     ],
 )
 def test_bad_edits_say_which_and_why(kwargs, message):

@@ -48,18 +48,29 @@ def inverse_exp_sigmoid(
 def check_controls(
     controls: dict[str, torch.Tensor], sizes: dict[str, int], f0: torch.Tensor
 ) -> None:
-    """Raise a clear error unless every control ``name`` is ``(*f0.shape, sizes[name])``, every
+    """Raise a clear error unless ``f0`` is a float32 / float64 ``(batch, frames)`` tensor (at
+    least one of each), every control ``name`` is ``(*f0.shape, sizes[name])`` in its dtype, every
     value is finite and ``f0 >= 0`` Hz (one reduction per tensor, frame rate: a synthesiser
     used to render NaN f0 into an error about its all-pole filter's input, and negative f0 as a
     backwards-running oscillator).
 
     Shape: ``f0 (batch, frames)``, ``controls {name: (batch, frames, channels)}``.
     """
+    if not isinstance(f0, torch.Tensor) or f0.dtype not in (torch.float32, torch.float64):
+        got = f0.dtype if isinstance(f0, torch.Tensor) else type(f0).__name__
+        raise TypeError(f"f0 must be a float32 or float64 tensor, got {got}")
+    if f0.dim() != 2 or 0 in f0.shape:
+        raise ValueError(
+            f"f0 must be (batch, frames) with at least one of each, got shape {tuple(f0.shape)}"
+            + (" (one example: f0[None] and each control [None])" if f0.dim() == 1 else "")
+        )
     for name, size in sizes.items():
         c = controls.get(name)
         if c is None or c.shape != (*f0.shape, size):
             got = None if c is None else tuple(c.shape)
             raise ValueError(f"control {name!r}: expected {(*f0.shape, size)}, got {got}")
+        if c.dtype != f0.dtype:
+            raise TypeError(f"control {name!r} is {c.dtype} but f0 is {f0.dtype}: use one dtype")
         finite_values(c, f"control {name!r}")
     finite_values(f0, "f0")
     if f0.numel() == 0 or reads_skipped(f0):

@@ -89,7 +89,8 @@ class VoiceEdit:
         time_stretch: duration factor (> 0) at unchanged pitch: every frame track is resampled
             to ``round(frames * time_stretch)`` frames (linear; log-linear for f0 and gain).
         gain_db: output gain in dB, a number or a curve ``(frames,)`` / ``(batch, frames)`` on
-            the output timeline.
+            the output timeline, within +-200 dB (a factor of 1e10 either way; at 800 dB float32
+            audio overflowed into NaN).
     """
 
     pitch_shift: float = 0.0
@@ -131,8 +132,11 @@ class VoiceEdit:
             f0 = torch.as_tensor(self.f0)
             if f0.dim() not in (1, 2) or not torch.isfinite(f0).all() or (f0 < 0).any():
                 raise ValueError("f0 must be a (frames,) or (batch, frames) curve of Hz >= 0")
-        if not torch.isfinite(torch.as_tensor(self.gain_db)).all():
-            raise ValueError("gain_db must be finite (dB)")
+        gain = torch.as_tensor(self.gain_db, dtype=torch.float64)
+        if not (torch.isfinite(gain).all() and gain.abs().max() <= 200):
+            raise ValueError(
+                f"gain_db must be finite and within +-200 dB, got {gain.flatten()[:8].tolist()}"
+            )
 
     @property
     def pitch_factor(self) -> float:

@@ -608,3 +608,22 @@ def test_filter_and_oscillator_primitives_name_bad_values():
         harmonic_oscillator(f0.index_fill(1, torch.tensor([3]), math.nan), amps, 16000, 10)
     with pytest.raises(ValueError, match=r"NaN or Inf in amplitudes"):
         harmonic_oscillator(f0, amps.index_fill(2, torch.tensor([1]), math.inf), 16000, 10)
+
+
+def test_metrics_check_their_pair():
+    """MCD on clips of two lengths failed inside its subtraction; PESQ on NaN inside the
+    package ("cannot convert float NaN to integer")."""
+    from ddsp.metrics import mel_cepstral_distortion
+    from ddsp.metrics.pesq import pesq_wb
+
+    x = torch.randn(1, 16000)
+    with pytest.raises(ValueError, match=r"input shape \(1, 16000\) != target shape \(1, 12000\)"):
+        mel_cepstral_distortion(x, x[:, :12000])
+    bad = x.clone()
+    bad[0, 5] = math.nan
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        mel_cepstral_distortion(bad, x)
+    pytest.importorskip("pesq")
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        pesq_wb(bad, x, 16000)
+    assert math.isnan(float(pesq_wb(x[:, :1000], x[:, :1000], 16000)[0]))  # documented: too short

@@ -7,6 +7,7 @@ import math
 
 import torch
 
+from ..losses.stft import check_pair
 from ..spectral import functional as SF
 
 __all__ = ["freqt_matrix", "mel_cepstrum", "mel_cepstral_distortion", "ALPHA"]
@@ -61,5 +62,8 @@ def mel_cepstral_distortion(pred: torch.Tensor, target: torch.Tensor, **kwargs) 
 
     Shape: ``(batch, time)`` -> ``(batch,)``. ``kwargs`` go to :func:`mel_cepstrum`.
     """
+    check_pair(
+        pred, target, kwargs.get("n_fft", 512)
+    )  # a length mismatch failed in the subtraction
     d = mel_cepstrum(pred, **kwargs) - mel_cepstrum(target, **kwargs)
     return 10 * math.sqrt(2) / math.log(10) * d.square().sum(-1).sqrt().mean(-1)

@@ -8,6 +8,8 @@ import math
 import numpy as np
 import torch
 
+from ..losses.stft import check_pair
+
 __all__ = ["pesq_wb"]
 
 
@@ -22,6 +24,7 @@ def pesq_wb(pred: torch.Tensor, target: torch.Tensor, sample_rate: int) -> torch
         from pesq import NoUtterancesError, pesq
     except ImportError as e:  # pragma: no cover - the message is the point
         raise ImportError("PESQ needs the 'pesq' package: pip install 'ddsp-lpc[train]'") from e
+    check_pair(pred, target, 2)  # one shape and dtype, finite (NaN failed inside the package)
     out = []
     for y, x in zip(
         pred.detach().cpu().double().numpy(), target.detach().cpu().double().numpy(), strict=True

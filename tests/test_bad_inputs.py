@@ -590,14 +590,15 @@ def test_filter_and_oscillator_primitives_name_bad_values():
     mags = torch.rand(2, 4, 33)
     neg = mags.clone()
     neg[0, 1, 2] = -0.25
-    with pytest.raises(ValueError, match=r"magnitudes must be in \[0, inf\], got -0.25"):
-        magnitudes_to_minimum_phase_ir(neg)
-    with pytest.raises(ValueError, match=r"magnitudes must be in \[0, inf\], got -0.25"):
-        filtered_noise(neg, 100)
+    for fn in (magnitudes_to_minimum_phase_ir, lambda m: filtered_noise(m, 100)):
+        with pytest.raises(
+            ValueError, match=r"magnitudes must be in \[0, 3.40282e\+38\], got -0.25"
+        ):
+            fn(neg)
     inf = mags.clone()
     inf[1, 0, 0] = math.inf
     for fn in (magnitudes_to_impulse_response, magnitudes_to_minimum_phase_ir):
-        with pytest.raises(ValueError, match=r"NaN or Inf in magnitudes"):
+        with pytest.raises(ValueError, match=r"magnitudes must be in .*, got inf.*finite and >= 0"):
             fn(inf)
     with pytest.raises(ValueError, match=r"NaN or Inf in cepstrum"):
         cepstrum_to_minimum_phase_ir(torch.tensor([[0.1, math.nan]]), 16)

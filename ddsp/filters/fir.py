@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..dsp import fft_convolve, finite_values, overlap_add, values_within
+from ..dsp import _fft_convolve, fft_convolve, finite_values, overlap_add, values_within
 
 __all__ = [
     "fft_convolve",
@@ -26,13 +26,15 @@ def magnitudes_to_impulse_response(
     as in DDSP's ``frequency_impulse_response``.
 
     Args:
-        magnitudes: ``(..., frames, n_bins)`` non-negative amplitudes.
+        magnitudes: ``(..., frames, n_bins)`` finite, non-negative amplitudes (else a clear
+            error).
         window_size: taps to keep, default ``2 * (n_bins - 1)``; at most that.
 
     Returns:
         ``(..., frames, window_size)`` impulse responses with delay ``window_size // 2``.
     """
-    finite_values(magnitudes, "magnitudes")
+    big = torch.finfo(magnitudes.dtype).max  # one pass: NaN, Inf and negative values
+    values_within(magnitudes, "magnitudes", 0.0, big, hint=" (amplitudes are finite and >= 0)")
     n_bins = magnitudes.shape[-1]
     ir_size = 2 * (n_bins - 1)
     window_size = ir_size if window_size is None else window_size
@@ -89,7 +91,7 @@ def ltv_fir(
             f"{frames * hop_length}"
         )
     blocks = x.reshape(*x.shape[:-1], frames, hop_length)
-    y = fft_convolve(blocks, h)  # (..., frames, hop + taps - 1)
+    y = _fft_convolve(blocks, h)  # (..., frames, hop + taps - 1): x and h checked above
     y = overlap_add(y, hop_length)
     if zi is not None:
         y = torch.cat([y[..., : taps - 1] + zi, y[..., taps - 1 :]], dim=-1)
@@ -112,8 +114,8 @@ def magnitudes_to_minimum_phase_ir(
         ``(..., n_fft)`` causal impulse responses whose magnitude response matches
         ``magnitudes`` (up to cepstral aliasing) with all energy as early as possible.
     """
-    finite_values(magnitudes, "magnitudes")
-    values_within(magnitudes, "magnitudes", 0.0, hint=" (amplitudes are >= 0)")
+    big = torch.finfo(magnitudes.dtype).max  # one pass: NaN, Inf and negative values
+    values_within(magnitudes, "magnitudes", 0.0, big, hint=" (amplitudes are finite and >= 0)")
     n_bins = magnitudes.shape[-1]
     n_fft = 2 * (n_bins - 1) if n_fft is None else n_fft
     if n_fft != 2 * (n_bins - 1):  # resample the response onto the finer grid

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import values_within
 from ..filters.fir import ltv_fir, magnitudes_to_impulse_response
 
 __all__ = ["filtered_noise", "white_noise", "noise_magnitudes"]
@@ -59,7 +58,6 @@ def filtered_noise(
         ``(batch, frames * hop_length)`` audio.
     """
     b, frames, _ = magnitudes.shape
-    values_within(magnitudes, "magnitudes", 0.0, hint=" (amplitudes are >= 0)")
     if noise is None:
         noise = white_noise(b, frames * hop_length, generator, magnitudes)
     ir = magnitudes_to_impulse_response(magnitudes)

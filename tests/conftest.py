@@ -68,3 +68,15 @@ def repository_state() -> list[str] | None:
 
 
 STATE_AT_START = repository_state()
+
+
+def praat_formants(x: torch.Tensor, sample_rate: int, hop_length: int) -> torch.Tensor:
+    """Praat's "To Formant (burg)" (5 formants below 5.5 kHz, 25 ms, pre-emphasis from 50 Hz)
+    sampled on our frame grid: ``(time,)`` -> ``(time // hop + 1, 3)`` Hz, NaN where none."""
+    parselmouth = pytest.importorskip("parselmouth")
+    snd = parselmouth.Sound(x.double().numpy(), sample_rate)
+    fm = snd.to_formant_burg(hop_length / sample_rate, 5, 5500.0, 0.025, 50.0)
+    times = [i * hop_length / sample_rate for i in range(len(x) // hop_length + 1)]
+    return torch.tensor(
+        [[fm.get_value_at_time(k + 1, t) for k in range(3)] for t in times], dtype=torch.float64
+    )

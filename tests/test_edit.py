@@ -144,6 +144,24 @@ def test_formants_scale_by_the_factor(clip, factor):
     assert median(cents(clip.f0(y), clip.f0_0)[clip.voiced].abs()) < 10
 
 
+def test_formant_edits_measure_the_same_under_praat(clip):
+    """The formant criterion's measure is Praat's own: the ratios our tracker reports for a
+    x 0.8 scaling and for F1 x 1.2 alone equal those of Praat's Burg tracker within 2 % (measured
+    on this voice: within 1.1 % for every formant edit of experiments/voice_editing.py; on the
+    307 Hz voice within 1.1 % for these two, 3.2 % at worst (F3 at x 1.2), where both trackers
+    put F1 on the harmonics)."""
+    from conftest import praat_formants
+
+    n = clip.voice.frames
+    theirs_0 = praat_formants(clip.y0, SR, HOP)[:n]
+    for edit in (VoiceEdit(formant_scale=0.8), VoiceEdit(formant_factors=(1.2, 1.0, 1.0))):
+        y = clip.render(edit)
+        theirs = (praat_formants(y, SR, HOP)[:n] / theirs_0)[clip.voiced]
+        ours = clip.formant_ratio(y)
+        for k in range(3):
+            assert abs(ours[k] - median(theirs[:, k])) < 0.02, (edit, k + 1)
+
+
 @pytest.mark.parametrize("factors", [(1.2, 1.0, 1.0), (1.0, 1.2, 1.0), (0.85, 1.15, 1.0)])
 def test_formants_move_independently(clip, factors):
     ratios = clip.formant_ratio(clip.render(VoiceEdit(formant_factors=factors)))

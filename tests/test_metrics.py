@@ -80,3 +80,29 @@ def test_pesq_wb_scores_speech_and_says_nan_where_it_cannot():
     assert torch.isnan(pesq_wb(short[None], short[None], sr)).all()
     silent = torch.zeros(1, sr)
     assert torch.isnan(pesq_wb(silent, silent, sr)).all()
+
+
+@pytest.mark.parametrize(
+    "name", ["alibaba__kni-m-mise.ogg", "alibaba__kni-v-prolezt.ogg", "atlantis__sp-m-nechat.ogg"]
+)
+def test_formant_tracks_agree_with_praat_on_speech(name):
+    """Our formant tracker (autocorrelation LPC, Hann window) against Praat's own (Burg, a
+    Gaussian window), on shipped recordings' voiced frames: per-frame differences median
+    0.6-3.8 %, medians of the ratio 0.984-1.002 (measured on six recordings). The two methods
+    differ, so the tolerance is theirs, not rounding: 5 % and 2.5 %."""
+    from conftest import DATA, praat_formants
+
+    from ddsp.data.prepare import load_audio
+    from ddsp.metrics.voice import f0_track, formant_tracks
+
+    x, _ = load_audio(DATA / name, 16000)
+    x = torch.as_tensor(x, dtype=torch.float64).reshape(-1)
+    theirs = praat_formants(x, 16000, 160)
+    ours = formant_tracks(x, 16000, 160)
+    voiced = torch.isfinite(f0_track(x, 16000, 160))
+    ratio = (ours / theirs)[voiced]
+    assert voiced.sum() > 50
+    for k in range(3):
+        r = ratio[:, k][torch.isfinite(ratio[:, k])]
+        assert float((r - 1).abs().median()) < 0.05, (k + 1, name)
+        assert abs(float(r.median()) - 1) < 0.025, (k + 1, name)

@@ -123,3 +123,31 @@ def test_streaming_rejects_bad_blocks():
         stream(f0[:, 2:], {k: c[:, 2:] for k, c in controls.items()})
     with pytest.raises(ValueError, match="f0 must be"):
         stream(f0[0], controls)
+
+
+def test_a_bad_block_leaves_the_stream_as_it_was():
+    """A NaN block used to join the state before the check: every later block failed too, and
+    the error named a position in the accumulated buffers. A block of another batch size
+    raised torch's concatenation error."""
+    synth = _synth("sample", torch.float32)
+    f0, controls, voiced, noise = _inputs(synth, torch.float32, frames=8, batch=1)
+
+    def block(i: int, bad: bool = False) -> tuple:
+        part = {k: c[:, 4 * i : 4 * i + 4].clone() for k, c in controls.items()}
+        if bad:
+            part["noise"][0, 1, 3] = float("nan")
+        s = slice(4 * i, 4 * i + 4)
+        return f0[:, s], part, voiced[:, s], noise[:, s.start * HOP : s.stop * HOP]
+
+    whole = StreamingGOLF(synth)
+    ref = torch.cat([whole(*block(0)), whole(*block(1)), whole.flush()], -1)
+    stream = StreamingGOLF(synth)
+    first = stream(*block(0))
+    where = r"NaN or Inf in control 'noise' \(first at flat index 132 of shape \(1, 4,"
+    with pytest.raises(ValueError, match=where):
+        stream(*block(1, bad=True))
+    two = torch.cat([f0[:, 4:8]] * 2)
+    with pytest.raises(ValueError, match="this block has 2 examples, the stream 1: reset"):
+        stream(two, {k: torch.cat([c[:, 4:8]] * 2) for k, c in controls.items()})
+    out = torch.cat([first, stream(*block(1)), stream.flush()], -1)
+    assert torch.equal(out, ref)

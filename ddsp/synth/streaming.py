@@ -10,6 +10,7 @@ from ..filters.allpole import allpole_sos
 from ..filters.fir import fft_convolve
 from ..filters.framewise import allpole_framewise_ola
 from ..filters.interpolate import upsample
+from .core import check_controls
 from .glottal import DECIMATION_TAPS_PER_PHASE, oscillator_phase
 from .golf import GlottalFlowLPC
 from .noise import white_noise
@@ -90,10 +91,20 @@ class StreamingGOLF:
         noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         hop = self.synth.hop_length
-        if f0.dim() != 2:
-            raise ValueError(f"f0 must be (batch, frames), got {tuple(f0.shape)}")
+        # the block is checked before it joins the state: a bad block raises (naming its own
+        # positions) and leaves the stream as it was, instead of failing every later block
+        check_controls(controls, self.synth.control_sizes, f0)
+        if self.f0 is not None and f0.shape[0] != self.f0.shape[0]:
+            raise ValueError(
+                f"this block has {f0.shape[0]} examples, the stream {self.f0.shape[0]}: "
+                "reset() between streams of different batch sizes"
+            )
         if self.f0 is not None and (voiced is None) != (self.voiced is None):
             raise ValueError("pass voiced for every block or for none")
+        if voiced is not None and voiced.shape != f0.shape:
+            raise ValueError(
+                f"voiced must be f0's shape {tuple(f0.shape)}, got {tuple(voiced.shape)}"
+            )
         if noise is None:
             noise = white_noise(f0.shape[0], f0.shape[1] * hop, self.generator, f0)
             self._drawn.append(noise)

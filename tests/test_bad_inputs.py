@@ -628,3 +628,21 @@ def test_metrics_check_their_pair():
     with pytest.raises(ValueError, match="NaN or Inf"):
         pesq_wb(bad, x, 16000)
     assert math.isnan(float(pesq_wb(x[:, :1000], x[:, :1000], 16000)[0]))  # documented: too short
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Spectrogram(512, 128),
+        lambda: MelSpectrogram(16000, 512, 128),
+        lambda: MFCC(16000, n_fft=512, hop_length=128),
+        lambda: CQT(16000, 128, n_bins=36),
+        lambda: Gammatonegram(16000, 512, 128),
+    ],
+)
+def test_front_ends_say_when_the_power_overflows(make):
+    """A finite signal whose power overflows float32 came back as inf without a word."""
+    x = torch.randn(2, 4000) * 1e30
+    with pytest.raises(ValueError, match=r"overflows torch.float32 for signals peaking at"):
+        make()(x)
+    assert torch.isfinite(make().double()(x.double())).all()

@@ -125,8 +125,8 @@ def test_cached_filter_runs_follow_the_blocks():
 def test_non_finite_input_found_from_the_output(kind, power, bad):
     """With the kernels the NaN/Inf check reads the output (free there): a bad sample anywhere
     (the first, one in the middle, the last: every sample is in a centred frame) still raises
-    the error naming it; finite input whose power overflows passes, as before; without centre
-    padding the input is checked up front."""
+    the error naming it; finite input whose power overflows gets its own error (it came back as
+    inf), with and without gradients; without centre padding the input is checked up front."""
     for n_fft, pos in ((512, 0), (512, 2000), (512, 4000), (255, 1000)):  # 255: 128 bins, no tail
         bands = _bands(kind, n_fft)
         x = _signal().float()
@@ -138,8 +138,11 @@ def test_non_finite_input_found_from_the_output(kind, power, bad):
                 SF.stft_power(x, n_fft, 64, power=power, bands=bands)
     bands = _bands(kind, 512)
     loud = torch.full((1, 4001), 3e18)  # finite; its power overflows float32
-    with torch.no_grad():
-        assert not torch.isfinite(SF.stft_power(loud, 512, 128, power=2.0, bands=bands)).all()
+    for grad in (False, True):
+        with pytest.raises(ValueError, match=r"overflows torch.float32 .* peaking at 3e\+18"):
+            with torch.set_grad_enabled(grad):
+                SF.stft_power(loud.requires_grad_(grad), 512, 128, power=2.0, bands=bands)
+    assert torch.isfinite(SF.stft_power(loud.double(), 512, 128, power=2.0)).all()
     x = _signal().float()
     x[0, -1] = bad
     with pytest.raises(ValueError, match="NaN or Inf"), torch.no_grad():

@@ -9,6 +9,7 @@ from torch import nn
 from . import _checks
 from . import functional as SF
 from ._cqt import GEMM_MAX_FFT, octave_kernels, vqt_power
+from ._stft import no_overflow
 
 
 class VQT(nn.Module):
@@ -124,10 +125,13 @@ class VQT(nn.Module):
             if kernels is not None:
                 out = vqt_power(flat, kernels, self.plan, self.pad_mode, h, self.power)
                 if out is not None:
+                    no_overflow(out, x, self.power)  # the power of a signal near 1e19
                     return out.reshape(*batch, *out.shape[-2:])
         out = SF.vqt_response(flat, self.bases(x.dtype), self.plan, self.pad_mode, h)
         out = out.reshape(*batch, *out.shape[-2:])
-        return out if self.power is None else SF.magnitude(out, self.power, floor_dims=(-2, -1))
+        out = out if self.power is None else SF.magnitude(out, self.power, floor_dims=(-2, -1))
+        no_overflow(out, x, self.power)
+        return out
 
 
 class CQT(VQT):

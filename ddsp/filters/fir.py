@@ -77,12 +77,25 @@ def ltv_fir(
     Returns:
         ``(..., time)`` (and ``zf``).
     """
+    finite_values(x, "x")
+    finite_values(h, "h")
+    return _ltv_fir(x, h, hop_length, delay, zi, return_zf)
+
+
+def _ltv_fir(
+    x: torch.Tensor,
+    h: torch.Tensor,
+    hop_length: int,
+    delay: int = 0,
+    zi: torch.Tensor | None = None,
+    return_zf: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """:func:`ltv_fir` without its NaN / Inf checks, for callers that made ``x`` and ``h``
+    themselves from checked values (the noise branch: drawn noise, checked magnitudes)."""
     if (zi is not None or return_zf) and delay:
         raise ValueError(
             "ltv_fir: streaming (zi/return_zf) needs delay=0; delay the output instead"
         )
-    finite_values(x, "x")
-    finite_values(h, "h")
     frames, taps = h.shape[-2:]
     t = x.shape[-1]
     if t != frames * hop_length:
@@ -91,7 +104,7 @@ def ltv_fir(
             f"{frames * hop_length}"
         )
     blocks = x.reshape(*x.shape[:-1], frames, hop_length)
-    y = _fft_convolve(blocks, h)  # (..., frames, hop + taps - 1): x and h checked above
+    y = _fft_convolve(blocks, h)  # (..., frames, hop + taps - 1): x and h checked
     y = overlap_add(y, hop_length)
     if zi is not None:
         y = torch.cat([y[..., : taps - 1] + zi, y[..., taps - 1 :]], dim=-1)

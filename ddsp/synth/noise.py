@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..filters.fir import ltv_fir, magnitudes_to_impulse_response
+from ..dsp import finite_values
+from ..filters.fir import _ltv_fir, magnitudes_to_impulse_response
 
 __all__ = ["filtered_noise", "white_noise", "noise_magnitudes"]
 
@@ -60,5 +61,7 @@ def filtered_noise(
     b, frames, _ = magnitudes.shape
     if noise is None:
         noise = white_noise(b, frames * hop_length, generator, magnitudes)
-    ir = magnitudes_to_impulse_response(magnitudes)
-    return ltv_fir(noise, ir, hop_length, delay=ir.shape[-1] // 2)
+    else:
+        finite_values(noise, "noise")
+    ir = magnitudes_to_impulse_response(magnitudes)  # checks the magnitudes
+    return _ltv_fir(noise, ir, hop_length, delay=ir.shape[-1] // 2)

@@ -207,16 +207,16 @@ def test_front_end_arguments_are_validated_at_construction(make, arg):
         make()
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: Spectrogram(512, 128),
-        lambda: MelSpectrogram(16000, 512, 128),
-        lambda: MFCC(16000, n_fft=512, hop_length=128),
-        lambda: CQT(16000, 128, n_bins=36),
-        lambda: Gammatonegram(16000, 512, 128),
-    ],
-)
+FRONT_ENDS = [
+    lambda: Spectrogram(512, 128),
+    lambda: MelSpectrogram(16000, 512, 128),
+    lambda: MFCC(16000, n_fft=512, hop_length=128),
+    lambda: CQT(16000, 128, n_bins=36),
+    lambda: Gammatonegram(16000, 512, 128),
+]
+
+
+@pytest.mark.parametrize("make", FRONT_ENDS)
 def test_front_ends_name_nan_inf_and_empty_input(make):
     """librosa refuses non-finite audio; ours did not and returned NaN spectra."""
     m = make()
@@ -630,16 +630,7 @@ def test_metrics_check_their_pair():
     assert math.isnan(float(pesq_wb(x[:, :1000], x[:, :1000], 16000)[0]))  # documented: too short
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: Spectrogram(512, 128),
-        lambda: MelSpectrogram(16000, 512, 128),
-        lambda: MFCC(16000, n_fft=512, hop_length=128),
-        lambda: CQT(16000, 128, n_bins=36),
-        lambda: Gammatonegram(16000, 512, 128),
-    ],
-)
+@pytest.mark.parametrize("make", FRONT_ENDS)
 def test_front_ends_say_when_the_power_overflows(make):
     """A finite signal whose power overflows float32 came back as inf without a word."""
     x = torch.randn(2, 4000) * 1e30

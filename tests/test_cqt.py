@@ -340,6 +340,13 @@ def test_cqt_module_keeps_its_time_kernels_until_a_basis_changes():
     kept = fixed.time_kernels()
     assert fixed.float().time_kernels() is not kept
     assert CQT(16000, 128, f_min=100.0, n_bins=24, method="direct").time_kernels() is None
+    SF.cqt_plan.cache_clear()
+    try:
+        with torch.inference_mode():  # a plan and buffers of inference tensors: no versions
+            built = CQT(16000, 128, f_min=100.0, n_bins=24)
+            assert built.basis0.is_inference() and built.time_kernels() is built.time_kernels()
+    finally:
+        SF.cqt_plan.cache_clear()
 
 
 def test_decimate2_gradcheck_and_short_filters():

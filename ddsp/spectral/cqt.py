@@ -105,7 +105,11 @@ class VQT(nn.Module):
         """
         if any(n_fft > GEMM_MAX_FFT for _, n_fft, _, _ in self.plan.octaves):
             return None
-        key = tuple((v.device, v.data_ptr(), v._version) for v in self._views())
+        # inference tensors (a module built under torch.inference_mode, as the validation
+        # figures' CQT is) keep no version counter: their storage alone is the key
+        key = tuple(
+            (v.device, v.data_ptr(), -1 if v.is_inference() else v._version) for v in self._views()
+        )
         if self._time_kernels is None or self._time_kernels[0] != key:
             with torch.no_grad():
                 pairs = zip(self.bases(torch.float32), self.plan.octaves, strict=True)

@@ -637,3 +637,22 @@ def test_front_ends_say_when_the_power_overflows(make):
     with pytest.raises(ValueError, match=r"overflows torch.float32 for signals peaking at"):
         make()(x)
     assert torch.isfinite(make().double()(x.double())).all()
+
+
+def test_preparation_settings_are_checked_up_front():
+    """data.hop_length=0 reached the training run as a ZeroDivisionError."""
+    from ddsp.data.datamodule import SpeechDataModule
+    from ddsp.data.prepare import PrepConfig
+
+    for kwargs, message in (
+        ({"hop_length": 0}, "hop_length must be a positive int, got 0"),
+        ({"sample_rate": 16000.5}, "sample_rate must be a positive int"),
+        ({"f0_max": 10.0}, r"need 0 < f0_min < f0_max <= sample_rate / 2"),
+        ({"f0_max": 9000.0}, r"need 0 < f0_min < f0_max <= sample_rate / 2"),
+        ({"f0_method": "yin"}, "f0_method must be 'dio' or 'harvest'"),
+        ({"valid_fraction": 0.6, "test_fraction": 0.5}, "with a sum below 1"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            PrepConfig(**kwargs)
+    with pytest.raises(ValueError, match="segment_seconds must be > 0, got 0"):
+        SpeechDataModule("data", segment_seconds=0)

@@ -54,6 +54,8 @@ class SpeechDataModule(L.LightningDataModule):
             valid_fraction=valid_fraction,
             test_fraction=test_fraction,
         )
+        if not segment_seconds > 0:  # NaN fails too
+            raise ValueError(f"segment_seconds must be > 0, got {segment_seconds}")
         self.segment_frames = max(1, round(segment_seconds * sample_rate / hop_length))
         self.batch_size, self.num_workers = batch_size, num_workers
         self.cache_dir, self.skip_bad_files = cache_dir, skip_bad_files

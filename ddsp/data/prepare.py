@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from .. import cli
+from ..dsp import _positive
 from ..f0 import fill_unvoiced_f0
 from ..spectral.loudness import a_weighted_loudness
 from .audio import AUDIO_EXTENSIONS, AudioFileError, load_audio
@@ -58,6 +59,25 @@ class PrepConfig:
     loudness_n_fft: int = 1024
     valid_fraction: float = 0.1
     test_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        """A clear error for settings that would fail later as a division by zero or an
+        empty split (``data.hop_length=0`` raised ZeroDivisionError)."""
+        for name in ("sample_rate", "hop_length", "loudness_n_fft"):
+            _positive(name, getattr(self, name))
+        if not 0 < self.f0_min < self.f0_max <= self.sample_rate / 2:
+            raise ValueError(
+                f"need 0 < f0_min < f0_max <= sample_rate / 2, got f0_min={self.f0_min}, "
+                f"f0_max={self.f0_max}, sample_rate={self.sample_rate}"
+            )
+        if self.f0_method not in ("dio", "harvest"):
+            raise ValueError(f"f0_method must be 'dio' or 'harvest', got {self.f0_method!r}")
+        fractions = (self.valid_fraction, self.test_fraction)
+        if not (all(0 <= f < 1 for f in fractions) and sum(fractions) < 1):
+            raise ValueError(
+                f"valid_fraction and test_fraction must be in [0, 1) with a sum below 1, got "
+                f"{self.valid_fraction} and {self.test_fraction}"
+            )
 
 
 def default_cache_dir() -> Path:

@@ -167,3 +167,24 @@ def test_recycled_huge_memory_is_reused_only_when_nothing_holds_it(monkeypatch):
     d = dsp.empty_huge(rows, 100, recycle=True)  # trims: only the mappings held remain
     assert sorted(len(m) for m in dsp._RECYCLED) == [rows * 400] * 2  # b's and d's
     assert float(b.sum()) == 2.0 * rows * 100 and d.data_ptr() == ptr
+
+
+def test_values_within_names_the_first_value_outside():
+    """Closed and open intervals, NaN, the one-sided [low, inf] and 'finite and >= low'
+    ([low, finfo.max]) fast paths, and finite values whose sum overflows (no error)."""
+    from ddsp.dsp import values_within
+
+    x = torch.tensor([[0.5, 0.2], [1.0, -0.1]])
+    values_within(x, "x", -1.0, 1.0)
+    with pytest.raises(ValueError, match=r"x must be in \(-1, 1\), got 1.0 at flat index 2"):
+        values_within(x, "x", -1.0, 1.0, closed=False)
+    with pytest.raises(ValueError, match=r"x must be in \[0, inf\], got -0.1.* index 3.*: hint"):
+        values_within(x, "x", 0.0, hint=": hint")
+    big = torch.finfo(torch.float32).max
+    for bad in (math.nan, math.inf):
+        y = x.abs().clone()
+        y[0, 1] = bad
+        with pytest.raises(ValueError, match=rf"got {bad} at flat index 1"):
+            values_within(y, "y", 0.0, big)
+    assert values_within(torch.full((4,), 3e38), "z", 0.0, big) is None  # the sum overflows
+    assert values_within(torch.empty(0), "e", 0.0, 1.0) is None

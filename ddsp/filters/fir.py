@@ -16,6 +16,13 @@ __all__ = [
 ]
 
 
+def _check_amplitudes(magnitudes: torch.Tensor) -> None:
+    """Finite and >= 0, in one pass (:func:`ddsp.dsp.values_within` up to the dtype's largest
+    value: a minimum and a sum): NaN, Inf and negative amplitudes get a clear error."""
+    big = torch.finfo(magnitudes.dtype).max
+    values_within(magnitudes, "magnitudes", 0.0, big, hint=" (amplitudes are finite and >= 0)")
+
+
 def magnitudes_to_impulse_response(
     magnitudes: torch.Tensor, window_size: int | None = None
 ) -> torch.Tensor:
@@ -33,8 +40,7 @@ def magnitudes_to_impulse_response(
     Returns:
         ``(..., frames, window_size)`` impulse responses with delay ``window_size // 2``.
     """
-    big = torch.finfo(magnitudes.dtype).max  # one pass: NaN, Inf and negative values
-    values_within(magnitudes, "magnitudes", 0.0, big, hint=" (amplitudes are finite and >= 0)")
+    _check_amplitudes(magnitudes)
     n_bins = magnitudes.shape[-1]
     ir_size = 2 * (n_bins - 1)
     window_size = ir_size if window_size is None else window_size
@@ -127,8 +133,7 @@ def magnitudes_to_minimum_phase_ir(
         ``(..., n_fft)`` causal impulse responses whose magnitude response matches
         ``magnitudes`` (up to cepstral aliasing) with all energy as early as possible.
     """
-    big = torch.finfo(magnitudes.dtype).max  # one pass: NaN, Inf and negative values
-    values_within(magnitudes, "magnitudes", 0.0, big, hint=" (amplitudes are finite and >= 0)")
+    _check_amplitudes(magnitudes)
     n_bins = magnitudes.shape[-1]
     n_fft = 2 * (n_bins - 1) if n_fft is None else n_fft
     if n_fft != 2 * (n_bins - 1):  # resample the response onto the finer grid

@@ -62,8 +62,7 @@ def mel_cepstral_distortion(pred: torch.Tensor, target: torch.Tensor, **kwargs) 
 
     Shape: ``(batch, time)`` -> ``(batch,)``. ``kwargs`` go to :func:`mel_cepstrum`.
     """
-    check_pair(
-        pred, target, kwargs.get("n_fft", 512)
-    )  # a length mismatch failed in the subtraction
+    # one shape, dtype and finite values (a length mismatch failed in the subtraction)
+    check_pair(pred, target, kwargs.get("n_fft", 512))
     d = mel_cepstrum(pred, **kwargs) - mel_cepstrum(target, **kwargs)
     return 10 * math.sqrt(2) / math.log(10) * d.square().sum(-1).sqrt().mean(-1)

@@ -318,8 +318,9 @@ def _args_of(case):
 
 def test_cqt_module_keeps_its_time_kernels_until_a_basis_changes():
     """The magnitude path's time-domain kernels are built once, rebuilt after an optimiser's
-    step changes a trainable basis (the next output follows the new basis) and after .float()
-    gives the module new buffers; the direct method has none."""
+    step changes a trainable basis (the next output follows the new basis), after .float()
+    gives the module new buffers and after writes through ``.data``, which bump no version
+    counter; the direct method has none."""
     g = torch.Generator().manual_seed(3)
     x = torch.randn(2, 4000, generator=g)
     m = CQT(16000, 128, f_min=100.0, n_bins=24, trainable=True)
@@ -339,6 +340,16 @@ def test_cqt_module_keeps_its_time_kernels_until_a_basis_changes():
     fixed = CQT(16000, 128, f_min=100.0, n_bins=24).double()
     kept = fixed.time_kernels()
     assert fixed.float().time_kernels() is not kept
+    # writes no version counter records (old-style initialisation through .data), on a
+    # trainable kernel and on a fixed basis: the next output follows them too
+    for module, tensor in ((m, m.kernels[0]), (fixed, fixed.basis0)):
+        with torch.no_grad():
+            before = module(x)
+            tensor.data.mul_(2.0)
+            after = module(x)
+            ref = SF.magnitude(SF.vqt_response(x, module.bases(x.dtype), m.plan, m.pad_mode))
+        assert not torch.allclose(before, after)
+        torch.testing.assert_close(after, ref, rtol=0, atol=1e-6 * float(ref.abs().max()))
     assert CQT(16000, 128, f_min=100.0, n_bins=24, method="direct").time_kernels() is None
     SF.cqt_plan.cache_clear()
     try:

@@ -244,5 +244,21 @@ def test_banded_mel_equals_the_dense_matmul(mel_scale, norm):
     mel = MelSpectrogram(16000, 512, 128, n_mels=80, mel_scale=mel_scale, norm=norm, **kw).double()
     x = torch.randn(2, 8000, dtype=torch.float64)
     dense = torch.matmul(mel.mel_basis, mel.spectrogram(x))
-    assert sum(hi - lo for lo, hi in mel.bands) * 16 < 0.5 * mel.mel_basis.numel()  # sparse
+    assert sum(hi - lo for lo, hi, _ in mel.bands) * 16 < 0.5 * mel.mel_basis.numel()  # sparse
     assert (mel(x) - dense).abs().max() <= 1e-12 * dense.abs().max()
+
+
+def test_mel_follows_writes_into_its_basis():
+    """``mel_basis`` is what the output is computed with, also for the fixed basis applied in
+    bands: a write in place and a new tensor both reach the next call (the bands had been
+    split once at construction, so a masked basis used to leave the output unchanged)."""
+    mel = MelSpectrogram(16000, 512, 128, n_mels=40).double()
+    x = torch.randn(2, 8000, dtype=torch.float64)
+    before = mel(x)
+    with torch.no_grad():
+        mel.mel_basis[:, :20] = 0.0  # mask the lowest bins
+    dense = torch.matmul(mel.mel_basis, mel.spectrogram(x))
+    assert not torch.allclose(mel(x), before)
+    assert (mel(x) - dense).abs().max() <= 1e-12 * dense.abs().max()
+    mel.mel_basis = 2 * mel.mel_basis
+    assert (mel(x) - 2 * dense).abs().max() <= 1e-12 * dense.abs().max()

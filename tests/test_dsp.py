@@ -1,6 +1,7 @@
 """The shared DSP primitives (ddsp.dsp) against scipy."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -188,3 +189,91 @@ def test_values_within_names_the_first_value_outside():
             values_within(y, "y", 0.0, big)
     assert values_within(torch.full((4,), 3e38), "z", 0.0, big) is None  # the sum overflows
     assert values_within(torch.empty(0), "e", 0.0, 1.0) is None
+
+
+def test_compiled_falls_back_to_eager_once_compiling_fails(monkeypatch):
+    """Where torch.compile cannot build (no C++ compiler, a device inductor lacks),
+    ``ddsp.dsp.compiled`` warns once and runs the eager function, and so does every compiled
+    function after it."""
+    import warnings
+
+    from ddsp import dsp
+
+    def no_compiler(fn, **kwargs):
+        def run(*args):
+            raise RuntimeError("no C++ compiler here")
+
+        return run
+
+    monkeypatch.setattr(dsp, "COMPILED", {})
+    monkeypatch.delenv("DDSP_COMPILE", raising=False)
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    x = torch.linspace(-1.0, 1.0, 37)
+    with pytest.warns(UserWarning, match="torch.compile unavailable .*no C.. compiler here"):
+        assert torch.equal(dsp.compiled("test.square", torch.square)(x), x.square())
+    assert dsp.COMPILED["broken"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.equal(dsp.compiled("test.exp", torch.exp)(x), x.exp())
+
+
+@pytest.mark.parametrize("capability", [None, "avx2", "default"])
+def test_compiled_graphs_are_keyed_by_the_cpu_vector_isa(monkeypatch, capability):
+    """``compiled`` names the vector width inductor would pick here (``cpp.simdlen``: 0 for
+    none), and that width makes inductor pick the same ISA: its FX graph cache keys graphs by
+    its config, not by the ISA (torch 2.13), so the width keeps a graph generated for one ISA
+    from being built and run for another."""
+    from torch._inductor import config, cpu_vec_isa
+
+    from ddsp import dsp
+
+    if capability is None:
+        monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    else:
+        monkeypatch.setenv("ATEN_CPU_CAPABILITY", capability)
+    seen = {}
+
+    def capture(fn, **kwargs):
+        seen.update(kwargs["options"])
+        return fn
+
+    monkeypatch.setattr(dsp, "COMPILED", {})
+    monkeypatch.delenv("DDSP_COMPILE", raising=False)
+    monkeypatch.setattr(torch, "compile", capture)
+    dsp.compiled("test.square", torch.square)
+    auto = cpu_vec_isa.pick_vec_isa()
+    assert seen["cpp.simdlen"] == (auto.bit_width() if auto else 0)
+    with config.patch({"cpp.simdlen": seen["cpp.simdlen"]}):
+        assert str(cpu_vec_isa.pick_vec_isa()) == str(auto)
+    assert dsp.keyed_by_vector_isa({"cpp.simdlen": 256, "x": 1})["x"] == 1
+
+
+def test_compiled_is_exact_under_another_vector_isa_sharing_the_cache():
+    """A graph compiled by ``ddsp.dsp.compiled`` in one process, then the same graph in a
+    process whose ATen runs AVX2 kernels (``ATEN_CPU_CAPABILITY=avx2``) with the same inductor
+    cache: equal to eager. Without the ISA in the key the second process reused the AVX-512
+    graph and built it for AVX2: 5.8e25 off (half its lanes never written)."""
+    import subprocess
+    import sys
+
+    from torch._inductor import cpu_vec_isa
+
+    auto = cpu_vec_isa.pick_vec_isa()
+    if not auto or auto.bit_width() <= 256:
+        pytest.skip(f"inductor targets {auto} here: no wider ISA to fall back from to AVX2")
+    code = (
+        "import torch; from ddsp import dsp\n"
+        "f = lambda x: (x * 1.5 + 0.25).square()\n"
+        "x = torch.linspace(-1.0, 1.0, 37)\n"
+        "y = dsp.compiled('test.isa', f)(x)\n"
+        "assert 'broken' not in dsp.COMPILED, 'did not compile'\n"
+        "print(float((y - f(x)).abs().max()))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "DDSP_COMPILE")}
+    for capability in (None, "avx2"):
+        run_env = env if capability is None else {**env, "ATEN_CPU_CAPABILITY": capability}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=run_env, capture_output=True, text=True, timeout=600
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert float(out.stdout.split()[-1]) == 0.0, (capability, out.stdout)

@@ -114,3 +114,33 @@ def test_modules_equal_their_functions_and_check_inputs():
     with pytest.raises(TypeError, match="gamma=0"):
         InverseCQT(SR, 512, gamma=3.0)
     assert not math.isnan(float(SF.icqt(spec, SR, 512).abs().max()))
+
+
+def test_inverses_take_the_forward_transforms_arguments():
+    """The modules' docstrings say: give them the forward transform's arguments. ``n_bins``
+    used to fail at the first call, inside the inverse ("ivqt() got an unexpected keyword
+    argument"); it is now checked against the input's, and an argument the inverse has no use
+    for is refused when the module is built."""
+    y = torch.from_numpy(_signals()["tone + chirp"][: SR // 4])
+    args = dict(f_min=65.0, n_bins=48, bins_per_octave=12, filter_scale=1.0, norm=1.0)
+    args |= dict(sparsity=0.01, window="hann", scale=True, tuning=0.0)
+    spec = SF.cqt(y, SR, 256, **args)
+    plain = SF.icqt(spec, SR, 256, f_min=65.0)
+    assert torch.equal(InverseCQT(SR, 256, **args)(spec), plain)
+    assert torch.equal(InverseVQT(SR, 256, gamma=0.0, **args)(spec), plain)
+    with pytest.raises(ValueError, match=r"n_bins=60, but spec \(48, \d+\) has 48 bins"):
+        InverseCQT(SR, 256, **{**args, "n_bins": 60})(spec)
+    with pytest.raises(TypeError, match="InverseCQT got unexpected argument.* pad_mode; it takes"):
+        InverseCQT(SR, 256, pad_mode="reflect", **args)
+    g1, g2 = (torch.Generator().manual_seed(0) for _ in range(2))
+    mag = spec.abs()
+    assert torch.equal(
+        GriffinLimCQT(SR, 256, n_iter=2, pad_mode="reflect", method="multirate", **args)(
+            mag, generator=g1
+        ),
+        SF.griffinlim_cqt(mag, SR, 256, n_iter=2, generator=g2, pad_mode="reflect", f_min=65.0),
+    )
+    with pytest.raises(ValueError, match=r"n_bins=36, but magnitude \(48, \d+\) has 48"):
+        GriffinLimCQT(SR, 256, n_iter=1, **{**args, "n_bins": 36})(mag)
+    with pytest.raises(TypeError, match="GriffinLimCQT got unexpected argument.* gamma"):
+        GriffinLimCQT(SR, 256, gamma=0.0)

@@ -109,6 +109,7 @@ def ivqt(
     scale: bool = True,
     length: int | None = None,
     tuning: float = 0.0,
+    n_bins: int | None = None,
 ) -> torch.Tensor:
     """Inverse of :func:`ddsp.spectral.functional.vqt` (``librosa.icqt`` for ``gamma=0``).
 
@@ -116,6 +117,7 @@ def ivqt(
         spec: ``(..., n_bins, frames)`` complex, lowest bin first, as the forward transform's
             (real: a magnitude with zero phase).
         length: output length in samples (default: what the frames cover).
+        n_bins: the forward transform's, checked against ``spec``'s (default: ``spec``'s).
         the others: as the forward transform that made ``spec``.
 
     Returns:
@@ -133,6 +135,7 @@ def ivqt(
     _checks.positive_int("hop_length", hop_length)
     _checks.positive_int("bins_per_octave", bins_per_octave)
     f_min = note_to_hz("C1") if f_min is None else f_min
+    _same_bins(n_bins, spec, "spec")
     n_bins = spec.shape[-2]
     longest, octaves = inverse_plan(
         float(sample_rate), hop_length, float(f_min), n_bins, bins_per_octave, gamma,
@@ -166,6 +169,16 @@ def ivqt(
     return y.reshape(*batch, y.shape[-1])
 
 
+def _same_bins(n_bins: int | None, spec: torch.Tensor, name: str) -> None:
+    """``n_bins``, when given, is the number of bins of ``spec (..., n_bins, frames)``."""
+    if n_bins is not None and (spec.dim() < 2 or n_bins != spec.shape[-2]):
+        raise ValueError(
+            f"n_bins={n_bins!r}, but {name} {tuple(spec.shape)} has "
+            f"{spec.shape[-2] if spec.dim() >= 2 else 'no'} bins: {name} must be "
+            "(..., n_bins, frames)"
+        )
+
+
 def icqt(spec: torch.Tensor, sample_rate: float = 22050, hop_length: int = 512, **kwargs):
     """Inverse constant-Q transform, ``librosa.icqt``: :func:`ivqt` with ``gamma=0``.
 
@@ -185,6 +198,8 @@ def griffinlim_cqt(
     init: str | None = "random",
     generator: torch.Generator | None = None,
     pad_mode: str = "constant",
+    method: str = "multirate",
+    n_bins: int | None = None,
     **kwargs,
 ) -> torch.Tensor:
     """A signal whose CQT magnitude is ``magnitude`` (``librosa.griffinlim_cqt``'s fast
@@ -193,9 +208,11 @@ def griffinlim_cqt(
     Args:
         magnitude: ``(..., n_bins, frames)`` non-negative.
         init: ``"random"`` (uniform phases from ``generator``) or ``None`` (zero phase).
-        pad_mode: the forward CQT's padding (the inverse has none).
+        pad_mode, method: the forward CQT's padding and method (the inverse has neither).
+        n_bins: the forward CQT's, checked against ``magnitude``'s (default: its).
         kwargs: the other arguments of the CQT and its inverse (``f_min``,
-            ``bins_per_octave``, ``filter_scale``, ``window``, ``scale``, ...).
+            ``bins_per_octave``, ``filter_scale``, ``norm``, ``sparsity``, ``window``,
+            ``scale``, ``tuning``).
 
     Shape: -> ``(..., time)``.
     """
@@ -203,6 +220,7 @@ def griffinlim_cqt(
         raise ValueError(f"momentum must be in [0, 1), got {momentum}")
     _checks.positive_int("n_iter", n_iter)
     values_within(magnitude, "magnitude", 0.0, hint=" (a CQT magnitude is >= 0)")
+    _same_bins(n_bins, magnitude, "magnitude")
     mag = magnitude.to(torch.float64 if magnitude.dtype == torch.float64 else torch.float32)
     if init == "random":
         phase = torch.rand(mag.shape, generator=generator, dtype=mag.dtype) * (2 * math.pi)
@@ -218,8 +236,9 @@ def griffinlim_cqt(
         previous = rebuilt
         y = icqt(mag * angles, sample_rate, hop_length, length=length, **kwargs)
         rebuilt = vqt(
-            y, sample_rate, hop_length, n_bins=n_bins, gamma=0.0, pad_mode=pad_mode, **kwargs
-        )
+            y, sample_rate, hop_length, n_bins=n_bins, gamma=0.0, pad_mode=pad_mode,
+            method=method, **kwargs,
+        )  # fmt: skip
         rebuilt = rebuilt[..., : mag.shape[-1]]
         angles = rebuilt - (momentum / (1 + momentum)) * previous[..., : rebuilt.shape[-1]]
         angles = angles / (angles.abs() + eps)

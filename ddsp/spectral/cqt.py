@@ -154,9 +154,26 @@ class CQT(VQT):
         super().__init__(sample_rate, hop_length, gamma=0.0, **kwargs)
 
 
+# the forward transform's arguments that shape the inverse's kernels
+INVERSE_ARGS = ("f_min", "n_bins", "bins_per_octave", "gamma", "filter_scale", "norm")
+INVERSE_ARGS += ("sparsity", "window", "scale", "tuning")
+
+
+def _takes(owner: str, kwargs: dict, allowed: tuple[str, ...]) -> None:
+    """Refuse, when the module is built, an argument its functional form would refuse at the
+    first call (as a TypeError naming an inner function)."""
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"{owner} got unexpected argument(s) {', '.join(unknown)}; it takes "
+            f"{', '.join(allowed)}"
+        )
+
+
 class InverseVQT(nn.Module):
     """Inverse variable-Q transform (``librosa.icqt``'s algorithm for ``gamma=0``); give it the
-    forward transform's arguments. See :func:`ddsp.spectral.functional.ivqt`.
+    forward transform's ``sample_rate``, ``hop_length`` and :data:`INVERSE_ARGS` (``n_bins`` is
+    checked against the input's). See :func:`ddsp.spectral.functional.ivqt`.
 
     Shape:
         ``(..., n_bins, frames)`` complex -> ``(..., time)``.
@@ -164,6 +181,7 @@ class InverseVQT(nn.Module):
 
     def __init__(self, sample_rate: float = 22050, hop_length: int = 512, **kwargs) -> None:
         super().__init__()
+        _takes(type(self).__name__, kwargs, INVERSE_ARGS)
         self.sample_rate, self.hop_length, self.kwargs = sample_rate, hop_length, kwargs
 
     def forward(self, spec: torch.Tensor, length: int | None = None) -> torch.Tensor:
@@ -181,7 +199,8 @@ class InverseCQT(InverseVQT):
 
 class GriffinLimCQT(nn.Module):
     """A signal from a CQT magnitude, ``librosa.griffinlim_cqt``; see
-    :func:`ddsp.spectral.functional.griffinlim_cqt` for the arguments.
+    :func:`ddsp.spectral.functional.griffinlim_cqt` for the arguments (the forward CQT's
+    :data:`INVERSE_ARGS` but ``gamma``, and ``pad_mode``, ``method``, ``init``).
 
     Shape:
         ``(..., n_bins, frames)`` -> ``(..., time)``.
@@ -196,6 +215,8 @@ class GriffinLimCQT(nn.Module):
         **kwargs,
     ) -> None:
         super().__init__()
+        allowed = tuple(a for a in INVERSE_ARGS if a != "gamma") + ("pad_mode", "method", "init")
+        _takes(type(self).__name__, kwargs, allowed)
         self.sample_rate, self.hop_length = sample_rate, hop_length
         self.n_iter, self.momentum, self.kwargs = n_iter, momentum, kwargs
 

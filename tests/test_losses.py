@@ -218,6 +218,27 @@ def test_random_resolution_is_repeatable_and_matches_its_draws():
     assert a(x, y).item() != va.item()  # redrawn on every call by default
 
 
+def test_random_resolution_refuses_bad_settings_when_built():
+    """Its STFTLosses are built when drawn, so a bad window name or STFTLoss argument used to
+    fail at some later call (a bad window only when drawn: at random), and bad sizes at the
+    first; they are all refused at construction now."""
+    cases = [
+        (dict(windows=("hann", "nope")), ValueError, "unknown window 'nope'"),
+        (dict(windows="hann"), ValueError, "windows must be a non-empty sequence"),
+        (dict(bogus=1), TypeError, "unexpected keyword argument 'bogus'"),
+        (dict(min_fft_size=64, max_fft_size=64), ValueError, "max_fft_size must be above"),
+        (dict(min_hop_size=0.0), ValueError, "0 < min_hop_size <= max_hop_size <= 1"),
+        (dict(min_hop_size=0.5, max_hop_size=0.25), ValueError, "min_hop_size <= max_hop_size"),
+        (dict(resolutions=0), ValueError, "resolutions must be a positive int"),
+        (dict(randomize_rate=1.5), ValueError, "randomize_rate must be a positive int"),
+    ]
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            RandomResolutionSTFTLoss(**kwargs)
+    with pytest.raises(ValueError, match="unknown window 'nope'"):  # STFTLoss itself, too
+        STFTLoss(512, 128, window="nope")
+
+
 def test_gradcheck_all_terms_float64():
     # the phase term (w_phs) wraps at +-pi, so finite differences cannot check it; its gradient
     # is atan2's and its parity with auraloss is tested above

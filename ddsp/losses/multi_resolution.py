@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from ..spectral import _checks
 from .stft import STFTLoss, check_pair
 
 __all__ = [
@@ -140,6 +142,24 @@ class RandomResolutionSTFTLoss(nn.Module):
         **kwargs,
     ) -> None:
         super().__init__()
+        _checks.positive_int("resolutions", resolutions)
+        _checks.positive_int("randomize_rate", randomize_rate)
+        _checks.positive_int("min_fft_size", min_fft_size)
+        if _checks.positive_int("max_fft_size", max_fft_size) <= min_fft_size:
+            raise ValueError(
+                f"max_fft_size must be above min_fft_size={min_fft_size}, got {max_fft_size}"
+            )
+        if not 0 < min_hop_size <= max_hop_size <= 1:
+            raise ValueError(
+                "hop fractions must satisfy 0 < min_hop_size <= max_hop_size <= 1, got "
+                f"{min_hop_size!r}, {max_hop_size!r}"
+            )
+        if isinstance(windows, str) or not windows:
+            raise ValueError(f"windows must be a non-empty sequence of names, got {windows!r}")
+        with warnings.catch_warnings():  # each STFTLoss is built when drawn: a bad setting
+            warnings.simplefilter("ignore")  # (window, loss argument) fails now, not at a draw
+            for window in windows:
+                STFTLoss(min_fft_size, min_fft_size, min_fft_size, window, **kwargs)
         self.resolutions, self.randomize_rate = resolutions, randomize_rate
         self.min_fft, self.max_fft = min_fft_size, max_fft_size
         self.min_hop, self.max_hop, self.windows = min_hop_size, max_hop_size, tuple(windows)

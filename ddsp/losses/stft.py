@@ -130,6 +130,7 @@ class STFTLoss(nn.Module):
             if win_length > fft_size:
                 raise ValueError(f"win_length ({win_length}) must be <= fft_size ({fft_size})")
         window = _WINDOW_ALIASES.get(window, window) if isinstance(window, str) else window
+        SF.get_window(window, win_length or fft_size, fft_size)  # a bad name fails here, not later
         if not eps > 0:
             raise ValueError(f"eps must be > 0, got {eps!r}")
         if sample_rate is not None and not sample_rate > 0:

@@ -656,3 +656,38 @@ def test_preparation_settings_are_checked_up_front():
             PrepConfig(**kwargs)
     with pytest.raises(ValueError, match="segment_seconds must be > 0, got 0"):
         SpeechDataModule("data", segment_seconds=0)
+
+
+def test_front_ends_refuse_a_power_of_zero_or_below():
+    """``power=-1`` turned silent bins into inf and ``power=0`` made every bin 1, without a
+    word; now a ValueError at construction (and in ``magnitude``). ``None`` (complex) only where
+    the module can return a complex spectrum."""
+    from ddsp.spectral import (
+        CQT,
+        Gammatonegram,
+        GriffinLim,
+        MelSpectrogram,
+        Spectrogram,
+    )
+    from ddsp.spectral import functional as SF
+
+    makers = {
+        "spectrogram": lambda p: Spectrogram(512, power=p),
+        "mel": lambda p: MelSpectrogram(16000, 512, power=p),
+        "gammatone": lambda p: Gammatonegram(16000, 512, power=p),
+        "griffinlim": lambda p: GriffinLim(512, power=p),
+        "cqt": lambda p: CQT(16000, 128, f_min=100.0, n_bins=24, power=p),
+        "magnitude": lambda p: SF.magnitude(torch.ones(3, 3, dtype=torch.complex64), p),
+    }
+    for name, make in makers.items():
+        for bad in (-1.0, 0, math.nan, True, "2"):
+            with pytest.raises(ValueError, match="power must be a finite number > 0"):
+                make(bad)
+        make(0.5)
+        if name in ("spectrogram", "cqt"):
+            make(None)
+        else:
+            with pytest.raises(ValueError, match="power must be a finite number > 0"):
+                make(None)
+    silent = Spectrogram(512, power=0.5)(torch.zeros(1, 2048))
+    assert torch.isfinite(silent).all()

@@ -4,12 +4,30 @@ and its value (at construction, not deep inside a transform)."""
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections.abc import Callable
 
 import torch
 
 from .. import dsp
+
+
+def power(value, none_ok: bool = False) -> float | None:
+    """``value`` if it is a finite number > 0 (the exponent of a magnitude: 1 magnitude, 2
+    power), or ``None`` where ``none_ok`` (a complex output), else ``ValueError``: a power of
+    0 or below makes every bin 1 or turns silent bins into ``inf``."""
+    if value is None and none_ok:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        kinds = "1: magnitude, 2: power" + (", None: complex" if none_ok else "")
+        raise ValueError(f"power must be a finite number > 0 ({kinds}), got {value!r}")
+    return float(value)
 
 
 def positive_int(name: str, value, none_ok: bool = False) -> int | None:

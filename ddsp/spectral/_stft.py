@@ -603,7 +603,7 @@ def magnitude(
         real tensor of the same shape.
     """
     floor = GRAD_FLOOR_DB if grad_floor_db is None else float(grad_floor_db)
-    return _Magnitude.apply(spec, float(power), float(eps), floor, tuple(floor_dims))
+    return _Magnitude.apply(spec, _checks.power(power), float(eps), floor, tuple(floor_dims))
 
 
 class _RealFFT(torch.autograd.Function):

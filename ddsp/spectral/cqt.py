@@ -60,7 +60,7 @@ class VQT(nn.Module):
             sample_rate,
             hop_length,
             pad_mode,
-            power,
+            _checks.power(power, none_ok=True),
         )
         if tuning is None or not isinstance(tuning, int | float):
             raise ValueError(

@@ -49,7 +49,14 @@ class Gammatonegram(nn.Module):
         _checks.positive_int("n_bins", n_bins)
         f_max = _checks.band(f_min, f_max, sample_rate)
         self.spectrogram = Spectrogram(
-            n_fft, hop_length, win_length, window, center, pad_mode, power=power, **stft_kwargs
+            n_fft,
+            hop_length,
+            win_length,
+            window,
+            center,
+            pad_mode,
+            power=_checks.power(power),
+            **stft_kwargs,
         )
         fb, cf = SF.gammatone_filterbank(
             sample_rate, n_fft, n_bins, f_min, f_max, width, torch.float64

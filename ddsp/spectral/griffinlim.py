@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import _checks
 from . import functional as SF
 
 
@@ -38,7 +39,7 @@ class GriffinLim(nn.Module):
             n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
             n_iter=n_iter, momentum=momentum, center=center, pad_mode=pad_mode, init=init,
         )  # fmt: skip
-        self.power = power
+        self.power = _checks.power(power)
 
     def forward(self, spec: torch.Tensor, length: int | None = None) -> torch.Tensor:
         mag = spec if self.power == 1.0 else spec.clamp_min(0).pow(1.0 / self.power)

@@ -44,7 +44,7 @@ class Spectrogram(STFT):
         if output is not None and output not in modes:
             raise ValueError(f"output must be one of {sorted(modes)}, got {output!r}")
         self.phase = output == "phase"
-        self.power = modes[output] if output is not None else power  # None: complex
+        self.power = modes[output] if output is not None else _checks.power(power, True)
 
     def forward(self, x: torch.Tensor, bands: SF.Bands | None = None) -> torch.Tensor:
         """``bands``: a filterbank split by :func:`ddsp.spectral.functional.band_split`,

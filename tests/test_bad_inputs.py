@@ -691,3 +691,28 @@ def test_front_ends_refuse_a_power_of_zero_or_below():
                 make(None)
     silent = Spectrogram(512, power=0.5)(torch.zeros(1, 2048))
     assert torch.isfinite(silent).all()
+
+
+def test_modules_refuse_a_bad_padding_or_window_when_built():
+    """The modules checked their padding mode and (for the inverses) window name at the first
+    call only; a bad one is refused at construction now, with the same message."""
+    from ddsp.losses import MultiResolutionSTFTLoss
+    from ddsp.spectral import CQT, ISTFT, GriffinLim, GriffinLimCQT, MelSpectrogram, Spectrogram
+
+    pad = "pad_mode must be 'constant', 'reflect', 'replicate' or 'circular', got 'nope'"
+    for make in (
+        lambda: Spectrogram(512, pad_mode="nope"),
+        lambda: MelSpectrogram(16000, 512, pad_mode="nope"),
+        lambda: GriffinLim(512, pad_mode="nope"),
+        lambda: CQT(16000, 128, f_min=100.0, n_bins=24, pad_mode="nope"),
+        lambda: GriffinLimCQT(16000, 128, f_min=100.0, pad_mode="nope"),
+        lambda: MultiResolutionSTFTLoss(pad_mode="nope"),
+    ):
+        with pytest.raises(ValueError, match=pad):
+            make()
+    for make in (lambda: ISTFT(512, window="nope"), lambda: GriffinLim(512, window="nope")):
+        with pytest.raises(ValueError, match="unknown window 'nope'"):
+            make()
+    with pytest.raises(ValueError, match="hop_length must be a positive int, got 0"):
+        GriffinLim(512, hop_length=0)
+    assert Spectrogram(512, pad_mode="edge")(torch.randn(1, 2048)).isfinite().all()  # numpy's

@@ -12,6 +12,7 @@ from torch import nn
 from ..dsp import device_assert, host_reads_free
 from ..spectral import _checks
 from ..spectral import functional as SF
+from ..spectral._stft import pad_mode_name
 from ._fused import fused_stft_terms, power, smooth_l1
 
 __all__ = ["STFTLoss", "MelSTFTLoss", "check_pair", "reduce"]
@@ -147,6 +148,7 @@ class STFTLoss(nn.Module):
         self.w_sc, self.w_log_mag, self.w_lin_mag = w_sc, w_log_mag, w_lin_mag
         self.w_phs, self.w_complex = w_phs, w_complex
         self.log_scale = _LOG[log_base]
+        pad_mode_name(pad_mode)  # refused here, not at the first call
         self.distance, self.pad_mode, self.reduction = distance, pad_mode, reduction
         self.scale_invariance, self.sc_over_batch, self.eps = scale_invariance, sc_over_batch, eps
         self.floor_db = floor_db

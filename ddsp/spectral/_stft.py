@@ -195,6 +195,20 @@ def frame_pieces(
 
 
 PAD_ALIASES = {"edge": "replicate", "wrap": "circular"}  # numpy's names for torch's modes
+
+
+def pad_mode_name(mode: str) -> str:
+    """The padding ``mode`` as torch names it (``"edge"``/``"wrap"``: numpy's names), else
+    ``ValueError``: one check, at construction in the modules and losses and in
+    :func:`center_pad`."""
+    mode = PAD_ALIASES.get(mode, mode) if isinstance(mode, str) else mode
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise ValueError(
+            f"pad_mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
+        )
+    return mode
+
+
 _BLOCK = 1 << 19  # frame samples per block of stft_power's gradient-free path (2 MB float32)
 
 Bands = list[tuple[int, int, torch.Tensor]]
@@ -477,11 +491,7 @@ def center_pad(x: torch.Tensor, pad: int, mode: str = "constant") -> torch.Tenso
     ``"constant"`` (zeros), ``"reflect"`` (also when ``pad`` exceeds the signal: the reflection
     repeats, as numpy's does; a one-sample signal is repeated), ``"replicate"``/``"edge"``,
     ``"circular"``."""
-    mode = PAD_ALIASES.get(mode, mode)
-    if mode not in ("constant", "reflect", "replicate", "circular"):
-        raise ValueError(
-            f"pad_mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}"
-        )
+    mode = pad_mode_name(mode)
     if mode == "circular":  # any pad, wrapping as often as needed (as numpy's "wrap")
         n = x.shape[-1]
         return x[..., torch.arange(-pad, n + pad, device=x.device) % n]

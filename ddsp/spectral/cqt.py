@@ -9,7 +9,7 @@ from torch import nn
 from . import _checks
 from . import functional as SF
 from ._cqt import GEMM_MAX_FFT, octave_kernels, vqt_power
-from ._stft import no_overflow
+from ._stft import no_overflow, pad_mode_name
 
 
 def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -56,6 +56,7 @@ class VQT(nn.Module):
         tuning: float = 0.0,
     ) -> None:
         super().__init__()
+        pad_mode_name(pad_mode)  # refused here, not at the first call
         self.sample_rate, self.hop_length, self.pad_mode, self.power = (
             sample_rate,
             hop_length,
@@ -217,6 +218,7 @@ class GriffinLimCQT(nn.Module):
         super().__init__()
         allowed = tuple(a for a in INVERSE_ARGS if a != "gamma") + ("pad_mode", "method", "init")
         _takes(type(self).__name__, kwargs, allowed)
+        pad_mode_name(kwargs.get("pad_mode", "constant"))
         self.sample_rate, self.hop_length = sample_rate, hop_length
         self.n_iter, self.momentum, self.kwargs = n_iter, momentum, kwargs
 

@@ -7,6 +7,7 @@ from torch import nn
 
 from . import _checks
 from . import functional as SF
+from ._stft import pad_mode_name
 
 
 class GriffinLim(nn.Module):
@@ -35,6 +36,9 @@ class GriffinLim(nn.Module):
         init: str = "ones",
     ) -> None:
         super().__init__()
+        _checks.stft_sizes(n_fft, hop_length, win_length)  # refused here, not at the first call
+        pad_mode_name(pad_mode)
+        SF.get_window(window, win_length or n_fft, n_fft)
         self.kw = dict(
             n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
             n_iter=n_iter, momentum=momentum, center=center, pad_mode=pad_mode, init=init,

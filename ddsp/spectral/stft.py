@@ -7,6 +7,7 @@ from torch import nn
 
 from . import _checks
 from . import functional as SF
+from ._stft import pad_mode_name
 
 
 class STFT(nn.Module):
@@ -56,6 +57,7 @@ class STFT(nn.Module):
         self.n_fft = n_fft
         self.win_length = n_fft if win_length is None else win_length
         self.hop_length = self.win_length // 4 if hop_length is None else hop_length
+        pad_mode_name(pad_mode)  # refused here, not at the first call
         self.center, self.pad_mode, self.normalized = center, pad_mode, normalized
         self.trainable, self.trainable_window = trainable, trainable_window
         self.window = window  # a name: built in the input's dtype on use (exact in f32 and f64)
@@ -133,6 +135,7 @@ class ISTFT(nn.Module):
         self.n_fft = n_fft
         self.win_length = n_fft if win_length is None else win_length
         self.hop_length = self.win_length // 4 if hop_length is None else hop_length
+        SF.get_window(window, self.win_length, n_fft)  # a bad window fails here
         self.window, self.center, self.normalized = window, center, normalized
 
     def forward(self, spec: torch.Tensor, length: int | None = None) -> torch.Tensor:

@@ -3,6 +3,7 @@ or a documented handling, never a silent NaN or a silently wrong result."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 
@@ -716,3 +717,40 @@ def test_modules_refuse_a_bad_padding_or_window_when_built():
     with pytest.raises(ValueError, match="hop_length must be a positive int, got 0"):
         GriffinLim(512, hop_length=0)
     assert Spectrogram(512, pad_mode="edge")(torch.randn(1, 2048)).isfinite().all()  # numpy's
+
+
+def test_synthesisers_refuse_bad_settings_when_built():
+    """``GlottalFlowLPC(table_size=0)`` crashed the render kernel (segmentation fault), and
+    ``n_tables=1``, ``hop_length=0``, ``lpc_order=0``, ``n_noise_bands=1``, a negative sample
+    rate ... were accepted and failed inside torch at the first call, or rendered; every
+    synthesiser now refuses them when built, and renders finite audio at its smallest
+    settings."""
+    from ddsp import synth as Y
+
+    base = dict(sample_rate=16000, hop_length=160)
+    smallest = {
+        Y.GlottalFlowLPC: dict(lpc_order=2, n_noise_bands=2, n_tables=2, table_size=1),
+        Y.HarmonicPlusNoise: dict(n_harmonics=1, n_noise_bands=2, reverb=True, reverb_length=1),
+        Y.PulseTrainLPC: dict(harmonic_order=2, noise_order=2, n_harmonics=1),
+        Y.SawtoothFIR: dict(n_magnitudes=2, n_noise_bands=2, n_harmonics=1),
+        Y.NeuralHomomorphic: dict(n_cepstrum=1, n_fft=2, n_noise_bands=2, room_length=1),
+        Y.DifferentiableWORLD: dict(n_mels=1, n_fft=2, n_noise_bands=2, room_length=1),
+    }
+    bad = dict(
+        sample_rate=-16000.0, hop_length=0, table_size=0, n_tables=1, lpc_order=0,
+        n_noise_bands=1, oversample=0, max_radius=1.0, room_length=-1, n_harmonics=0,
+        harmonic_order=0, n_magnitudes=1, n_fft=1, n_mels=0,
+    )  # fmt: skip
+    for cls, small in smallest.items():
+        m = cls(**base, **small)
+        f0 = torch.full((1, 20), 150.0)
+        controls = {k: torch.randn(1, 20, n) for k, n in m.control_sizes.items()}
+        with torch.no_grad():
+            assert torch.isfinite(m(f0, controls)).all(), cls.__name__
+        params = inspect.signature(cls.__init__).parameters
+        for name, value in bad.items():
+            if name in params:
+                with pytest.raises(ValueError, match=rf"{name} must be .*got {value!r}"):
+                    cls(**{**base, name: value})
+    with pytest.raises(ValueError, match="length must be an int >= 1, got 0"):
+        Y.LearnableReverb(0)

@@ -11,6 +11,7 @@ from ..f0 import fill_unvoiced_f0
 from ..filters.interpolate import upsample
 from ..filters.lpc import logits_to_biquads
 from ..filters.response import biquad_log_rms_gain
+from ..spectral import _checks
 
 __all__ = [
     "exp_sigmoid",
@@ -20,7 +21,31 @@ __all__ = [
     "check_controls",
     "gate_voiced",
     "normalised_biquads",
+    "check_settings",
 ]
+
+
+def check_settings(
+    sample_rate: float | None = None,
+    hop_length: int | None = None,
+    max_radius: float | None = None,
+    at_least: dict[int, dict[str, object]] | None = None,
+) -> None:
+    """A synthesiser's constructor arguments, refused with their name and value before they
+    reach a kernel (``table_size=0`` crashed the render kernel; ``n_tables=1``, ``hop_length=0``
+    or ``lpc_order=0`` failed inside torch at the first call): a positive finite
+    ``sample_rate``, a positive int ``hop_length``, ``0 < max_radius < 1``, and for each
+    ``{minimum: {name: value}}`` an int ``>= minimum`` (``True`` and ``2.0`` are not)."""
+    if sample_rate is not None:
+        _checks.sample_rate(sample_rate)
+    if hop_length is not None:
+        _checks.positive_int("hop_length", hop_length)
+    if max_radius is not None and not 0 < max_radius < 1:
+        raise ValueError(f"max_radius must be in (0, 1), got {max_radius!r}")
+    for minimum, counts in (at_least or {}).items():
+        for name, value in counts.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 def exp_sigmoid(

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..filters.fir import ltv_fir, magnitudes_to_impulse_response
 from ..spectral._mel import mel_filterbank
-from .core import check_controls, gate_voiced
+from .core import check_controls, check_settings, gate_voiced
 from .harmonic import pulse_train
 from .noise import filtered_noise, noise_magnitudes
 from .reverb import LearnableReverb
@@ -43,6 +43,16 @@ class DifferentiableWORLD(nn.Module):
         room_length: int = 0,
     ) -> None:
         super().__init__()
+        check_settings(
+            sample_rate,
+            hop_length,
+            None,
+            {
+                1: dict(n_mels=n_mels, n_harmonics=n_harmonics),
+                2: dict(n_fft=n_fft, n_noise_bands=n_noise_bands),
+                0: dict(room_length=room_length),
+            },
+        )
         self.sample_rate, self.hop_length = sample_rate, hop_length
         self.n_mels, self.n_fft = n_mels, n_fft
         self.n_noise_bands, self.n_harmonics = n_noise_bands, n_harmonics

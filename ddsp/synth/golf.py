@@ -10,7 +10,7 @@ from ..filters.allpole import allpole_sos
 from ..filters.framewise import allpole_framewise_ola
 from ..filters.interpolate import upsample
 from ..filters.response import biquad_log_rms_gain
-from .core import check_controls, exp_sigmoid, gate_voiced, normalised_biquads
+from .core import check_controls, check_settings, exp_sigmoid, gate_voiced, normalised_biquads
 from .glottal import glottal_oscillator, glottal_wavetables
 from .noise import filtered_noise, noise_magnitudes
 from .reverb import LearnableReverb
@@ -60,6 +60,16 @@ class GlottalFlowLPC(nn.Module):
         max_gain: float = 2.0,
     ) -> None:
         super().__init__()
+        check_settings(
+            sample_rate,
+            hop_length,
+            max_radius,
+            {
+                2: dict(lpc_order=lpc_order, n_noise_bands=n_noise_bands, n_tables=n_tables),
+                1: dict(table_size=table_size, oversample=oversample),
+                0: dict(room_length=room_length),
+            },
+        )
         if lpc_order % 2:
             raise ValueError(f"lpc_order must be even (biquads), got {lpc_order}")
         if mode not in ("sample", "frame"):

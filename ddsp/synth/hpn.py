@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .core import check_controls, exp_sigmoid, gate_voiced
+from .core import check_controls, check_settings, exp_sigmoid, gate_voiced
 from .harmonic import harmonic_oscillator, remove_above_nyquist
 from .noise import filtered_noise, noise_magnitudes
 from .reverb import LearnableReverb
@@ -40,6 +40,12 @@ class HarmonicPlusNoise(nn.Module):
         reverb_length: int = 8000,
     ) -> None:
         super().__init__()
+        check_settings(
+            sample_rate,
+            hop_length,
+            None,
+            {1: dict(n_harmonics=n_harmonics), 2: dict(n_noise_bands=n_noise_bands)},
+        )
         self.sample_rate, self.hop_length = sample_rate, hop_length
         self.n_harmonics, self.n_noise_bands = n_harmonics, n_noise_bands
         self.reverb = LearnableReverb(reverb_length, sample_rate) if reverb else None

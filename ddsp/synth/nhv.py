@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..filters.fir import cepstrum_to_minimum_phase_ir, ltv_fir
-from .core import check_controls, gate_voiced
+from .core import check_controls, check_settings, gate_voiced
 from .harmonic import pulse_train
 from .noise import filtered_noise, noise_magnitudes
 from .reverb import LearnableReverb
@@ -48,6 +48,16 @@ class NeuralHomomorphic(nn.Module):
         room_length: int = 0,
     ) -> None:
         super().__init__()
+        check_settings(
+            sample_rate,
+            hop_length,
+            None,
+            {
+                2: dict(n_fft=n_fft, n_noise_bands=n_noise_bands),
+                1: dict(n_harmonics=n_harmonics),
+                0: dict(room_length=room_length),
+            },
+        )
         if not 0 < n_cepstrum <= n_fft // 2:
             raise ValueError(
                 f"n_cepstrum must be in 1 ... n_fft // 2 = {n_fft // 2}, got {n_cepstrum}"

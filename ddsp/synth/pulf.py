@@ -8,7 +8,7 @@ from torch import nn
 
 from ..filters.allpole import allpole_sos
 from ..filters.interpolate import upsample
-from .core import check_controls, gate_voiced, normalised_biquads
+from .core import check_controls, check_settings, gate_voiced, normalised_biquads
 from .harmonic import pulse_train
 from .noise import white_noise
 
@@ -37,6 +37,15 @@ class PulseTrainLPC(nn.Module):
         max_gain: float = 2.0,
     ) -> None:
         super().__init__()
+        check_settings(
+            sample_rate,
+            hop_length,
+            max_radius,
+            {
+                2: dict(harmonic_order=harmonic_order, noise_order=noise_order),
+                1: dict(n_harmonics=n_harmonics),
+            },
+        )
         if harmonic_order % 2 or noise_order % 2:
             raise ValueError("filter orders must be even (biquads)")
         self.sample_rate, self.hop_length = sample_rate, hop_length

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..filters import _render_cpu
 from ..filters.fir import fft_convolve
+from .core import check_settings
 
 DIRECT_MAX_TAPS = 200  # below this, direct convolution beats the FFT on a CPU (measured here)
 
@@ -26,6 +27,9 @@ class LearnableReverb(nn.Module):
 
     def __init__(self, length: int = 8000, sample_rate: int = 16000, decay_s: float = 0.05) -> None:
         super().__init__()
+        check_settings(sample_rate, at_least={1: dict(length=length)})
+        if not decay_s > 0:
+            raise ValueError(f"decay_s must be > 0, got {decay_s!r}")
         t = torch.arange(1, length) / sample_rate
         self.tail = nn.Parameter(0.01 * torch.randn(length - 1) * torch.exp(-t / decay_s))
 

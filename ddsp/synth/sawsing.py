@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..filters.fir import ltv_fir, magnitudes_to_impulse_response
-from .core import check_controls, exp_sigmoid, gate_voiced
+from .core import check_controls, check_settings, exp_sigmoid, gate_voiced
 from .harmonic import pulse_train
 from .noise import filtered_noise, noise_magnitudes
 
@@ -30,6 +30,15 @@ class SawtoothFIR(nn.Module):
         n_harmonics: int = 100,
     ) -> None:
         super().__init__()
+        check_settings(
+            sample_rate,
+            hop_length,
+            None,
+            {
+                2: dict(n_magnitudes=n_magnitudes, n_noise_bands=n_noise_bands),
+                1: dict(n_harmonics=n_harmonics),
+            },
+        )
         self.sample_rate, self.hop_length = sample_rate, hop_length
         self.n_magnitudes, self.n_noise_bands, self.n_harmonics = (
             n_magnitudes,

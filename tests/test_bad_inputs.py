@@ -754,3 +754,33 @@ def test_synthesisers_refuse_bad_settings_when_built():
                     cls(**{**base, name: value})
     with pytest.raises(ValueError, match="length must be an int >= 1, got 0"):
         Y.LearnableReverb(0)
+
+
+def test_oscillator_and_filters_refuse_empty_sizes():
+    """Tables of no samples crashed the C++ oscillator (segmentation fault); one table, a hop or
+    oversampling of 0, a position track of another shape, order-0 all-pole coefficients and
+    sections failed inside torch; an FIR of no taps returned a signal one sample short; a
+    one-band noise response said "window_size must be in (0, 0]". Each now names its input."""
+    from ddsp.filters import allpole, allpole_sos, ltv_fir
+    from ddsp.synth import filtered_noise, glottal_oscillator
+
+    f0, pos = torch.full((1, 10), 150.0), torch.zeros(1, 10)
+    tables = torch.randn(4, 64)
+    cases = [
+        (lambda: glottal_oscillator(f0, pos, torch.zeros(2, 0), 16000, 160), "tables must be"),
+        (lambda: glottal_oscillator(f0, pos, torch.zeros(1, 64), 16000, 160), "n_tables >= 2"),
+        (lambda: glottal_oscillator(f0, pos, tables, 16000, 0), "hop_length must be a positive"),
+        (lambda: glottal_oscillator(f0, pos, tables, 16000, 160, 0), "oversample must be an int"),
+        (lambda: glottal_oscillator(f0, pos[:, :7], tables, 16000, 160), "of one shape"),
+        (lambda: glottal_oscillator(f0, pos * math.nan, tables, 16000, 160), "NaN or Inf in pos"),
+        (lambda: allpole(torch.randn(1, 100), torch.zeros(1, 100, 0)), "order >= 1"),
+        (lambda: allpole_sos(torch.randn(1, 100), torch.zeros(1, 100, 0, 2)), "one section"),
+        (lambda: ltv_fir(torch.randn(1, 100), torch.zeros(1, 10, 0), 10), "at least one tap"),
+        (lambda: filtered_noise(torch.ones(1, 10, 1), 160), "n_bins >= 2 frequencies"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+    # outside [0, 1] the position is clamped, as documented
+    edge = glottal_oscillator(f0, pos + 1.0, tables, 16000, 160)
+    assert torch.equal(glottal_oscillator(f0, pos + 3.0, tables, 16000, 160), edge)

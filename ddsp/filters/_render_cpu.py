@@ -317,7 +317,8 @@ at::Tensor wavetable_decimated(at::Tensor f0, at::Tensor position, at::Tensor ta
                                at::Tensor phase0) {
   TORCH_CHECK(f0.is_cpu() && f0.dim() == 2 && position.sizes() == f0.sizes() && tables.dim() == 2,
               "wavetable_decimated: f0, position (B, F), tables (K, N)");
-  TORCH_CHECK(tables.size(0) >= 2 && h.dim() == 1 && h.size(0) % 2 == 1 && os >= 1 && hop >= 1,
+  TORCH_CHECK(tables.size(0) >= 2 && tables.size(1) >= 1 && h.dim() == 1 && h.size(0) % 2 == 1 &&
+                  os >= 1 && hop >= 1,
               "wavetable_decimated: bad tables / taps / factors");
   f0 = f0.contiguous(); position = position.contiguous(); tables = tables.contiguous();
   h = h.contiguous(); phase0 = phase0.to(at::kDouble).contiguous();
@@ -483,8 +484,11 @@ at::Tensor wavetable_position_backward(at::Tensor gy, at::Tensor f0, at::Tensor 
                                        at::Tensor tables, at::Tensor h, int64_t sr, int64_t hop,
                                        int64_t os, at::Tensor phase0) {
   TORCH_CHECK(gy.is_cpu() && gy.dim() == 2 && f0.dim() == 2 && position.sizes() == f0.sizes() &&
-                  gy.size(0) == f0.size(0) && gy.size(1) == f0.size(1) * hop,
-              "wavetable_position_backward: gy (B, F * hop), f0, position (B, F)");
+                  gy.size(0) == f0.size(0) && gy.size(1) == f0.size(1) * hop &&
+                  tables.dim() == 2 && tables.size(0) >= 2 && tables.size(1) >= 1 && os >= 1 &&
+                  hop >= 1,
+              "wavetable_position_backward: gy (B, F * hop), f0, position (B, F), tables (K >= 2, "
+              "N >= 1)");
   gy = gy.contiguous(); f0 = f0.contiguous(); position = position.contiguous();
   tables = tables.contiguous(); h = h.contiguous(); phase0 = phase0.to(at::kDouble).contiguous();
   const int64_t B = f0.size(0), F = f0.size(1), K = tables.size(0), N = tables.size(1);

@@ -165,6 +165,8 @@ def _allpole(x, a, zi, return_zf, hop_length):
             f"(..., order); got {tuple(a.shape)} for x {tuple(x.shape)}"
         )
     order = a.shape[-1]
+    if order < 1:
+        raise ValueError(f"allpole: a must hold order >= 1 coefficients, got {tuple(a.shape)}")
     if zi is not None and (zi.dim() == 0 or zi.shape[-1] != order):
         raise ValueError(
             f"allpole: zi must be (..., order={order}) past outputs, got {tuple(zi.shape)}"
@@ -245,6 +247,8 @@ def allpole_sos(
             f"allpole_sos: sos must be (..., time, sections, 2), got {tuple(sos.shape)}"
         )
     lead, sections = sos.shape[:-3], sos.shape[-2]
+    if sections < 1:
+        raise ValueError(f"allpole_sos: sos must hold at least one section, got {tuple(sos.shape)}")
     if (
         hop_length is not None
         and sub_hop == 1

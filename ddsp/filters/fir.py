@@ -42,6 +42,11 @@ def magnitudes_to_impulse_response(
     """
     _check_amplitudes(magnitudes)
     n_bins = magnitudes.shape[-1]
+    if n_bins < 2:
+        raise ValueError(
+            f"magnitudes must sample a response at n_bins >= 2 frequencies (DC ... Nyquist), "
+            f"got {tuple(magnitudes.shape)}"
+        )
     ir_size = 2 * (n_bins - 1)
     window_size = ir_size if window_size is None else window_size
     if not 0 < window_size <= ir_size:
@@ -103,6 +108,8 @@ def _ltv_fir(
             "ltv_fir: streaming (zi/return_zf) needs delay=0; delay the output instead"
         )
     frames, taps = h.shape[-2:]
+    if taps < 1:
+        raise ValueError(f"ltv_fir: h must hold at least one tap, got {tuple(h.shape)}")
     t = x.shape[-1]
     if t != frames * hop_length:
         raise ValueError(

@@ -22,10 +22,11 @@ import math
 
 import torch
 
-from ..dsp import kaiser_sinc_lowpass
+from ..dsp import finite_values, kaiser_sinc_lowpass
 from ..filters import _render_cpu
 from ..filters.fir import fft_convolve
 from ..filters.interpolate import upsample
+from .core import check_settings
 
 __all__ = [
     "rd_to_lf",
@@ -244,7 +245,8 @@ def glottal_oscillator(
         f0: ``(batch, frames)`` Hz (unvoiced frames filled with some f0: the caller mixes the
             source out there, so no phase jumps or clicks).
         position: ``(batch, frames)`` in ``[0, 1]``: 0 the first table (smallest Rd), 1 the
-            last; linear between neighbouring tables (differentiable).
+            last; linear between neighbouring tables (differentiable); clamped to ``[0, 1]``
+            (no gradient outside).
         tables: ``(n_tables, table_size)`` from :func:`glottal_wavetables`.
         hop_length: samples per frame at ``sample_rate``.
         initial_phase: ``(batch,)`` in periods, for streaming.
@@ -252,6 +254,7 @@ def glottal_oscillator(
     Returns:
         ``(batch, frames * hop_length)``.
     """
+    _check_oscillator(f0, position, tables, sample_rate, hop_length, oversample)
     n_tables, size = tables.shape
     kernel_shapes = (  # what the C++ oscillator takes
         f0.dim() == 2
@@ -277,6 +280,23 @@ def glottal_oscillator(
     return _eager_oscillator(
         f0, position, tables, sample_rate, hop_length, oversample, initial_phase
     )
+
+
+def _check_oscillator(f0, position, tables, sample_rate, hop_length, oversample) -> None:
+    """:func:`glottal_oscillator`'s arguments, named with their values (tables of no samples
+    crashed the C++ oscillator; one table, a hop or oversampling of 0 or a position track of
+    another shape failed inside it or torch)."""
+    if f0.dim() != 2 or position.shape != f0.shape:
+        raise ValueError(
+            f"f0 and position must be (batch, frames) of one shape, got {tuple(f0.shape)} and "
+            f"{tuple(position.shape)}"
+        )
+    if tables.dim() != 2 or tables.shape[0] < 2 or tables.shape[1] < 1:
+        raise ValueError(
+            f"tables must be (n_tables >= 2, table_size >= 1), got {tuple(tables.shape)}"
+        )
+    check_settings(sample_rate, hop_length, at_least={1: dict(oversample=oversample)})
+    finite_values(position, "position")  # (outside [0, 1] it is clamped)
 
 
 def _kernels_take_gradient(*tensors: torch.Tensor) -> bool:

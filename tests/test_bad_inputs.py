@@ -784,3 +784,34 @@ def test_oscillator_and_filters_refuse_empty_sizes():
     # outside [0, 1] the position is clamped, as documented
     edge = glottal_oscillator(f0, pos + 1.0, tables, 16000, 160)
     assert torch.equal(glottal_oscillator(f0, pos + 3.0, tables, 16000, 160), edge)
+
+
+def test_tiny_frames_and_one_frame_spectra_behave_as_librosa():
+    """n_fft=2 failed inside the C++ power kernel (its frequency-domain window needs more than
+    twice as many bins as taps); a window under 4 samples got a default hop of 0 and an error
+    about a hop_length never passed; the inverse STFT and Griffin-Lim of one centred frame
+    failed in a max() over nothing, where librosa returns no samples."""
+    import librosa
+
+    from ddsp.spectral import ISTFT, STFT, GriffinLim, Spectrogram
+
+    x = torch.randn(2, 300, dtype=torch.float64)
+    for n_fft in (2, 4, 8, 12):
+        ours = Spectrogram(n_fft, hop_length=1, window="blackman", power=2.0)(x.float())
+        ref = librosa.stft(
+            x.numpy(), n_fft=n_fft, hop_length=1, window="blackman", pad_mode="constant"
+        )
+        ref = np.abs(ref) ** 2
+        assert np.abs(ours.numpy() - ref).max() <= 1e-5 * ref.max(), n_fft
+    with pytest.raises(ValueError, match=r"hop_length defaults to win_length // 4, which is 0"):
+        Spectrogram(64, win_length=2)
+    one = STFT(64)(torch.randn(2, 1))  # one centred frame
+    assert (
+        ISTFT(64)(one).shape == (2, 0) == librosa.istft(one.numpy(), n_fft=64, hop_length=16).shape
+    )
+    assert torch.allclose(
+        ISTFT(64)(one, length=5),
+        torch.from_numpy(librosa.istft(one.numpy(), n_fft=64, hop_length=16, length=5)),
+        atol=1e-6,
+    )
+    assert GriffinLim(64, n_iter=2)(one.abs()).shape == (2, 0)

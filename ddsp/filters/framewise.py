@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..dsp import overlap_add
+from ..spectral import _checks
 from ..spectral.functional import get_window, istft, stft
 from .allpole import allpole, allpole_sos
 
@@ -72,7 +73,7 @@ def allpole_frequency_sampling(
     Returns:
         ``(batch, time)``.
     """
-    hop = hop_length or n_fft // 4
+    hop = _checks.hop(hop_length, n_fft)
     t = x.shape[-1]
     spec = stft(x, n_fft, hop, window="hann", center=True, pad_mode="constant")
     centres = torch.arange(spec.shape[-1], device=x.device) * hop

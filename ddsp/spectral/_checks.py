@@ -30,6 +30,20 @@ def power(value, none_ok: bool = False) -> float | None:
     return float(value)
 
 
+def hop(hop_length, win_length: int) -> int:
+    """``hop_length``, or librosa's default ``win_length // 4`` for ``None``; a positive int
+    either way, else ``ValueError`` (a window under 4 samples has no default hop: it was 0, and
+    the error named a ``hop_length`` the caller never passed). The one home of that default."""
+    if hop_length is None:
+        if win_length < 4:
+            raise ValueError(
+                f"hop_length defaults to win_length // 4, which is 0 for win_length={win_length}: "
+                "pass hop_length"
+            )
+        return win_length // 4
+    return positive_int("hop_length", hop_length)
+
+
 def positive_int(name: str, value, none_ok: bool = False) -> int | None:
     """``value`` if it is a positive int (``1024.0`` and ``True`` are not), else ``ValueError``."""
     if value is None and none_ok:

@@ -56,10 +56,14 @@ _MOST_STRADDLING = 0.25  # the largest share of straddling frames worth transfor
 def taps(window: object, win_length: int, n_fft: int, scale: float = 1.0) -> list[float] | None:
     """The frequency taps ``[a_0, -a_1 / 2, a_2 / 2]`` (times ``scale``) of a named cosine-sum
     window that spans the whole frame (``win_length == n_fft``), or None for any other window
-    (a tensor, Bartlett, a window shorter than the frame)."""
+    (a tensor, Bartlett, a window shorter than the frame) and for frames too short for the
+    kernels' symmetric extension (more than twice as many bins as taps: ``n_fft=2`` failed
+    inside them)."""
     if not isinstance(window, str) or window not in COSINE_TERMS or win_length != n_fft:
         return None
     a = COSINE_TERMS[window]
+    if n_fft // 2 + 1 <= 2 * len(a):
+        return None
     return [scale * a[0]] + [scale * (-1) ** m * a[m] / 2 for m in range(1, len(a))]
 
 

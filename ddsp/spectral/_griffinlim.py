@@ -47,7 +47,7 @@ def griffinlim(
         )
     values_within(magnitude, "magnitude", 0.0, hint=" (an STFT magnitude is >= 0)")
     win_length = n_fft if win_length is None else win_length
-    hop_length = win_length // 4 if hop_length is None else hop_length
+    hop_length = _checks.hop(hop_length, win_length)
     cdtype = torch.complex128 if magnitude.dtype == torch.float64 else torch.complex64
     if isinstance(init, torch.Tensor):
         angles = init.to(cdtype)
@@ -67,6 +67,8 @@ def griffinlim(
     for _ in range(n_iter):
         previous = rebuilt if c != 0 else None
         y = istft(spec, center=center, length=length, **kw)
+        if y.shape[-1] == 0:  # one centred frame: no sample to rebuild (librosa's: none too)
+            return y
         rebuilt = stft(y, center=center, pad_mode=pad_mode, **kw)
         if _griffinlim_cpu.usable(magnitude, rebuilt, previous):
             if magnitude_t is None:

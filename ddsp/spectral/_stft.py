@@ -143,7 +143,7 @@ def _checked(
     _checks.stft_sizes(n_fft, hop_length, win_length)
     _checks.warn_if_longer(n_fft, x.shape[-1])
     win_length = n_fft if win_length is None else win_length
-    return win_length, win_length // 4 if hop_length is None else hop_length
+    return win_length, _checks.hop(hop_length, win_length)
 
 
 def frames(
@@ -297,7 +297,7 @@ def stft_power(
     ``(..., n_filters, frames)``.
     """
     win_length = n_fft if win_length is None else win_length
-    hop_length = win_length // 4 if hop_length is None else hop_length
+    hop_length = _checks.hop(hop_length, win_length)
     w = window if isinstance(window, torch.Tensor) else None
     needs_grad = torch.is_grad_enabled() and (
         x.requires_grad
@@ -532,7 +532,7 @@ def istft(
         ``(..., time)`` real.
     """
     win_length = n_fft if win_length is None else win_length
-    hop_length = win_length // 4 if hop_length is None else hop_length
+    hop_length = _checks.hop(hop_length, win_length)
     if spec.dim() < 2 or spec.shape[-2] != n_fft // 2 + 1:
         raise ValueError(
             f"spec must be (..., n_fft // 2 + 1 = {n_fft // 2 + 1}, frames) for n_fft={n_fft}, "
@@ -552,6 +552,8 @@ def istft(
     end = total - n_fft // 2 if center else total
     if length is not None:
         end = start + length
+    if end <= start:  # one centred frame, or length 0: no sample (as librosa's and torch's)
+        return torch.zeros(*batch, 0, dtype=real_dtype, device=spec.device)
     wsum = wsum[start:end]
     if wsum.shape[-1] < (end - start):  # requested length beyond the frames: zero-pad
         wsum = F.pad(wsum, (0, end - start - wsum.shape[-1]))

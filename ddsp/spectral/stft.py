@@ -56,7 +56,7 @@ class STFT(nn.Module):
         _checks.stft_sizes(n_fft, hop_length, win_length)
         self.n_fft = n_fft
         self.win_length = n_fft if win_length is None else win_length
-        self.hop_length = self.win_length // 4 if hop_length is None else hop_length
+        self.hop_length = _checks.hop(hop_length, self.win_length)
         pad_mode_name(pad_mode)  # refused here, not at the first call
         self.center, self.pad_mode, self.normalized = center, pad_mode, normalized
         self.trainable, self.trainable_window = trainable, trainable_window
@@ -134,7 +134,7 @@ class ISTFT(nn.Module):
         _checks.stft_sizes(n_fft, hop_length, win_length)
         self.n_fft = n_fft
         self.win_length = n_fft if win_length is None else win_length
-        self.hop_length = self.win_length // 4 if hop_length is None else hop_length
+        self.hop_length = _checks.hop(hop_length, self.win_length)
         SF.get_window(window, self.win_length, n_fft)  # a bad window fails here
         self.window, self.center, self.normalized = window, center, normalized
 

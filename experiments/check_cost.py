@@ -32,6 +32,7 @@ from ddsp.losses.stft import check_pair  # noqa: E402
 from ddsp.spectral import MelSpectrogram, _checks  # noqa: E402
 from ddsp.synth import GlottalFlowLPC  # noqa: E402
 from ddsp.synth.core import check_controls  # noqa: E402
+from ddsp.synth.glottal import _check_oscillator  # noqa: E402
 from ddsp.synth.noise import noise_magnitudes  # noqa: E402
 
 
@@ -50,8 +51,11 @@ def cases() -> dict[str, tuple]:
     magnitudes = noise_magnitudes(controls["noise"])  # the noise branch's own check's input
     big = torch.finfo(magnitudes.dtype).max
 
+    position = torch.sigmoid(controls["source"][..., 0])
+
     def golf_checks():
         check_controls(controls, synth.control_sizes, f0)
+        _check_oscillator(f0, position, synth.tables, 16000, 160, synth.oversample)
         values_within(magnitudes, "magnitudes", 0.0, big)  # the impulse responses' builder
 
     def loss_step():
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
             f"One thread, median of {repeats} alternating runs; {machine()}. The "
             "check column times exactly the check functions the call runs (an all-pole call "
             "checks dtypes and reduces its output once; a multi-resolution loss checks the pair "
-            "once (one peak reduction per signal); a front-end checks the dtype, and its C++ kernels flag a non-finite output while writing it, the input being searched only then (the flag's few vector operations are inside the call's time; without the kernels, or with gradients, it sums its output once); a synthesiser the control shapes and sums f0 and each control once, and reads the lowest f0; GOLF's noise branch also checks its magnitudes (a minimum and a sum)). "
+            "once (one peak reduction per signal); a front-end checks the dtype, and its C++ kernels flag a non-finite output while writing it, the input being searched only then (the flag's few vector operations are inside the call's time; without the kernels, or with gradients, it sums its output once); a synthesiser the control shapes and sums f0 and each control once, and reads the lowest f0; GOLF's oscillator its settings and sums the table position once, its noise branch its magnitudes (a minimum and a sum)). "
             f"Command: `python experiments/check_cost.py{' --quick' if a.quick else ''}`.",
             "",
             "| call | call ms | checks ms | checks / call |",

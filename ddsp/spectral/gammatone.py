@@ -47,16 +47,10 @@ class Gammatonegram(nn.Module):
         super().__init__()
         _checks.sample_rate(sample_rate)
         _checks.positive_int("n_bins", n_bins)
+        _checks.power(power)  # a magnitude or power (the Spectrogram also takes None)
         f_max = _checks.band(f_min, f_max, sample_rate)
         self.spectrogram = Spectrogram(
-            n_fft,
-            hop_length,
-            win_length,
-            window,
-            center,
-            pad_mode,
-            power=_checks.power(power),
-            **stft_kwargs,
+            n_fft, hop_length, win_length, window, center, pad_mode, power=power, **stft_kwargs
         )
         fb, cf = SF.gammatone_filterbank(
             sample_rate, n_fft, n_bins, f_min, f_max, width, torch.float64

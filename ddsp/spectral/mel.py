@@ -58,16 +58,10 @@ class MelSpectrogram(nn.Module):
         super().__init__()
         _checks.sample_rate(sample_rate)
         _checks.positive_int("n_mels", n_mels)
+        _checks.power(power)  # a magnitude or power (the Spectrogram also takes None)
         f_max = _checks.band(f_min, f_max, sample_rate)
         self.spectrogram = Spectrogram(
-            n_fft,
-            hop_length,
-            win_length,
-            window,
-            center,
-            pad_mode,
-            power=_checks.power(power),
-            **stft_kwargs,
+            n_fft, hop_length, win_length, window, center, pad_mode, power=power, **stft_kwargs
         )
         if mel_scale == "tf":  # tf.signal.linear_to_mel_weight_matrix; its defaults need f_max
             fb = SF.tf_mel_filterbank(

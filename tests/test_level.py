@@ -140,6 +140,8 @@ def test_level_highpass_is_validated_and_shared_by_the_level_loss():
         type(model)(*parts, level="frame", level_highpass_hz=9000.0)  # above Nyquist at 16 kHz
     with pytest.raises(ValueError, match="sample_rate"):
         FrameLevelLoss(highpass_hz=60.0)
+    with pytest.raises(ValueError, match="Nyquist"):  # it failed at the first call
+        FrameLevelLoss(highpass_hz=9000.0, sample_rate=16000)
     torch.manual_seed(0)
     voice = torch.randn(2, 16000) * 0.1
     t = torch.arange(16000) / 16000

@@ -239,6 +239,22 @@ def test_random_resolution_refuses_bad_settings_when_built():
         STFTLoss(512, 128, window="nope")
 
 
+def test_loss_weights_are_finite_and_not_negative():
+    """A NaN weight (or floor_db) made the loss NaN and a negative one a loss without a floor,
+    both without a word; a negative smoothing width was taken too."""
+    from ddsp.losses import CombinedLoss, FrameLevelLoss
+
+    for name in ("w_sc", "w_log_mag", "w_lin_mag", "w_phs", "w_complex", "smooth_l1"):
+        for bad in (-1.0, math.nan, math.inf):
+            with pytest.raises(ValueError, match=rf"{name} must be a finite number >= 0"):
+                STFTLoss(512, 128, **{name: bad})
+    with pytest.raises(ValueError, match="floor_db must be a finite number"):
+        STFTLoss(512, 128, floor_db=math.nan)
+    with pytest.raises(ValueError, match="weight of 'level' must be a finite number >= 0"):
+        CombinedLoss({"level": FrameLevelLoss()}, {"level": math.nan})
+    assert STFTLoss(512, 128, w_sc=0.0, floor_db=None).w_sc == 0.0
+
+
 def test_gradcheck_all_terms_float64():
     # the phase term (w_phs) wraps at +-pi, so finite differences cannot check it; its gradient
     # is atan2's and its parity with auraloss is tested above

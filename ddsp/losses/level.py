@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..spectral import _checks
 from ..spectral.functional import stft_power
 from ..spectral.loudness import butterworth_highpass
 from .stft import check_pair
@@ -48,10 +49,10 @@ class FrameLevelLoss(nn.Module):
         sample_rate: int | None = None,
     ):
         super().__init__()
-        if highpass_hz < 0 or (highpass_hz > 0 and not sample_rate):
+        if not (highpass_hz == 0 or (sample_rate and 0 < highpass_hz < sample_rate / 2)):
             raise ValueError(
-                f"highpass_hz must be >= 0, and > 0 needs sample_rate; got {highpass_hz}, "
-                f"{sample_rate}"
+                "highpass_hz must be 0, or between 0 and the Nyquist frequency with sample_rate; "
+                f"got {highpass_hz}, {sample_rate}"
             )
         self.highpass = highpass_hz / sample_rate if highpass_hz > 0 else 0.0
         if not 0 < hop_length <= frame_length:
@@ -182,7 +183,9 @@ class CombinedLoss(nn.Module):
                 f"weights for unknown terms {sorted(unknown)}; terms are {sorted(terms)}"
             )
         self.terms = nn.ModuleDict(terms)
-        self.weights = {k: float(weights.get(k, 1.0)) for k in terms}
+        self.weights = {
+            k: _checks.nonnegative(f"weight of {k!r}", weights.get(k, 1.0)) for k in terms
+        }
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return sum(w * self.terms[k](input, target) for k, w in self.weights.items())

@@ -44,6 +44,15 @@ def hop(hop_length, win_length: int) -> int:
     return positive_int("hop_length", hop_length)
 
 
+def nonnegative(name: str, value) -> float:
+    """``value`` if it is a finite number >= 0 (a loss term's weight, a smoothing width), else
+    ``ValueError``: a NaN weight made the whole loss NaN, a negative one a loss that falls
+    without bound."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 def positive_int(name: str, value, none_ok: bool = False) -> int | None:
     """``value`` if it is a positive int (``1024.0`` and ``True`` are not), else ``ValueError``."""
     if value is None and none_ok:

@@ -815,3 +815,36 @@ def test_tiny_frames_and_one_frame_spectra_behave_as_librosa():
         atol=1e-6,
     )
     assert GriffinLim(64, n_iter=2)(one.abs()).shape == (2, 0)
+
+
+def test_encoder_and_model_refuse_bad_sizes_when_built():
+    """``conv_layers=0`` or an odd ``hidden`` were accepted and failed at the first training
+    step inside the GRU or a head ("input.size(-1) must be equal to input_size"), ``hidden=0``
+    said "input_size must be greater than zero" and ``n_audio_examples=-1`` was taken; each is
+    now refused by name when built."""
+    from ddsp.models import ControlEncoder
+
+    sizes = {"source": 2, "noise": 8}
+    for name, value, message in (
+        ("conv_layers", 0, "conv_layers must be an int >= 1, got 0"),
+        ("gru_layers", 0, "gru_layers must be an int >= 1, got 0"),
+        ("hidden", 0, "hidden must be an int >= 2, got 0"),
+        ("hidden", 1.5, "hidden must be an int >= 2, got 1.5"),
+        ("hidden", 3, "hidden must be even"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            ControlEncoder(16000, 160, sizes, **{name: value})
+    encoder = ControlEncoder(16000, 160, sizes, hidden=4, conv_layers=1)  # the smallest
+    out = encoder(torch.randn(1, 1600), torch.full((1, 10), 150.0), torch.ones(1, 10),
+                  torch.zeros(1, 10))  # fmt: skip
+    assert {k: v.shape[-1] for k, v in out.items()} == sizes
+    assert all(torch.isfinite(v).all() for v in out.values())
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from ddsp.training import ROOT
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=lpc_vocoder", "model.n_audio_examples=-1"])
+    with pytest.raises(Exception, match="n_audio_examples must be an int >= 0, got -1"):
+        instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..spectral import LogMelSpectrogram
+from ..synth.core import check_settings
 
 
 class ControlEncoder(nn.Module):
@@ -43,6 +44,14 @@ class ControlEncoder(nn.Module):
         trainable_mel: bool = False,
     ) -> None:
         super().__init__()
+        check_settings(
+            at_least={
+                1: dict(conv_layers=conv_layers, gru_layers=gru_layers),
+                2: dict(hidden=hidden),
+            }
+        )
+        if hidden % 2:  # conv_layers: the GRU takes hidden channels, not the mel's
+            raise ValueError(f"hidden must be even (hidden // 2 GRU units each way), got {hidden}")
         self.hop_length = hop_length
         self.melspec = LogMelSpectrogram(
             sample_rate, n_fft, hop_length, n_mels=n_mels, f_min=20.0, trainable_mel=trainable_mel

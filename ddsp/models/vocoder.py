@@ -11,6 +11,7 @@ from torch import nn
 from ..dsp import device_assert, host_reads_free
 from ..filters.interpolate import upsample
 from ..spectral.loudness import a_weighted_loudness, frame_rms
+from ..synth.core import check_settings
 from ..synth.edit import apply_gain
 from .media import log_examples
 
@@ -81,6 +82,7 @@ class VocoderModule(L.LightningModule):
             metric = golf_mss()
         self.metric = metric
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        check_settings(at_least={0: dict(n_audio_examples=n_audio_examples)})
         self.sample_rate, self.n_audio_examples = sample_rate, n_audio_examples
         self.voicing_gate = voicing_gate
         self._examples: list[tuple[torch.Tensor, torch.Tensor]] = []

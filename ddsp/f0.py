@@ -17,6 +17,24 @@ import torch
 __all__ = ["extract_f0", "fill_unvoiced_f0"]
 
 
+def _check_range(sample_rate: int, hop_length: int, f0_min: float, f0_max: float) -> None:
+    """The tracker's settings, named (``f0_min > f0_max`` had failed inside WORLD with
+    ``std::bad_array_new_length``, ``hop_length=0`` with "negative dimensions")."""
+    if (
+        isinstance(sample_rate, bool)
+        or not isinstance(sample_rate, int | float)
+        or not sample_rate > 0
+    ):
+        raise ValueError(f"sample_rate must be a positive number, got {sample_rate!r}")
+    if isinstance(hop_length, bool) or not isinstance(hop_length, int) or hop_length < 1:
+        raise ValueError(f"hop_length must be a positive int, got {hop_length!r}")
+    if not 0 < f0_min < f0_max <= sample_rate / 2:
+        raise ValueError(
+            f"need 0 < f0_min < f0_max <= sample_rate / 2 = {sample_rate / 2}, got {f0_min}, "
+            f"{f0_max}"
+        )
+
+
 def extract_f0(
     x: np.ndarray,
     sample_rate: int,
@@ -47,6 +65,7 @@ def extract_f0(
     if not np.isfinite(x64).all():  # WORLD reads NaN audio as unvoiced: a silently wrong track
         i = int(np.flatnonzero(~np.isfinite(x64))[0])
         raise ValueError(f"NaN or Inf in the audio (first at sample {i}: {x64.flat[i]})")
+    _check_range(sample_rate, hop_length, f0_min, f0_max)
     period_ms = 1000.0 * hop_length / sample_rate
     if method == "dio":
         f0, t = pyworld.dio(

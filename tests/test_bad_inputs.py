@@ -848,3 +848,35 @@ def test_encoder_and_model_refuse_bad_sizes_when_built():
         cfg = compose("train", overrides=["experiment=lpc_vocoder", "model.n_audio_examples=-1"])
     with pytest.raises(Exception, match="n_audio_examples must be an int >= 0, got -1"):
         instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))
+
+
+def test_metrics_name_bad_settings():
+    """Found failing deep inside, or returning NaN / finite nonsense:
+    - ``f0_track(f0_min > f0_max)``: WORLD's ``std::bad_array_new_length``;
+    - ``mel_cepstrum(order=-1)``: an IndexError; ``alpha=nan``: NaN cepstra; ``alpha=1``: taken;
+    - ``loudness_error(sample_rate=0)``: a finite number;
+    - ``smoothed_f0(frames=2)``: an average half a frame off centre;
+    - ``formant_tracks(frame_ms=0)``: NaN;
+    - ``real_time_factor(seconds_of_audio=0)``: ZeroDivisionError.
+    Each now names its argument."""
+    from ddsp import metrics as M
+
+    x = torch.randn(2, 4000) * 0.1
+    voice = 0.3 * torch.sin(2 * math.pi * 150 * torch.arange(4000) / 16000)
+    cases = [
+        (lambda: M.f0_track(voice, 16000, 160, f0_min=500.0, f0_max=100.0), "0 < f0_min < f0_max"),
+        (lambda: M.f0_track(voice, 16000, 0), "hop_length must be a positive int, got 0"),
+        (lambda: M.mel_cepstrum(x, order=-1), "order must be an int >= 0, got -1"),
+        (lambda: M.mel_cepstrum(x, alpha=math.nan), r"alpha must be in \(-1, 1\), got nan"),
+        (lambda: M.mel_cepstrum(x, alpha=1.0), r"alpha must be in \(-1, 1\), got 1.0"),
+        (lambda: M.loudness_error(x, x, 0, 160), "sample_rate must be a positive number"),
+        (lambda: M.smoothed_f0(torch.full((1, 10), 100.0), frames=2), "odd int >= 1"),
+        (lambda: M.formant_tracks(voice, 16000, 160, n_poles=0), "n_poles must be a positive"),
+        (lambda: M.formant_tracks(voice, 16000, 160, frame_ms=0.0), "fewer than an order-10"),
+        (lambda: M.h1_h2(voice, torch.full((26,), 150.0), 16000, 160, oversample=0), "oversample"),
+        (lambda: M.real_time_factor(lambda: None, 0.0), "seconds_of_audio must be a positive"),
+        (lambda: M.real_time_factor(lambda: None, 1.0, repeats=0), "repeats must be a positive"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()

@@ -24,6 +24,10 @@ def freqt_matrix(in_length: int, order: int, alpha: float) -> torch.Tensor:
     Returns:
         ``(order + 1, in_length)`` float64: ``warped = M @ cepstrum``.
     """
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise ValueError(f"order must be an int >= 0, got {order!r}")
+    if not -1 < alpha < 1:  # NaN too: an all-pass needs |alpha| < 1
+        raise ValueError(f"alpha must be in (-1, 1), got {alpha!r}")
     b = 1 - alpha * alpha
     g = torch.zeros(order + 1, in_length, dtype=torch.float64)
     for i in range(in_length - 1, -1, -1):

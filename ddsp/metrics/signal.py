@@ -64,6 +64,10 @@ def f0_errors(
 def real_time_factor(fn: Callable[[], object], seconds_of_audio: float, repeats: int = 10) -> float:
     """Wall time of ``fn()`` / audio duration: median of ``repeats`` after dropping the min and
     max (as GOLF reports RTF)."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+    if not 0 < seconds_of_audio < float("inf"):
+        raise ValueError(f"seconds_of_audio must be a positive number, got {seconds_of_audio!r}")
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()

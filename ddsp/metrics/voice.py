@@ -57,6 +57,8 @@ def smoothed_f0(f0: torch.Tensor, frames: int = 5) -> torch.Tensor:
 
     Shape: ``(..., n)`` -> same.
     """
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1 or frames % 2 == 0:
+        raise ValueError(f"frames must be an odd int >= 1 (a centred average), got {frames!r}")
     lead = f0.shape[:-1]
     lf = torch.log(f0.double().clamp_min(1e-3)).reshape(-1, 1, f0.shape[-1])
     pool = torch.nn.functional.avg_pool1d(lf, frames, 1, frames // 2, count_include_pad=False)
@@ -85,7 +87,15 @@ def formant_tracks(
     import soxr
 
     finite_values(audio, "audio")
+    for name, value in (("n_formants", n_formants), ("n_poles", n_poles)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
     rate = 2 * max_formant
+    if not round(frame_ms * rate / 1000) > 2 * n_poles:
+        raise ValueError(
+            f"frame_ms={frame_ms!r} holds {round(frame_ms * rate / 1000)} samples at "
+            f"{rate:g} Hz, fewer than an order-{2 * n_poles} LPC needs"
+        )
     x = audio.detach().cpu().double().numpy()
     x = torch.from_numpy(soxr.resample(x, sample_rate, rate, quality="HQ").copy())
     x = torch.cat([x[:1], x[1:] - math.exp(-2 * math.pi * 50 / rate) * x[:-1]])
@@ -122,6 +132,8 @@ def h1_h2(
 
     Shape: ``audio (time,)``, ``f0 (frames,)`` Hz (NaN or 0 = skip) -> ``(frames,)`` dB.
     """
+    if isinstance(oversample, bool) or not isinstance(oversample, int) or oversample < 1:
+        raise ValueError(f"oversample must be a positive int, got {oversample!r}")
     size = n_fft * oversample  # a centred Hann window of n_fft zero-padded to size
     with warnings.catch_warnings():  # the padded FFT may be longer than a short clip: fine
         warnings.filterwarnings("ignore", "n_fft=.* is too large")

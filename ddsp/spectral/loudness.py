@@ -8,6 +8,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from . import _checks
 from . import functional as SF
 
 
@@ -29,6 +30,7 @@ def a_weighted_loudness(
         ``(..., frames)`` loudness in dB with ``frames = time // hop_length + 1``, floored at
         ``min_db``.
     """
+    _checks.sample_rate(sample_rate)  # 0 weighted every bin at 0 Hz's gain: a finite nonsense
     spec = SF.stft(x, n_fft, hop_length, window="hann", center=True, pad_mode="constant")
     power = SF.magnitude(spec, 2.0) / (n_fft / 4) ** 2  # a full-scale sine peaks near 0 dB
     freqs = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, device=x.device)

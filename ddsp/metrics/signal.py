@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..spectral import _checks
 from ..spectral.loudness import a_weighted_loudness
 
 __all__ = ["loudness_error", "f0_errors", "real_time_factor"]
@@ -64,8 +65,7 @@ def f0_errors(
 def real_time_factor(fn: Callable[[], object], seconds_of_audio: float, repeats: int = 10) -> float:
     """Wall time of ``fn()`` / audio duration: median of ``repeats`` after dropping the min and
     max (as GOLF reports RTF)."""
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+    _checks.positive_int("repeats", repeats)
     if not 0 < seconds_of_audio < float("inf"):
         raise ValueError(f"seconds_of_audio must be a positive number, got {seconds_of_audio!r}")
     times = []

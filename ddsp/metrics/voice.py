@@ -16,6 +16,7 @@ from ..dsp import finite_values
 from ..f0 import extract_f0
 from ..filters.analysis import autocorrelation, levinson_durbin
 from ..filters.lpc import lpc_roots
+from ..spectral import _checks
 from ..spectral.functional import get_window, stft_power
 
 __all__ = ["f0_track", "cents", "smoothed_f0", "formant_tracks", "h1_h2"]
@@ -87,9 +88,8 @@ def formant_tracks(
     import soxr
 
     finite_values(audio, "audio")
-    for name, value in (("n_formants", n_formants), ("n_poles", n_poles)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    _checks.positive_int("n_formants", n_formants)
+    _checks.positive_int("n_poles", n_poles)
     rate = 2 * max_formant
     if not round(frame_ms * rate / 1000) > 2 * n_poles:
         raise ValueError(
@@ -132,8 +132,7 @@ def h1_h2(
 
     Shape: ``audio (time,)``, ``f0 (frames,)`` Hz (NaN or 0 = skip) -> ``(frames,)`` dB.
     """
-    if isinstance(oversample, bool) or not isinstance(oversample, int) or oversample < 1:
-        raise ValueError(f"oversample must be a positive int, got {oversample!r}")
+    _checks.positive_int("oversample", oversample)
     size = n_fft * oversample  # a centred Hann window of n_fft zero-padded to size
     with warnings.catch_warnings():  # the padded FFT may be longer than a short clip: fine
         warnings.filterwarnings("ignore", "n_fft=.* is too large")

@@ -11,7 +11,8 @@ order, and writes ``gpu_check.md`` / ``.json`` (to ``experiments/results``, or w
 to ``$DDSP_RESULTS_DIR`` or a temporary folder):
 
 1. parity: ``tests/test_devices.py`` (every front-end, loss, filter and synthesiser, float32 on
-   CUDA against float64 on the CPU, forward and gradient) and the spectral modules' CUDA test;
+   CUDA against float64 on the CPU, forward and gradient), the spectral modules' CUDA test and
+   the float16-autocast test (``tests/test_autocast.py``);
 2. the nnAudio table's GPU columns: ``experiments/spectral_speed.py --device cuda`` (STFT / mel
    / MFCC / CQT on the 1,770 clips, nnAudio and torch.stft beside ours);
 3. the all-pole filter, forward + backward, 16 x 64,000, order 20: ours against torchlpc's CUDA
@@ -192,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     if "parity" in parts:
         rc, tail, secs = run(
             [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_devices.py",
-             "tests/test_spectral_modules.py::test_cuda_matches_cpu"],
+             "tests/test_spectral_modules.py::test_cuda_matches_cpu",
+             "tests/test_autocast.py::test_cuda_autocast_changes_nothing"],
             timeout=240,
         )  # fmt: skip
         r = results["parity_tests"] = {

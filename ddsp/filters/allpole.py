@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import device_assert, host_reads_free
+from ..dsp import device_assert, full_precision, host_reads_free
 from . import _render_cpu, cascade_grad
 from .allpole_grad import lpc_filter, lpc_filter_frames
 from .interpolate import upsample
@@ -88,6 +88,7 @@ def check_stable(a: torch.Tensor) -> None:
         )
 
 
+@full_precision
 def allpole(
     x: torch.Tensor,
     a: torch.Tensor,
@@ -200,6 +201,7 @@ def _allpole(x, a, zi, return_zf, hop_length):
     return y.reshape(*batch, t), zf.reshape(*batch, order)
 
 
+@full_precision
 def allpole_sos(
     x: torch.Tensor,
     sos: torch.Tensor,

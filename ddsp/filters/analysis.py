@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import dsp
+from ..dsp import full_precision
 from ..spectral import _checks
 from ..spectral.functional import get_window
 
@@ -73,6 +74,7 @@ def levinson_durbin(
     return a, torch.stack(ks, -1), err
 
 
+@full_precision
 def lpc_analysis(
     x: torch.Tensor,
     order: int,

@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..dsp import _fft_convolve, fft_convolve, finite_values, overlap_add, values_within
+from ..dsp import (
+    _fft_convolve,
+    fft_convolve,
+    finite_values,
+    full_precision,
+    overlap_add,
+    values_within,
+)
 
 __all__ = [
     "fft_convolve",
@@ -60,6 +67,7 @@ def magnitudes_to_impulse_response(
     return ir * win
 
 
+@full_precision
 def ltv_fir(
     x: torch.Tensor,
     h: torch.Tensor,

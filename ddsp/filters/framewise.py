@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..dsp import overlap_add
+from ..dsp import full_precision, overlap_add
 from ..spectral import _checks
 from ..spectral.functional import get_window, istft, stft
 from .allpole import allpole, allpole_sos
@@ -21,6 +21,7 @@ from .allpole import allpole, allpole_sos
 __all__ = ["allpole_framewise_ola", "allpole_frequency_sampling"]
 
 
+@full_precision
 def allpole_framewise_ola(
     x: torch.Tensor, a: torch.Tensor, hop_length: int, window_length: int | None = None
 ) -> torch.Tensor:
@@ -58,6 +59,7 @@ def allpole_framewise_ola(
     return out[:, pad : pad + t]
 
 
+@full_precision
 def allpole_frequency_sampling(
     x: torch.Tensor, a: torch.Tensor, n_fft: int, hop_length: int | None = None
 ) -> torch.Tensor:

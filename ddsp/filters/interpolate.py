@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..dsp import _positive, finite_values, values_within
+from ..dsp import _positive, finite_values, full_precision, values_within
 from .lpc import lar_to_reflection, lsf_to_lpc, reflection_to_lar, reflection_to_lpc
 
 __all__ = ["upsample", "interpolate_lpc"]
@@ -14,6 +14,7 @@ __all__ = ["upsample", "interpolate_lpc"]
 DOMAINS = ("reflection", "lar", "lsf", "direct", "hold")
 
 
+@full_precision
 def upsample(x: torch.Tensor, hop_length: int) -> torch.Tensor:
     """Linear interpolation of frame-rate controls to the sample rate.
 
@@ -99,6 +100,7 @@ def _check_lsf(lsf: torch.Tensor) -> None:
         values_within(lsf.diff(dim=-1), name, 0.0, closed=False, hint=hint)
 
 
+@full_precision
 def interpolate_lpc(
     params: torch.Tensor, hop_length: int, domain: str = "reflection", sub_hop: int = 1
 ) -> torch.Tensor:

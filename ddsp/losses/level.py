@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..dsp import full_precision
 from ..spectral import _checks
 from ..spectral.functional import stft_power
 from ..spectral.loudness import butterworth_highpass
@@ -76,6 +77,7 @@ class FrameLevelLoss(nn.Module):
         )
         return 10 * torch.log10(power.reshape(*x.shape[:-1], -1) + 1e-20)
 
+    @full_precision
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.frame_length)
         lt = self.levels(target)
@@ -156,6 +158,7 @@ class BandLevelLoss(nn.Module):
         power = stft_power(x, self.frame_length, self.hop_length, power=2.0)
         return 10 * torch.log10(self.bands.to(power.dtype) @ power + 1e-20)
 
+    @full_precision
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.frame_length)
         lt = self.levels(target)
@@ -187,5 +190,6 @@ class CombinedLoss(nn.Module):
             k: _checks.nonnegative(f"weight of {k!r}", weights.get(k, 1.0)) for k in terms
         }
 
+    @full_precision
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return sum(w * self.terms[k](input, target) for k, w in self.weights.items())

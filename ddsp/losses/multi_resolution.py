@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from ..spectral import _checks
 from .stft import STFTLoss, check_pair
 
@@ -101,6 +102,7 @@ class MultiResolutionSTFTLoss(nn.Module):
             STFTLoss(n, h, w, **cfg) for n, h, w in zip(ffts, hops, wins, strict=True)
         )
 
+    @full_precision
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.max_fft)
         total = sum(loss.compute(input, target) for loss in self.losses)
@@ -191,6 +193,7 @@ class RandomResolutionSTFTLoss(nn.Module):
                 STFTLoss(n, max(1, int(n * frac)), max(win, 1), window, **self.kwargs)
             )
 
+    @full_precision
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.min_fft)
         if not self.losses or self.calls % self.randomize_rate == 0:
@@ -217,6 +220,7 @@ class SumAndDifferenceSTFTLoss(nn.Module):
         self.w_sum, self.w_diff = w_sum, w_diff
         self.mrstft = MultiResolutionSTFTLoss(**kwargs)
 
+    @full_precision
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if input.dim() != 3 or input.shape[1] != 2:
             raise ValueError(f"expected stereo (batch, 2, time), got {tuple(input.shape)}")

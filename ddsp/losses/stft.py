@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..dsp import device_assert, host_reads_free
+from ..dsp import device_assert, full_precision, host_reads_free
 from ..spectral import _checks
 from ..spectral import functional as SF
 from ..spectral._stft import pad_mode_name
@@ -245,6 +245,7 @@ class STFTLoss(nn.Module):
             d = d.abs()
         return d.flatten(1).mean(dim=1)
 
+    @full_precision
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_pair(input, target, self.fft_size)
         return self.compute(input, target)

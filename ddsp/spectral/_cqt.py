@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..dsp import kaiser_sinc_lowpass
+from ..dsp import full_precision, kaiser_sinc_lowpass
 from . import _checks, _decimate_cpu, _framed_cpu
 from ._stft import PAD_ALIASES, frames, get_window, stft
 
@@ -523,6 +523,7 @@ def vqt_response(
 
 
 @_checks.empty_batch(1)
+@full_precision
 def vqt(
     x: torch.Tensor,
     sample_rate: float = 22050,
@@ -575,6 +576,7 @@ def vqt(
     return out.reshape(*batch, *out.shape[-2:])
 
 
+@full_precision
 def cqt(
     x: torch.Tensor,
     sample_rate: float = 22050,

@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from ..dsp import full_precision
 from . import _checks
 from ._stft import frames, get_window
 
@@ -78,6 +79,7 @@ def fourier_kernels(
     return torch.cos(angle).to(dtype), (-torch.sin(angle)).to(dtype)
 
 
+@full_precision
 def stft_matmul(
     x: torch.Tensor,
     kernel_re: torch.Tensor,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import values_within
+from ..dsp import full_precision, values_within
 from . import _checks, _griffinlim_cpu
 from ._stft import istft, stft
 
 
 @_checks.empty_batch(2)
+@full_precision
 def griffinlim(
     magnitude: torch.Tensor,
     n_fft: int,

@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from ..dsp import fft_convolve, values_within
+from ..dsp import fft_convolve, full_precision, values_within
 from . import _checks
 from ._cqt import (
     cqt_fft_basis,
@@ -95,6 +95,7 @@ def inverse_plan(
 
 
 @_checks.empty_batch(2)
+@full_precision
 def ivqt(
     spec: torch.Tensor,
     sample_rate: float = 22050,
@@ -179,6 +180,7 @@ def _same_bins(n_bins: int | None, spec: torch.Tensor, name: str) -> None:
         )
 
 
+@full_precision
 def icqt(spec: torch.Tensor, sample_rate: float = 22050, hop_length: int = 512, **kwargs):
     """Inverse constant-Q transform, ``librosa.icqt``: :func:`ivqt` with ``gamma=0``.
 
@@ -188,6 +190,7 @@ def icqt(spec: torch.Tensor, sample_rate: float = 22050, hop_length: int = 512, 
 
 
 @_checks.empty_batch(2)
+@full_precision
 def griffinlim_cqt(
     magnitude: torch.Tensor,
     sample_rate: float = 22050,

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import dsp
-from ..dsp import empty_huge, finite_values, frame, overlap_add
+from ..dsp import empty_huge, finite_values, frame, full_precision, overlap_add
 from . import _checks, _cosine, _framed_cpu, _ola_cpu, _power_cpu
 from ._rfft import irfft_frames, rfft_frames, windowed_pairs
 
@@ -87,6 +87,7 @@ def _window(window, win_length, n_fft, dtype, device) -> torch.Tensor:
 
 
 @_checks.empty_batch(1)
+@full_precision
 def stft(
     x: torch.Tensor,
     n_fft: int,
@@ -258,6 +259,7 @@ def check_bands(bands: Bands, bins: int) -> None:
             )
 
 
+@full_precision
 def stft_power(
     x: torch.Tensor,
     n_fft: int,
@@ -509,6 +511,7 @@ def center_pad(x: torch.Tensor, pad: int, mode: str = "constant") -> torch.Tenso
 
 
 @_checks.empty_batch(2)
+@full_precision
 def istft(
     spec: torch.Tensor,
     n_fft: int,

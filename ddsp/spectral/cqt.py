@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from . import _checks
 from . import functional as SF
 from ._cqt import GEMM_MAX_FFT, octave_kernels, vqt_power
@@ -121,6 +122,7 @@ class VQT(nn.Module):
                 self._time_kernels = ([v.detach().clone() for v in views], kernels)
         return self._time_kernels[1]
 
+    @full_precision
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _checks.signal(x)
         batch = x.shape[:-1]
@@ -185,6 +187,7 @@ class InverseVQT(nn.Module):
         _takes(type(self).__name__, kwargs, INVERSE_ARGS)
         self.sample_rate, self.hop_length, self.kwargs = sample_rate, hop_length, kwargs
 
+    @full_precision
     def forward(self, spec: torch.Tensor, length: int | None = None) -> torch.Tensor:
         return SF.ivqt(spec, self.sample_rate, self.hop_length, length=length, **self.kwargs)
 
@@ -222,6 +225,7 @@ class GriffinLimCQT(nn.Module):
         self.sample_rate, self.hop_length = sample_rate, hop_length
         self.n_iter, self.momentum, self.kwargs = n_iter, momentum, kwargs
 
+    @full_precision
     def forward(
         self,
         magnitude: torch.Tensor,

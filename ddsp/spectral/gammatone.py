@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from . import _checks
 from . import functional as SF
 from .spectrogram import Spectrogram
@@ -62,6 +63,7 @@ class Gammatonegram(nn.Module):
         else:
             self.register_buffer("gammatone_basis", fb, persistent=False)
 
+    @full_precision
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         basis = self.gammatone_basis
         if isinstance(basis, nn.Parameter):  # non-negative, as the trainable mel filterbank

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from . import _checks
 from . import functional as SF
 from ._stft import pad_mode_name
@@ -45,6 +46,7 @@ class GriffinLim(nn.Module):
         )  # fmt: skip
         self.power = _checks.power(power)
 
+    @full_precision
     def forward(self, spec: torch.Tensor, length: int | None = None) -> torch.Tensor:
         mag = spec if self.power == 1.0 else spec.clamp_min(0).pow(1.0 / self.power)
         return SF.griffinlim(mag, length=length, **self.kw)

@@ -8,10 +8,12 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..dsp import full_precision
 from . import _checks
 from . import functional as SF
 
 
+@full_precision
 def a_weighted_loudness(
     x: torch.Tensor,
     sample_rate: int,
@@ -66,6 +68,7 @@ def butterworth_highpass(x: torch.Tensor, cutoff: float, order: int = 4) -> torc
     return torch.fft.irfft(torch.fft.rfft(x, n_fft) * gain, n_fft)[..., :n]
 
 
+@full_precision
 def frame_rms(
     x: torch.Tensor,
     hop_length: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from . import _checks
 from . import functional as SF
 from .spectrogram import Spectrogram
@@ -99,6 +100,7 @@ class MelSpectrogram(nn.Module):
                 self._banded = (basis, version, SF.band_split(basis.detach()))
         return self._banded[2]
 
+    @full_precision
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         basis = self.mel_basis
         if isinstance(basis, nn.Parameter):  # keep mel energies >= 0 (log-mel stays finite)
@@ -131,6 +133,7 @@ class LogMelSpectrogram(MelSpectrogram):
         super().__init__(*args, **kwargs)
         self.offset, self.db, self.amin, self.top_db = offset, db, amin, top_db
 
+    @full_precision
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mel = super().forward(x)
         if self.db:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from . import functional as SF
 from .mel import MelSpectrogram
 
@@ -55,6 +56,7 @@ class MFCC(nn.Module):
             d = d * SF.lifter_weights(n_mfcc, lifter)
         self.register_buffer("dct_mat", d, persistent=False)
 
+    @full_precision
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mel = self.mel(x)
         dct = self.dct_mat.to(mel.dtype)

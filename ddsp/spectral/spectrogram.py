@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..dsp import full_precision
 from . import _checks
 from . import functional as SF
 from .stft import STFT
@@ -46,6 +47,7 @@ class Spectrogram(STFT):
         self.phase = output == "phase"
         self.power = modes[output] if output is not None else _checks.power(power, True)
 
+    @full_precision
     def forward(self, x: torch.Tensor, bands: SF.Bands | None = None) -> torch.Tensor:
         """``bands``: a filterbank split by :func:`ddsp.spectral.functional.band_split`,
         applied to every frame of the magnitude / power (without gradients the spectrogram

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from . import _checks
 from . import functional as SF
 from ._stft import pad_mode_name
@@ -86,6 +87,7 @@ class STFT(nn.Module):
             return self.window_buf.to(dtype)
         return None
 
+    @full_precision
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _checks.signal(x, finite=False)  # its type and shape (the values: in the transform)
         w = self._current_window(x.dtype)
@@ -138,6 +140,7 @@ class ISTFT(nn.Module):
         SF.get_window(window, self.win_length, n_fft)  # a bad window fails here
         self.window, self.center, self.normalized = window, center, normalized
 
+    @full_precision
     def forward(self, spec: torch.Tensor, length: int | None = None) -> torch.Tensor:
         return SF.istft(
             spec, self.n_fft, self.hop_length, self.win_length, self.window, self.center,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from ..dsp import full_precision
 from ..filters.allpole import allpole
 from ..filters.analysis import lpc_analysis
 from ..filters.interpolate import interpolate_lpc, upsample
@@ -13,6 +14,7 @@ from .harmonic import pulse_train
 __all__ = ["classical_lpc_vocoder"]
 
 
+@full_precision
 def classical_lpc_vocoder(
     audio: torch.Tensor,
     f0: torch.Tensor,

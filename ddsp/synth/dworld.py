@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from ..filters.fir import ltv_fir, magnitudes_to_impulse_response
 from ..spectral._mel import mel_filterbank
 from .core import check_controls, check_settings, gate_voiced
@@ -73,6 +74,7 @@ class DifferentiableWORLD(nn.Module):
         power = torch.exp(controls.clamp(max=30.0)) @ self.inverse_fb.to(controls.dtype)
         return (power + 1e-12).sqrt()
 
+    @full_precision
     def forward(
         self,
         f0: torch.Tensor,

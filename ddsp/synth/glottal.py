@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from ..dsp import finite_values, kaiser_sinc_lowpass
+from ..dsp import finite_values, full_precision, kaiser_sinc_lowpass
 from ..filters import _render_cpu
 from ..filters.fir import fft_convolve
 from ..filters.interpolate import upsample
@@ -226,6 +226,7 @@ def oscillator_phase(
     return phase
 
 
+@full_precision
 def glottal_oscillator(
     f0: torch.Tensor,
     position: torch.Tensor,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from ..filters.allpole import allpole_sos
 from ..filters.framewise import allpole_framewise_ola
 from ..filters.interpolate import upsample
@@ -137,6 +138,7 @@ class GlottalFlowLPC(nn.Module):
         excitation = (glottal + noise) * upsample(gain.unsqueeze(-1), self.hop_length)[..., 0]
         return excitation, sos
 
+    @full_precision
     def forward(
         self,
         f0: torch.Tensor,

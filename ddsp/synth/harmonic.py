@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..dsp import finite_values, values_within
+from ..dsp import finite_values, full_precision, values_within
 from .core import upsample
 
 __all__ = ["harmonic_oscillator", "remove_above_nyquist", "pulse_train"]
@@ -24,6 +24,7 @@ def remove_above_nyquist(
     return amplitudes * (f0.unsqueeze(-1) * k < sample_rate / 2)
 
 
+@full_precision
 def harmonic_oscillator(
     f0: torch.Tensor,
     amplitudes: torch.Tensor,

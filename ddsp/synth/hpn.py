@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from .core import check_controls, check_settings, exp_sigmoid, gate_voiced
 from .harmonic import harmonic_oscillator, remove_above_nyquist
 from .noise import filtered_noise, noise_magnitudes
@@ -55,6 +56,7 @@ class HarmonicPlusNoise(nn.Module):
         """Channels of each control the encoder must predict."""
         return {"harmonic": 1 + self.n_harmonics, "noise": self.n_noise_bands}
 
+    @full_precision
     def forward(
         self,
         f0: torch.Tensor,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from ..filters.fir import cepstrum_to_minimum_phase_ir, ltv_fir
 from .core import check_controls, check_settings, gate_voiced
 from .harmonic import pulse_train
@@ -76,6 +77,7 @@ class NeuralHomomorphic(nn.Module):
         """Channels of each control the encoder must predict."""
         return {"cepstrum": self.n_cepstrum, "noise": self.n_noise_bands}
 
+    @full_precision
     def forward(
         self,
         f0: torch.Tensor,

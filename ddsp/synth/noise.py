@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import finite_values
+from ..dsp import finite_values, full_precision
 from ..filters.fir import _ltv_fir, magnitudes_to_impulse_response
 
 __all__ = ["filtered_noise", "white_noise", "noise_magnitudes"]
@@ -40,6 +40,7 @@ def noise_magnitudes(controls: torch.Tensor) -> torch.Tensor:
     return exp_sigmoid(controls - NOISE_OFFSET)
 
 
+@full_precision
 def filtered_noise(
     magnitudes: torch.Tensor,
     hop_length: int,

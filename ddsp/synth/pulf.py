@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from ..filters.allpole import allpole_sos
 from ..filters.interpolate import upsample
 from .core import check_controls, check_settings, gate_voiced, normalised_biquads
@@ -67,6 +68,7 @@ class PulseTrainLPC(nn.Module):
             hop_length=self.hop_length,
         )
 
+    @full_precision
     def forward(
         self,
         f0: torch.Tensor,

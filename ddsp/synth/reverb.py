@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from ..filters import _render_cpu
 from ..filters.fir import fft_convolve
 from .core import check_settings
@@ -37,6 +38,7 @@ class LearnableReverb(nn.Module):
         """``(length,)`` impulse response."""
         return torch.cat([self.tail.new_ones(1), self.tail])
 
+    @full_precision
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.impulse_response().to(x.dtype)
         if len(h) > DIRECT_MAX_TAPS or (torch.is_grad_enabled() and h.requires_grad):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..dsp import full_precision
 from ..filters.fir import ltv_fir, magnitudes_to_impulse_response
 from .core import check_controls, check_settings, exp_sigmoid, gate_voiced
 from .harmonic import pulse_train
@@ -50,6 +51,7 @@ class SawtoothFIR(nn.Module):
     def control_sizes(self) -> dict[str, int]:
         return {"filter": self.n_magnitudes, "noise": self.n_noise_bands}
 
+    @full_precision
     def forward(
         self,
         f0: torch.Tensor,

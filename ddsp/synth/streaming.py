@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from ..dsp import full_precision
 from ..filters.allpole import allpole_sos
 from ..filters.fir import fft_convolve
 from ..filters.framewise import allpole_framewise_ola
@@ -83,6 +84,7 @@ class StreamingGOLF:
         """``(batch, time)``: the white noise this stream drew itself (None if it was given)."""
         return torch.cat(self._drawn, -1) if self._drawn else None
 
+    @full_precision
     def __call__(
         self,
         f0: torch.Tensor,

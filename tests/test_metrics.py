@@ -47,6 +47,21 @@ def test_mcd_properties(speech):
     assert torch.isfinite(y.grad).all()
 
 
+def test_mcd_gradient_is_finite_where_frames_agree(speech):
+    """Frames equal in both signals (silence in both, or the same audio) have distance 0: the
+    gradient there is 0, not NaN (a square-root of the summed squares gave NaN everywhere)."""
+    x = torch.from_numpy(speech[0][:8000]).double()[None]
+    x[..., :3000] = 0.0  # silent in both
+    y = x.clone().requires_grad_()
+    for pred in (y, torch.cat([y[..., :4000], 0.5 * y[..., 4000:]], -1)):
+        (grad,) = torch.autograd.grad(mel_cepstral_distortion(pred, x).sum(), y)
+        assert torch.isfinite(grad).all()
+    torch.autograd.gradcheck(
+        lambda p: mel_cepstral_distortion(p, x[..., :2000], n_fft=256, hop_length=128),
+        (torch.randn(1, 2000, dtype=torch.float64, requires_grad=True),),
+    )
+
+
 def test_loudness_and_f0_errors():
     sr, hop = 16000, 160
     t = torch.arange(16000) / sr

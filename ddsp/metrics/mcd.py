@@ -7,6 +7,7 @@ import math
 
 import torch
 
+from ..dsp import full_precision
 from ..losses.stft import check_pair
 from ..spectral import functional as SF
 
@@ -41,6 +42,7 @@ def freqt_matrix(in_length: int, order: int, alpha: float) -> torch.Tensor:
     return g
 
 
+@full_precision
 def mel_cepstrum(
     x: torch.Tensor,
     order: int = 34,
@@ -60,6 +62,7 @@ def mel_cepstrum(
     return c @ freqt_matrix(n_fft, order, float(alpha)).to(c.dtype).T
 
 
+@full_precision
 def mel_cepstral_distortion(pred: torch.Tensor, target: torch.Tensor, **kwargs) -> torch.Tensor:
     """MCD in dB: ``10 sqrt(2) / ln 10`` x the mean over frames of the Euclidean distance between
     mel-cepstra, all coefficients including c0 (as GOLF reports it).
@@ -69,4 +72,6 @@ def mel_cepstral_distortion(pred: torch.Tensor, target: torch.Tensor, **kwargs) 
     # one shape, dtype and finite values (a length mismatch failed in the subtraction)
     check_pair(pred, target, kwargs.get("n_fft", 512))
     d = mel_cepstrum(pred, **kwargs) - mel_cepstrum(target, **kwargs)
-    return 10 * math.sqrt(2) / math.log(10) * d.square().sum(-1).sqrt().mean(-1)
+    # vector_norm's gradient is 0 where a frame's distance is 0 (frames silent in both, or
+    # equal); square().sum().sqrt() gave NaN there, which spread through the whole gradient
+    return 10 * math.sqrt(2) / math.log(10) * torch.linalg.vector_norm(d, dim=-1).mean(-1)

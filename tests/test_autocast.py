@@ -1,4 +1,5 @@
-"""Mixed precision: inside ``torch.autocast`` every DSP call of the wings computes what it computes
+"""Mixed precision: inside ``torch.autocast`` every DSP call of the wings (and the metrics: a
+``bf16-mixed`` run's test MCD had been computed from bfloat16 mel cepstra) computes what it computes
 outside it (autocast had lowered their matmuls and convolutions to bfloat16, silently), takes
 half-precision inputs the way torch's float32-list ops do, and a vocoder trains with Lightning's
 ``precision="bf16-mixed"`` (the synthesisers had refused the encoder's bfloat16 controls)."""
@@ -13,6 +14,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import ddsp.filters as F
 import ddsp.losses as L
+import ddsp.metrics as M
 import ddsp.spectral as S
 import ddsp.synth as Y
 from ddsp.spectral import functional as SF
@@ -35,8 +37,12 @@ class HalfOps(TorchDispatchMode):
         return out
 
 
+_SEED = iter(range(10**6))
+
+
 def _randn(*shape: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape)))
+    """A new draw each call (a loss's two inputs differ)."""
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(next(_SEED)))
 
 
 F0 = torch.full((2, 25), 140.0)
@@ -82,6 +88,10 @@ CALLS = {
     "BandLevelLoss": (L.BandLevelLoss(16000), [_randn(2, 4000), _randn(2, 4000)]),
     "MultiResolutionSTFTLoss (input only)": (
         L.MultiResolutionSTFTLoss(),
+        [_randn(2, 4000), _randn(2, 4000)],
+    ),
+    "mel_cepstral_distortion": (
+        lambda y, x: M.mel_cepstral_distortion(y, x, alpha=0.42, n_fft=512, hop_length=80),
         [_randn(2, 4000), _randn(2, 4000)],
     ),
     "upsample": (lambda c: F.upsample(c, 160), [_randn(2, 25, 4)]),
@@ -199,6 +209,13 @@ def test_every_public_module_runs_in_full_precision(name, forward):
         Y.filtered_noise,
         Y.classical_lpc_vocoder,
         Y.StreamingGOLF.__call__,
+        M.mel_cepstrum,
+        M.mel_cepstral_distortion,
+        M.loudness_error,
+        M.f0_errors,
+        M.f0_track,
+        M.formant_tracks,
+        M.h1_h2,
     ],
     ids=lambda f: f.__qualname__,
 )

@@ -8,11 +8,13 @@ import math
 import numpy as np
 import torch
 
+from ..dsp import full_precision
 from ..losses.stft import check_pair
 
 __all__ = ["pesq_wb"]
 
 
+@full_precision
 def pesq_wb(pred: torch.Tensor, target: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """PESQ-WB (MOS-LQO, about 1.0 ... 4.6) per example, at 16 kHz (resampled with soxr when
     ``sample_rate`` differs). NaN where PESQ cannot score: it finds no speech (e.g. a silent

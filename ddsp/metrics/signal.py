@@ -8,12 +8,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..dsp import full_precision
 from ..spectral import _checks
 from ..spectral.loudness import a_weighted_loudness
 
 __all__ = ["loudness_error", "f0_errors", "real_time_factor"]
 
 
+@full_precision
 def loudness_error(
     pred: torch.Tensor, target: torch.Tensor, sample_rate: int, hop_length: int
 ) -> torch.Tensor:
@@ -26,6 +28,7 @@ def loudness_error(
     return (lp - lt).abs().mean(-1)
 
 
+@full_precision
 def f0_errors(
     pred: torch.Tensor,
     f0_target: torch.Tensor,

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..dsp import finite_values
+from ..dsp import finite_values, full_precision
 from ..f0 import extract_f0
 from ..filters.analysis import autocorrelation, levinson_durbin
 from ..filters.lpc import lpc_roots
@@ -22,6 +22,7 @@ from ..spectral.functional import get_window, stft_power
 __all__ = ["f0_track", "cents", "smoothed_f0", "formant_tracks", "h1_h2"]
 
 
+@full_precision
 def f0_track(
     audio: torch.Tensor,
     sample_rate: int,
@@ -66,6 +67,7 @@ def smoothed_f0(f0: torch.Tensor, frames: int = 5) -> torch.Tensor:
     return torch.exp(pool).reshape(*lead, -1)[..., : f0.shape[-1]].to(f0.dtype)
 
 
+@full_precision
 def formant_tracks(
     audio: torch.Tensor,
     sample_rate: int,
@@ -116,6 +118,7 @@ def formant_tracks(
     return torch.where(torch.isinf(hz) | silent.unsqueeze(-1), math.nan, hz)
 
 
+@full_precision
 def h1_h2(
     audio: torch.Tensor,
     f0: torch.Tensor,

@@ -63,6 +63,15 @@ def test_experiment_fast_dev_run(experiment, tmp_path):
     assert torch.isfinite(torch.tensor(metrics["train/loss"]))
 
 
+def test_double_precision_trains(tmp_path):
+    """``trainer.precision=64-true``: Lightning's model summary fed the model (converted to
+    float64) a float32 example, and the encoder's first convolution failed ("Input type (float)
+    and bias type (double) should be the same")."""
+    overrides = ["experiment=lpc_vocoder", "debug=fdr", "logger=none", "trainer.precision=64-true"]
+    metrics = train(_cfg(tmp_path, *overrides))
+    assert torch.isfinite(torch.tensor(metrics["train/loss"]))
+
+
 def test_paper_scale_config_keeps_the_paper_settings():
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=lpc_vocoder_vctk"])

@@ -95,12 +95,13 @@ class VocoderModule(L.LightningModule):
         products and convolutions only: torch's FlopCounterMode counts no FFT and no custom op,
         so most of the synthesiser's work is not in it)."""
         frames = self.sample_rate // self.synth.hop_length
+        kw = dict(dtype=self.dtype)  # the model's (float64 under precision="64-true")
         return (
             {
-                "audio": torch.zeros(1, frames * self.synth.hop_length),
-                "f0": torch.full((1, frames), 120.0),
-                "voiced": torch.ones(1, frames),
-                "loudness": torch.full((1, frames), -100.0),
+                "audio": torch.zeros(1, frames * self.synth.hop_length, **kw),
+                "f0": torch.full((1, frames), 120.0, **kw),
+                "voiced": torch.ones(1, frames, **kw),
+                "loudness": torch.full((1, frames), -100.0, **kw),
             },
         )
 

@@ -371,6 +371,10 @@ def full_precision(fn):
                 off.enter_context(torch.autocast(kind, enabled=False))
             return fn(*args, **kwargs)
 
+    # a code object of its own per wrapped function: torch.compile caches frames by code
+    # object, and one shared by every wrapper hit its recompile limit (8) and ran the rest
+    # eagerly, with a warning
+    run.__code__ = run.__code__.replace(co_name=fn.__name__)
     run.full_precision = True
     return run
 

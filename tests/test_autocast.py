@@ -269,3 +269,29 @@ def test_cuda_autocast_changes_nothing(name):
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
     assert got.dtype == want.dtype
     torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6 * float(want.abs().max()))
+
+
+def test_compiled_wrappers_are_cached_apart():
+    """torch.compile caches frames by code object. With one code object shared by every wrapper,
+    compiling a ninth wrapped function (``torch.compile(module)`` compiles the wrapper of its
+    forward first) hit dynamo's recompile limit (8) and ran it eagerly, with a warning: compiling
+    the six synthesisers in turn did."""
+    import types
+
+    from ddsp.dsp import full_precision
+
+    def add(x, k):
+        return x + k
+
+    graphs = []
+
+    def count(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    torch._dynamo.reset()
+    for k in range(12):  # twelve functions with code objects of their own, each wrapped
+        fn = types.FunctionType(add.__code__.replace(co_name=f"add{k}"), globals())
+        out = torch.compile(full_precision(fn), backend=count)(torch.zeros(3), k)
+        assert torch.equal(out, torch.full((3,), float(k)))
+    assert len(graphs) == 12  # each compiled (none fell back to eager)

@@ -88,7 +88,7 @@ def check_stable(a: torch.Tensor) -> None:
         )
 
 
-@full_precision
+@full_precision(transforms=("vmap", "grad"))
 def allpole(
     x: torch.Tensor,
     a: torch.Tensor,
@@ -201,7 +201,7 @@ def _allpole(x, a, zi, return_zf, hop_length):
     return y.reshape(*batch, t), zf.reshape(*batch, order)
 
 
-@full_precision
+@full_precision(transforms=("vmap", "grad"))
 def allpole_sos(
     x: torch.Tensor,
     sos: torch.Tensor,

@@ -74,7 +74,7 @@ def levinson_durbin(
     return a, torch.stack(ks, -1), err
 
 
-@full_precision
+@full_precision(transforms=("vmap", "grad"))
 def lpc_analysis(
     x: torch.Tensor,
     order: int,

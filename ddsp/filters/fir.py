@@ -67,7 +67,7 @@ def magnitudes_to_impulse_response(
     return ir * win
 
 
-@full_precision
+@full_precision(transforms=("vmap",))
 def ltv_fir(
     x: torch.Tensor,
     h: torch.Tensor,

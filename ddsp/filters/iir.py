@@ -23,7 +23,7 @@ def _fir_with_state(
     return y, xp[..., xp.shape[-1] - (nb - 1) :]
 
 
-@full_precision
+@full_precision(transforms=("vmap", "grad"))
 def ltv_iir(
     x: torch.Tensor,
     b: torch.Tensor,
@@ -50,7 +50,7 @@ def ltv_iir(
     return (y, (x_tail, y_tail)) if return_zf else y
 
 
-@full_precision
+@full_precision(transforms=("vmap", "grad"))
 def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, zi=None, return_zf: bool = False):
     """Batched LTI filter with scipy's argument order: ``a`` includes ``a[0]`` (normalised here).
 

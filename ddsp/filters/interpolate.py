@@ -14,7 +14,7 @@ __all__ = ["upsample", "interpolate_lpc"]
 DOMAINS = ("reflection", "lar", "lsf", "direct", "hold")
 
 
-@full_precision
+@full_precision(transforms=("vmap", "grad"))
 def upsample(x: torch.Tensor, hop_length: int) -> torch.Tensor:
     """Linear interpolation of frame-rate controls to the sample rate.
 
@@ -31,7 +31,8 @@ def upsample(x: torch.Tensor, hop_length: int) -> torch.Tensor:
     # explicit weights, the same for every frame: a segment of frames upsampled alone gives
     # bit-identical samples to the same frames inside a longer sequence (streaming relies on
     # it; F.interpolate's position = index * scale rounds differently for every length)
-    if x.requires_grad and torch.is_grad_enabled() and c <= _FEW:
+    wrapped = torch._C._functorch.is_functorch_wrapped_tensor(x)  # torch.func: autograd's own
+    if x.requires_grad and torch.is_grad_enabled() and c <= _FEW and not wrapped:
         return _Upsample.apply(x, hop_length)
     return _upsample(x, hop_length)
 
@@ -100,7 +101,7 @@ def _check_lsf(lsf: torch.Tensor) -> None:
         values_within(lsf.diff(dim=-1), name, 0.0, closed=False, hint=hint)
 
 
-@full_precision
+@full_precision(transforms=("vmap", "grad"))
 def interpolate_lpc(
     params: torch.Tensor, hop_length: int, domain: str = "reflection", sub_hop: int = 1
 ) -> torch.Tensor:

@@ -38,7 +38,7 @@ def dct_matrix(
     return d.to(dtype)
 
 
-@full_precision
+@full_precision(transforms=("vmap", "grad"))
 def dct(x: torch.Tensor, n_out: int | None = None, norm: str | None = "ortho") -> torch.Tensor:
     """DCT-II along dimension ``-2`` (frequency): ``(..., n, frames)`` -> ``(..., n_out, frames)``."""
     d = dct_matrix(x.shape[-2], n_out, norm, x.dtype).to(x.device)

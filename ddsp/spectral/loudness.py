@@ -68,7 +68,7 @@ def butterworth_highpass(x: torch.Tensor, cutoff: float, order: int = 4) -> torc
     return torch.fft.irfft(torch.fft.rfft(x, n_fft) * gain, n_fft)[..., :n]
 
 
-@full_precision
+@full_precision(transforms=("vmap", "grad"))
 def frame_rms(
     x: torch.Tensor,
     hop_length: int,

@@ -24,7 +24,7 @@ def remove_above_nyquist(
     return amplitudes * (f0.unsqueeze(-1) * k < sample_rate / 2)
 
 
-@full_precision
+@full_precision(transforms=("vmap", "grad"))
 def harmonic_oscillator(
     f0: torch.Tensor,
     amplitudes: torch.Tensor,

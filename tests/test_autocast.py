@@ -278,7 +278,7 @@ def test_compiled_wrappers_are_cached_apart():
     the six synthesisers in turn did."""
     import types
 
-    from ddsp.dsp import full_precision
+    from ddsp.precision import full_precision
 
     def add(x, k):
         return x + k

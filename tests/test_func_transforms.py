@@ -13,7 +13,7 @@ from test_autocast import CALLS
 import ddsp.filters as F
 import ddsp.spectral as S
 import ddsp.synth as Y
-from ddsp.dsp import full_precision
+from ddsp.precision import full_precision
 from ddsp.spectral import functional as SF
 
 

@@ -42,7 +42,7 @@ def test_losses_import_by_name():
 # Layers, lowest first: a module may import its own subpackage and lower layers only. Checked
 # by importing each in a fresh interpreter and listing the ddsp subpackages that came with it.
 LAYERS = [
-    {"dsp", "_cpp", "f0", "_extras", "cli"},
+    {"dsp", "precision", "_cpp", "f0", "_extras", "cli"},
     {"spectral"},
     {"filters", "losses"},
     {"synth", "metrics", "data", "plot"},

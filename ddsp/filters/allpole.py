@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import device_assert, full_precision, host_reads_free
+from ..dsp import device_assert, host_reads_free
+from ..precision import full_precision
 from . import _render_cpu, cascade_grad
 from .allpole_grad import lpc_filter, lpc_filter_frames
 from .interpolate import upsample

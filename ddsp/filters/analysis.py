@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import dsp
-from ..dsp import full_precision
+from ..precision import full_precision
 from ..spectral import _checks
 from ..spectral.functional import get_window
 

@@ -9,10 +9,10 @@ from ..dsp import (
     _fft_convolve,
     fft_convolve,
     finite_values,
-    full_precision,
     overlap_add,
     values_within,
 )
+from ..precision import full_precision
 
 __all__ = [
     "fft_convolve",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..dsp import full_precision, overlap_add
+from ..dsp import overlap_add
+from ..precision import full_precision
 from ..spectral import _checks
 from ..spectral.functional import get_window, istft, stft
 from .allpole import allpole, allpole_sos

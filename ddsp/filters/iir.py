@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import full_precision
+from ..precision import full_precision
 from .allpole import allpole
 
 __all__ = ["lfilter", "ltv_iir"]

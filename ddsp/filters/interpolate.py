@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from ..dsp import _positive, finite_values, full_precision, values_within
+from ..dsp import _positive, finite_values, values_within
+from ..precision import full_precision
 from .lpc import lar_to_reflection, lsf_to_lpc, reflection_to_lar, reflection_to_lpc
 
 __all__ = ["upsample", "interpolate_lpc"]

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..dsp import full_precision
+from ..precision import full_precision
 from ..spectral import _checks
 from ..spectral.functional import stft_power
 from ..spectral.loudness import butterworth_highpass

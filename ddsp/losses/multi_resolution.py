@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..dsp import full_precision
+from ..precision import full_precision
 from ..spectral import _checks
 from .stft import STFTLoss, check_pair
 

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..dsp import device_assert, full_precision, host_reads_free
+from ..dsp import device_assert, host_reads_free
+from ..precision import full_precision
 from ..spectral import _checks
 from ..spectral import functional as SF
 from ..spectral._stft import pad_mode_name

@@ -7,8 +7,8 @@ import math
 
 import torch
 
-from ..dsp import full_precision
 from ..losses.stft import check_pair
+from ..precision import full_precision
 from ..spectral import functional as SF
 
 __all__ = ["freqt_matrix", "mel_cepstrum", "mel_cepstral_distortion", "ALPHA"]

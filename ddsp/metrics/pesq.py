@@ -8,8 +8,8 @@ import math
 import numpy as np
 import torch
 
-from ..dsp import full_precision
 from ..losses.stft import check_pair
+from ..precision import full_precision
 
 __all__ = ["pesq_wb"]
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..dsp import full_precision
+from ..precision import full_precision
 from ..spectral import _checks
 from ..spectral.loudness import a_weighted_loudness
 

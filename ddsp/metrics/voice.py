@@ -12,10 +12,11 @@ import warnings
 import numpy as np
 import torch
 
-from ..dsp import finite_values, full_precision
+from ..dsp import finite_values
 from ..f0 import extract_f0
 from ..filters.analysis import autocorrelation, levinson_durbin
 from ..filters.lpc import lpc_roots
+from ..precision import full_precision
 from ..spectral import _checks
 from ..spectral.functional import get_window, stft_power
 

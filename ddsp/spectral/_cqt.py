@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..dsp import full_precision, kaiser_sinc_lowpass
+from ..dsp import kaiser_sinc_lowpass
+from ..precision import full_precision
 from . import _checks, _decimate_cpu, _framed_cpu
 from ._stft import PAD_ALIASES, frames, get_window, stft
 

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..dsp import full_precision
+from ..precision import full_precision
 
 
 def dct_matrix(

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from ..dsp import full_precision
+from ..precision import full_precision
 from . import _checks
 from ._stft import frames, get_window
 

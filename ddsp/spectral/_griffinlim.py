@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import full_precision, values_within
+from ..dsp import values_within
+from ..precision import full_precision
 from . import _checks, _griffinlim_cpu
 from ._stft import istft, stft
 

@@ -21,7 +21,8 @@ import math
 
 import torch
 
-from ..dsp import fft_convolve, full_precision, values_within
+from ..dsp import fft_convolve, values_within
+from ..precision import full_precision
 from . import _checks
 from ._cqt import (
     cqt_fft_basis,

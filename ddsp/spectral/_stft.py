@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import dsp
-from ..dsp import empty_huge, finite_values, frame, full_precision, overlap_add
+from ..dsp import empty_huge, finite_values, frame, overlap_add
+from ..precision import full_precision
 from . import _checks, _cosine, _framed_cpu, _ola_cpu, _power_cpu
 from ._rfft import irfft_frames, rfft_frames, windowed_pairs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..dsp import full_precision
+from ..precision import full_precision
 from . import _checks
 from . import functional as SF
 from ._stft import pad_mode_name

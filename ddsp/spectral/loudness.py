@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..dsp import full_precision
+from ..precision import full_precision
 from . import _checks
 from . import functional as SF
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import full_precision
+from ..precision import full_precision
 from . import _checks
 from . import functional as SF
 from .stft import STFT

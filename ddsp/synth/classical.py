@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import full_precision
 from ..filters.allpole import allpole
 from ..filters.analysis import lpc_analysis
 from ..filters.interpolate import interpolate_lpc, upsample
+from ..precision import full_precision
 from .harmonic import pulse_train
 
 __all__ = ["classical_lpc_vocoder"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..dsp import full_precision
 from ..filters.fir import ltv_fir, magnitudes_to_impulse_response
+from ..precision import full_precision
 from ..spectral._mel import mel_filterbank
 from .core import check_controls, check_settings, gate_voiced
 from .harmonic import pulse_train

@@ -22,10 +22,11 @@ import math
 
 import torch
 
-from ..dsp import finite_values, full_precision, kaiser_sinc_lowpass
+from ..dsp import finite_values, kaiser_sinc_lowpass
 from ..filters import _render_cpu
 from ..filters.fir import fft_convolve
 from ..filters.interpolate import upsample
+from ..precision import full_precision
 from .core import check_settings
 
 __all__ = [

@@ -6,11 +6,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..dsp import full_precision
 from ..filters.allpole import allpole_sos
 from ..filters.framewise import allpole_framewise_ola
 from ..filters.interpolate import upsample
 from ..filters.response import biquad_log_rms_gain
+from ..precision import full_precision
 from .core import check_controls, check_settings, exp_sigmoid, gate_voiced, normalised_biquads
 from .glottal import glottal_oscillator, glottal_wavetables
 from .noise import filtered_noise, noise_magnitudes

@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from ..dsp import finite_values, full_precision, values_within
+from ..dsp import finite_values, values_within
+from ..precision import full_precision
 from .core import upsample
 
 __all__ = ["harmonic_oscillator", "remove_above_nyquist", "pulse_train"]

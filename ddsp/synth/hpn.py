@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..dsp import full_precision
+from ..precision import full_precision
 from .core import check_controls, check_settings, exp_sigmoid, gate_voiced
 from .harmonic import harmonic_oscillator, remove_above_nyquist
 from .noise import filtered_noise, noise_magnitudes

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..dsp import full_precision
 from ..filters.fir import cepstrum_to_minimum_phase_ir, ltv_fir
+from ..precision import full_precision
 from .core import check_controls, check_settings, gate_voiced
 from .harmonic import pulse_train
 from .noise import filtered_noise, noise_magnitudes

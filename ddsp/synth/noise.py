@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..dsp import finite_values, full_precision
+from ..dsp import finite_values
 from ..filters.fir import _ltv_fir, magnitudes_to_impulse_response
+from ..precision import full_precision
 
 __all__ = ["filtered_noise", "white_noise", "noise_magnitudes"]
 

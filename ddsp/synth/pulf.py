@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..dsp import full_precision
 from ..filters.allpole import allpole_sos
 from ..filters.interpolate import upsample
+from ..precision import full_precision
 from .core import check_controls, check_settings, gate_voiced, normalised_biquads
 from .harmonic import pulse_train
 from .noise import white_noise

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..dsp import full_precision
 from ..filters import _render_cpu
 from ..filters.fir import fft_convolve
+from ..precision import full_precision
 from .core import check_settings
 
 DIRECT_MAX_TAPS = 200  # below this, direct convolution beats the FFT on a CPU (measured here)

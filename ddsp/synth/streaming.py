@@ -6,11 +6,11 @@ import math
 
 import torch
 
-from ..dsp import full_precision
 from ..filters.allpole import allpole_sos
 from ..filters.fir import fft_convolve
 from ..filters.framewise import allpole_framewise_ola
 from ..filters.interpolate import upsample
+from ..precision import full_precision
 from .core import check_controls
 from .glottal import DECIMATION_TAPS_PER_PHASE, oscillator_phase
 from .golf import GlottalFlowLPC

@@ -132,6 +132,36 @@ def test_prepare_names_the_bad_file(tmp_path):
     assert len(torch.load(paths["train"])["items"]) == 1
 
 
+def test_splits_csv_mistakes_are_named(tmp_path):
+    """A listed file that is not there was dropped silently (a typo, another case, a Windows
+    path); a missing column raised KeyError('split'); a file listed in two splits took the
+    last; an unknown split was only noticed for files present."""
+    from ddsp.data.prepare import assign_splits, find_audio_files
+
+    root = _folder(tmp_path / "audio", n=4)
+    files = find_audio_files(root)
+    table = root / "splits.csv"
+    table.write_text(
+        "file,split\nclip00.wav,train\n.\\clip01.wav,valid\n./clip02.wav,test\n"
+        "Clip03.wav,train\ngone.wav,test\n"
+    )
+    with pytest.warns(UserWarning, match=r"2 listed file\(s\) not found .*: Clip03.wav, gone.wav"):
+        out = assign_splits(root, files, PrepConfig())
+    assert [[p.name for p in out[s]] for s in ("train", "valid", "test")] == [
+        ["clip00.wav"],
+        ["clip01.wav"],
+        ["clip02.wav"],
+    ]
+    for text, message in (
+        ("name,split\nclip00.wav,train\n", "needs the columns file and split .missing file"),
+        ("file,split\nclip00.wav,train\nclip00.wav,test\n", "line 3: 'clip00.wav' is listed"),
+        ("file,split\ngone.wav,validation\n", "line 2: unknown split 'validation'"),
+    ):
+        table.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            assign_splits(root, files, PrepConfig())
+
+
 def test_prepare_empty_split_is_explained(tmp_path):
     root = _folder(tmp_path / "audio", n=2)
     with pytest.raises(ValueError, match="no files in the"):

@@ -107,16 +107,20 @@ def assign_splits(root: Path, files: list[Path], cfg: PrepConfig) -> dict[str, l
     out: dict[str, list[Path]] = {s: [] for s in SPLITS}
     table = root / "splits.csv"
     if table.is_file():
-        with open(table, newline="") as f:
-            rows = {r["file"]: r["split"] for r in csv.DictReader(f)}
+        rows = read_splits(table)
         for p in files:
             rel = p.relative_to(root).as_posix()
-            split = rows.get(rel)
+            split = rows.pop(rel, None)
             if split is None:
                 continue  # files not listed are not used
-            if split not in out:
-                raise ValueError(f"{table}: unknown split {split!r} for {rel}")
             out[split].append(p)
+        if rows:  # listed but not found: a typo or a missing file would drop it silently
+            names = ", ".join(sorted(rows)[:5]) + (", ..." if len(rows) > 5 else "")
+            warnings.warn(
+                f"{table}: {len(rows)} listed file(s) not found under {root} (paths are "
+                f"relative to it, with '/'): {names}",
+                stacklevel=2,
+            )
     else:
         for p in files:
             rel = p.relative_to(root).as_posix()
@@ -134,6 +138,36 @@ def assign_splits(root: Path, files: list[Path], cfg: PrepConfig) -> dict[str, l
                 "splits.csv (columns file,split) or change valid_fraction/test_fraction"
             )
     return out
+
+
+def read_splits(table: Path) -> dict[str, str]:
+    """``{file: split}`` from a ``splits.csv`` (columns ``file`` and ``split``; others are
+    ignored). Paths are relative to its folder; ``\\`` and a leading ``./`` are accepted. A
+    missing column, an unknown split and a file listed twice with two splits are errors naming
+    the row."""
+    with open(table, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"file", "split"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(
+                f"{table}: needs the columns file and split (missing {', '.join(sorted(missing))};"
+                f" has {', '.join(reader.fieldnames or ()) or 'none'})"
+            )
+        rows: dict[str, str] = {}
+        for line, r in enumerate(reader, start=2):
+            name = (r["file"] or "").strip().replace("\\", "/").removeprefix("./")
+            split = (r["split"] or "").strip()
+            if split not in SPLITS:
+                raise ValueError(
+                    f"{table}, line {line}: unknown split {split!r} for {name!r}; use "
+                    f"{', '.join(SPLITS)}"
+                )
+            if rows.setdefault(name, split) != split:
+                raise ValueError(
+                    f"{table}, line {line}: {name!r} is listed in both {rows[name]!r} and "
+                    f"{split!r}"
+                )
+    return rows
 
 
 def _cache_key(root: Path, files: list[Path], cfg: PrepConfig) -> str:

@@ -164,8 +164,7 @@ def read_splits(table: Path) -> dict[str, str]:
                 )
             if rows.setdefault(name, split) != split:
                 raise ValueError(
-                    f"{table}, line {line}: {name!r} is listed in both {rows[name]!r} and "
-                    f"{split!r}"
+                    f"{table}, line {line}: {name!r} is listed in both {rows[name]!r} and {split!r}"
                 )
     return rows
 

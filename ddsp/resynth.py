@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -261,7 +262,9 @@ def read_curve(path: str | Path, frames: int, frame_rate: float, kind: str) -> t
     (interpolated); three (f0 only) = ``start_s end_s midi_note`` notes. Shape: ``(frames,)``."""
     try:
         text = Path(path).read_text().replace(",", " ")
-        rows = np.loadtxt(text.splitlines(), ndmin=2)
+        with warnings.catch_warnings():  # "input contained no data": said below, as an error
+            warnings.simplefilter("ignore", UserWarning)
+            rows = np.loadtxt(text.splitlines(), ndmin=2)
     except (OSError, ValueError) as e:
         raise ValueError(f"{path}: not a readable {kind} file ({e})") from e
     if rows.size == 0:
@@ -274,6 +277,8 @@ def read_curve(path: str | Path, frames: int, frame_rate: float, kind: str) -> t
                 f"{1000 / frame_rate:g} ms frame; or give time_s value pairs)"
             )
         return torch.tensor(rows[:, 0], dtype=torch.float32)
+    if cols in (2, 3):
+        _check_times(path, rows[:, : cols - 1], frames / frame_rate)
     if cols == 2:
         return curve_from_points(
             torch.tensor(rows[:, 0]), torch.tensor(rows[:, 1]), frames, frame_rate
@@ -283,6 +288,19 @@ def read_curve(path: str | Path, frames: int, frame_rate: float, kind: str) -> t
     raise ValueError(
         f"{path}: {cols} columns; a {kind} file has 1 or 2" + (" or 3" if kind == "f0" else "")
     )
+
+
+def _check_times(path: str | Path, times: np.ndarray, seconds: float) -> None:
+    """Warn when a curve's times cannot be meant for an output of ``seconds``: all after its
+    end, or running past ten times its length (milliseconds given for seconds: the output then
+    takes the first sliver of the curve, silently)."""
+    first, last = float(times.min()), float(times.max())
+    if first >= seconds or last > 10 * max(seconds, 1.0):
+        warnings.warn(
+            f"{path}: its times run from {first:g} to {last:g} s, but the output lasts "
+            f"{seconds:.2f} s (times are in seconds)",
+            stacklevel=3,
+        )
 
 
 AUDIO_OUT = (".wav", ".flac", ".ogg")
@@ -343,18 +361,24 @@ def _edit(a: argparse.Namespace, frames: int | None, frame_rate: float = 1.0) ->
         factors = tuple(_number("--formant-factors", f) for f in a.formant_factors.split(","))
         if len(factors) != 3:
             raise ValueError(f"--formant-factors takes F1,F2,F3, got {a.formant_factors!r}")
-    gain = a.gain_db
-    if Path(gain).is_file():
-        gain_db = read_curve(gain, out_frames, frame_rate, "gain") if frames else 0.0
-    else:
-        gain_db = _number("--gain-db", gain)
+    gain, f0 = a.gain_db, None
+    try:  # a curve file's errors name its flag (they start with the file's path)
+        if Path(gain).is_file():
+            gain_db = read_curve(gain, out_frames, frame_rate, "gain") if frames else 0.0
+        else:
+            gain_db = _number("--gain-db", gain)
+    except ValueError as e:
+        raise ValueError(str(e) if str(e).startswith("--") else f"--gain-db {e}") from None
+    if a.f0_file and frames:
+        try:
+            f0 = read_curve(a.f0_file, out_frames, frame_rate, "f0")
+        except ValueError as e:
+            raise ValueError(f"--f0-file {e}") from None
     try:
         return VoiceEdit(
             pitch_shift=_number("--pitch-shift", a.pitch_shift),
             f0_scale=_number("--f0-scale", a.f0_scale),
-            f0=read_curve(a.f0_file, out_frames, frame_rate, "f0")
-            if a.f0_file and frames
-            else None,
+            f0=f0,
             formant_scale=_number("--formant-scale", a.formant_scale),
             formant_factors=factors,
             formant_method=a.formant_method,

@@ -460,6 +460,42 @@ def test_resynth_user_errors_are_one_line(tmp_path, capsys):
     )
 
 
+def test_resynth_curve_files_errors_name_their_flag(tmp_path, capsys):
+    """A curve file's error named a flag made of its own file name ("--f0.txt: an empty f0
+    file"), and numpy's "input contained no data" warning came first."""
+    from conftest import DATA
+
+    from ddsp.resynth import main
+
+    wav = str(sorted(DATA.glob("*.ogg"))[0])
+    out, curve = str(tmp_path / "out.wav"), tmp_path / "curve.txt"
+    for flag, text, message in (
+        ("--f0-file", "", f"--f0-file {curve}: an empty f0 file"),
+        ("--f0-file", "abc\n", f"--f0-file {curve}: not a readable f0 file"),
+        ("--f0-file", "120\n130\n", f"--f0-file {curve}: 2 values, but the output has"),
+        ("--gain-db", "0 1 2 3\n", f"--gain-db {curve}: 4 columns; a gain file has 1 or 2"),
+    ):
+        curve.write_text(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert message in _cli_error(main, [wav, out, flag, str(curve)], capsys), text
+
+
+def test_curve_times_that_cannot_be_seconds_are_warned(tmp_path):
+    """Milliseconds given for seconds took the curve's first sliver for the whole output."""
+    from ddsp.resynth import read_curve
+
+    curve = tmp_path / "f0.txt"
+    for text in ("0 120\n500 130\n1000 140\n", "5 120\n6 130\n", "5 6 60\n"):
+        curve.write_text(text)
+        with pytest.warns(UserWarning, match=r"but the output lasts 4.00 s \(times are in seconds"):
+            read_curve(curve, 400, 100.0, "f0")
+    curve.write_text("0 120\n4 140\n9 150\n")  # running on past the end is fine
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_curve(curve, 400, 100.0, "f0").shape == (400,)
+
+
 def test_evaluate_and_prepare_user_errors_are_one_line(tmp_path, capsys):
     from ddsp.data.prepare import main as prepare_main
     from ddsp.evaluate import main as evaluate_main

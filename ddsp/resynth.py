@@ -361,19 +361,19 @@ def _edit(a: argparse.Namespace, frames: int | None, frame_rate: float = 1.0) ->
         factors = tuple(_number("--formant-factors", f) for f in a.formant_factors.split(","))
         if len(factors) != 3:
             raise ValueError(f"--formant-factors takes F1,F2,F3, got {a.formant_factors!r}")
-    gain, f0 = a.gain_db, None
-    try:  # a curve file's errors name its flag (they start with the file's path)
-        if Path(gain).is_file():
-            gain_db = read_curve(gain, out_frames, frame_rate, "gain") if frames else 0.0
-        else:
-            gain_db = _number("--gain-db", gain)
-    except ValueError as e:
-        raise ValueError(str(e) if str(e).startswith("--") else f"--gain-db {e}") from None
-    if a.f0_file and frames:
-        try:
-            f0 = read_curve(a.f0_file, out_frames, frame_rate, "f0")
+
+    def curve(flag: str, path: str, kind: str) -> torch.Tensor:
+        try:  # the file's errors start with its path: name the flag before it
+            return read_curve(path, out_frames, frame_rate, kind)
         except ValueError as e:
-            raise ValueError(f"--f0-file {e}") from None
+            raise ValueError(f"{flag} {e}") from None
+
+    gain = a.gain_db
+    if Path(gain).is_file():
+        gain_db = curve("--gain-db", gain, "gain") if frames else 0.0
+    else:
+        gain_db = _number("--gain-db", gain)
+    f0 = curve("--f0-file", a.f0_file, "f0") if a.f0_file and frames else None
     try:
         return VoiceEdit(
             pitch_shift=_number("--pitch-shift", a.pitch_shift),

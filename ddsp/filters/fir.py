@@ -5,13 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..dsp import (
-    _fft_convolve,
-    fft_convolve,
-    finite_values,
-    overlap_add,
-    values_within,
-)
+from ..dsp import _fft_convolve, fft_convolve, finite_values, overlap_add, values_within
 from ..precision import full_precision
 
 __all__ = [

@@ -146,9 +146,8 @@ class STFTLoss(nn.Module):
         self.fft_size, self.hop_size = fft_size, hop_size
         self.win_length = fft_size if win_length is None else win_length
         self.window = window  # built in the input dtype on use (bit-equal to auraloss in float32)
-        for name, weight in dict(w_sc=w_sc, w_log_mag=w_log_mag, w_lin_mag=w_lin_mag).items():
-            _checks.nonnegative(name, weight)
-        for name, weight in dict(w_phs=w_phs, w_complex=w_complex, smooth_l1=smooth_l1).items():
+        weights = dict(w_sc=w_sc, w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, w_phs=w_phs)
+        for name, weight in dict(weights, w_complex=w_complex, smooth_l1=smooth_l1).items():
             _checks.nonnegative(name, weight)
         if floor_db is not None and not -math.inf < floor_db < math.inf:
             raise ValueError(f"floor_db must be a finite number (dB) or None, got {floor_db!r}")

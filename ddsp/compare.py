@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -163,10 +163,15 @@ def _timed(fn: Callable[..., torch.Tensor], *args) -> tuple[torch.Tensor, float]
 
 
 def compare_files(
-    model, cfg, files: list[Path], progress: bool = True
+    model, cfg, files: list[Path], progress: bool = True, systems: Sequence[str] = SYSTEMS
 ) -> list[dict[str, dict[str, float] | str | float]]:
-    """Resynthesise every file with the three systems; one row per file long enough to score:
+    """Resynthesise every file with each of ``systems`` (default: all three); one row per file
+    long enough to score:
     ``{"file": path, "seconds": duration, system: {metric: value, "rtf_seconds": wall}}``."""
+    unknown = [s for s in systems if s not in _RUNS]
+    if unknown or not systems:
+        raise ValueError(f"systems={list(systems)}: each must be one of {list(SYSTEMS)}")
+    runs = {name: _RUNS[name] for name in systems}
     d = cfg.data
     sr, hop = d.sample_rate, d.hop_length
     prep = PrepConfig(sr, hop, d.f0_min, d.f0_max, d.f0_method)
@@ -188,9 +193,9 @@ def compare_files(
         }
         with torch.no_grad():
             if not rows:  # warm-up: first calls pay one-off costs (allocations, caches)
-                for run in _RUNS.values():
+                for run in runs.values():
                     run(batch, sr, hop, model)
-            outs = {name: _timed(run, batch, sr, hop, model) for name, run in _RUNS.items()}
+            outs = {name: _timed(run, batch, sr, hop, model) for name, run in runs.items()}
         row: dict = {"file": str(path), "seconds": len(x) / sr}
         for system, (y, wall) in outs.items():
             row[system] = {**_metrics(y, x, item, sr, hop), "rtf_seconds": wall}
@@ -199,14 +204,14 @@ def compare_files(
 
 
 def summarise(rows: list[dict]) -> dict[str, dict[str, float]]:
-    """Rows of :func:`compare_files` -> ``{system: {metric: mean over files}}`` (NaN-skipping
-    means; ``rtf`` is the total wall time over the total duration; ``files`` and ``seconds``
-    included)."""
+    """Rows of :func:`compare_files` -> ``{system: {metric: mean over files}}`` for the systems
+    the rows hold (NaN-skipping means; ``rtf`` is the total wall time over the total duration;
+    ``files`` and ``seconds`` included)."""
     if not rows:
         raise ValueError("no file long enough to compare (each needs at least 8 frames)")
     seconds = sum(r["seconds"] for r in rows)
     out = {}
-    for system in SYSTEMS:
+    for system in (s for s in SYSTEMS if s in rows[0]):
         keys = [k for k in rows[0][system] if k != "rtf_seconds"]
         means = {k: _nanmean([r[system][k] for r in rows]) for k in keys}
         means["rtf"] = sum(r[system]["rtf_seconds"] for r in rows) / seconds

@@ -17,6 +17,8 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from .models.checkpoint import init_weights
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout (train.py sets DDSP_ROOT to it)
@@ -80,6 +82,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
         cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric)
     )
     model.config = OmegaConf.to_container(cfg, resolve=True)  # rebuilds the model from a .ckpt
+    if cfg.get("init_from"):
+        if cfg.get("ckpt_path"):
+            raise ValueError(
+                f"init_from={cfg.init_from} and ckpt_path={cfg.ckpt_path}: give one. ckpt_path "
+                "resumes a run (its step, optimiser and schedule); init_from starts a new run "
+                "from a checkpoint's weights (fine-tuning)"
+            )
+        src = init_weights(model, cfg.init_from, model.config)
+        log.info("weights from %s; step, optimiser and schedule start afresh", src)
     loggers = _instantiate_dict(cfg.get("logger"))
     for lg in loggers:  # Lightning passes anonymous=None, which wandb warns has no effect
         getattr(lg, "_wandb_init", {}).pop("anonymous", None)

@@ -64,6 +64,14 @@ def test_comparison_rows_per_file_and_their_summary():
     assert math.isclose(again["ours"]["mss"], summary["ours"]["mss"], rel_tol=1e-6)
     with pytest.raises(ValueError, match="no file long enough"):
         summarise([])
+    ours = compare_files(model, cfg, files[:1], progress=False, systems=("ours",))
+    assert set(ours[0]) == {"file", "seconds", "ours"}
+    assert {k: v for k, v in ours[0]["ours"].items() if k != "rtf_seconds"} == {
+        k: v for k, v in rows[0]["ours"].items() if k != "rtf_seconds"
+    }
+    assert list(summarise(ours)) == ["ours"]
+    with pytest.raises(ValueError, match=r"systems=\['wavenet'\]: each must be one of"):
+        compare_files(model, cfg, files, progress=False, systems=("wavenet",))
 
 
 def test_unvoiced_loudness_error_sees_the_noise_a_vocoder_drops():

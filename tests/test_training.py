@@ -207,6 +207,53 @@ def test_last_checkpoint_is_the_last_step_not_the_last_improvement(tmp_path):
     assert last["global_step"] == 3
 
 
+def test_init_from_starts_a_new_run_from_the_weights(tmp_path):
+    """Fine-tuning: the shipped model's weights, a fresh step count and optimiser (lr 0 here,
+    so the weights must come out exactly as they went in)."""
+    from ddsp.models.checkpoint import PRETRAINED
+
+    train(_short(tmp_path, "none", "experiment=lpc_vocoder", "init_from=pretrained",
+                 "trainer.max_steps=1", "trainer.val_check_interval=1",
+                 "model.optimizer.lr=0"))  # fmt: skip
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 1
+    assert ckpt["ddsp_config"]["init_from"] == "pretrained"
+    theirs = torch.load(PRETRAINED, weights_only=False)["state_dict"]
+    assert set(theirs) <= set(ckpt["state_dict"])
+    for k, v in theirs.items():
+        assert torch.equal(ckpt["state_dict"][k], v), k
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.synth.lpc_order=20", "model.synth.lpc_order: 22 there, 20 here"),
+        ("model.encoder.hidden=128", "model.encoder.hidden: 256 there, 128 here"),
+        ("data.sample_rate=22050", "set data.sample_rate=16000"),
+        ("data.hop_length=80", "set data.hop_length=160"),
+        ("ckpt_path=x.ckpt", "give one"),
+    ],
+)
+def test_init_from_names_what_does_not_fit(tmp_path, override, message):
+    cfg = _short(tmp_path, "none", "experiment=lpc_vocoder", "init_from=pretrained", override)
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        train(cfg)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_init_from_the_shipped_model_into_another_vocoder(tmp_path):
+    cfg = _short(tmp_path, "none", "experiment=ddsp_hpn", "init_from=pretrained")
+    with pytest.raises(ValueError, match=r"GlottalFlowLPC there, ddsp\.synth\.HarmonicPlusNoise "
+                       r"here.*experiment=finetune builds it"):  # fmt: skip
+        train(cfg)
+
+
+def test_init_from_a_missing_file(tmp_path):
+    cfg = _short(tmp_path, "none", f"init_from={tmp_path / 'nope.ckpt'}")
+    with pytest.raises(FileNotFoundError, match="nope.ckpt: no such checkpoint"):
+        train(cfg)
+
+
 def test_seed_makes_runs_repeatable(tmp_path):
     a = train(_short(tmp_path / "a", "none", "seed=7"))
     b = train(_short(tmp_path / "b", "none", "seed=7"))

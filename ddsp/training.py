@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout (train.py sets DDSP_ROOT to it)
 
-__all__ = ["train", "quiet_lightning", "LatestCheckpoint", "ROOT"]
+__all__ = ["train", "compose_config", "quiet_lightning", "LatestCheckpoint", "ROOT"]
 
 
 class LatestCheckpoint(ModelCheckpoint):
@@ -47,6 +47,17 @@ class LatestCheckpoint(ModelCheckpoint):
         saved = self._last_global_step_saved == trainer.global_step  # by the last validation
         if not trainer.fast_dev_run and trainer.global_step > 0 and not saved:
             trainer.save_checkpoint(Path(self.dirpath) / f"{self.filename}{self.FILE_EXTENSION}")
+
+
+def compose_config(*overrides: str) -> DictConfig:
+    """The config ``python train.py OVERRIDES...`` composes from this checkout's ``conf/``, not
+    resolved: to train or to build a run's parts from Python, e.g.
+    ``train(compose_config("experiment=finetune", "data.root=voice", "paths.output_dir=run"))``
+    (``paths.output_dir`` is Hydra's run folder under ``train.py``: give it here to train)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
 
 
 def _instantiate_dict(cfg: DictConfig | None) -> list:

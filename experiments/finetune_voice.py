@@ -35,12 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DDSP_ROOT", str(ROOT))
 
-from hydra import compose, initialize_config_dir  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
 from ddsp.compare import METRICS, compare_files, summarise  # noqa: E402
 from ddsp.models.checkpoint import PRETRAINED, load_vocoder  # noqa: E402
-from ddsp.training import train  # noqa: E402
+from ddsp.training import compose_config, train  # noqa: E402
 
 SHIPPED = ROOT / "data" / "fillets_cs"
 SPEAKERS = ("female", "male")
@@ -95,10 +93,7 @@ def finetune(
         f"seed={seed}",
         *extra,
     ]
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
-    OmegaConf.resolve(cfg)
-    train(cfg)
+    train(compose_config(*overrides))
     best = [p for p in (run / "checkpoints").glob("step*.ckpt")]
     if len(best) != 1:
         raise RuntimeError(f"{run}: expected one best checkpoint, found {best}")

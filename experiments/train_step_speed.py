@@ -19,18 +19,16 @@ import time
 
 import torch
 from _results import machine, write_results
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from ddsp.training import ROOT
+from ddsp.training import ROOT, compose_config
 
 os.environ.setdefault("DDSP_ROOT", str(ROOT))  # conf/paths, for the configs composed here
 
 
 def setup(experiment: str) -> dict:
     """The experiment's model, loss, optimiser and one real training batch."""
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}", "paths.output_dir=/tmp"])
+    cfg = compose_config(f"experiment={experiment}")
     torch.manual_seed(0)
     dm = instantiate(cfg.data)
     dm.prepare_data()

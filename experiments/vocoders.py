@@ -88,14 +88,13 @@ def train_and_evaluate(
 def classical_lpc() -> dict:
     """The untrained analysis-synthesis LPC vocoder on the same test segments and metrics."""
     import torch
-    from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
     from ddsp.metrics import ALPHA, f0_errors, loudness_error, mel_cepstral_distortion
     from ddsp.synth import classical_lpc_vocoder
+    from ddsp.training import compose_config
 
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=lpc_vocoder"])
+    cfg = compose_config("experiment=lpc_vocoder")
     dm = instantiate(cfg.data)
     dm.prepare_data()
     dm.setup("test")
@@ -124,13 +123,11 @@ def untrained_golf() -> dict:
     import warnings
 
     import lightning as L
-    from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from ddsp.training import quiet_lightning
+    from ddsp.training import compose_config, quiet_lightning
 
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=lpc_vocoder"])
+    cfg = compose_config("experiment=lpc_vocoder")
     L.seed_everything(1234, verbose=False)
     dm = instantiate(cfg.data)
     model = instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))

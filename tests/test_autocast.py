@@ -225,10 +225,7 @@ def test_signal_transforms_run_in_full_precision(fn):
 
 @pytest.mark.slow
 def test_vocoder_trains_with_bf16_mixed_precision(tmp_path):
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    from ddsp.training import ROOT, train
+    from ddsp.training import compose_config, train
 
     overrides = [
         "experiment=lpc_vocoder",
@@ -239,10 +236,7 @@ def test_vocoder_trains_with_bf16_mixed_precision(tmp_path):
         "trainer.precision=bf16-mixed",
         f"paths.output_dir={tmp_path}",
     ]
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
-    OmegaConf.resolve(cfg)
-    metrics = train(cfg)
+    metrics = train(compose_config(*overrides))
     assert torch.isfinite(torch.tensor(metrics["train/loss"]))
 
 

@@ -875,13 +875,11 @@ def test_encoder_and_model_refuse_bad_sizes_when_built():
                   torch.zeros(1, 10))  # fmt: skip
     assert {k: v.shape[-1] for k, v in out.items()} == sizes
     assert all(torch.isfinite(v).all() for v in out.values())
-    from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from ddsp.training import ROOT
+    from ddsp.training import compose_config
 
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=lpc_vocoder", "model.n_audio_examples=-1"])
+    cfg = compose_config("experiment=lpc_vocoder", "model.n_audio_examples=-1")
     with pytest.raises(Exception, match="n_audio_examples must be an int >= 0, got -1"):
         instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))
 

@@ -3,10 +3,9 @@
 import warnings
 
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from ddsp.training import ROOT
+from ddsp.training import compose_config
 
 
 class _Decoder(torch.nn.Module):
@@ -23,8 +22,7 @@ class _Decoder(torch.nn.Module):
 
 
 def test_traced_golf_decoder_saves_loads_and_matches_eager(tmp_path):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=lpc_vocoder"])
+    cfg = compose_config("experiment=lpc_vocoder")
     synth = instantiate(cfg.model.synth).eval()
     sizes = synth.control_sizes
     hop = cfg.data.hop_length

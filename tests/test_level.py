@@ -7,18 +7,16 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import DATA
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from ddsp.data.prepare import PrepConfig, analyse_file
 from ddsp.losses import FrameLevelLoss
 from ddsp.spectral import butterworth_highpass, frame_rms
-from ddsp.training import ROOT
+from ddsp.training import compose_config
 
 
 def _model(experiment: str):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={experiment}"])
+    cfg = compose_config(f"experiment={experiment}")
     torch.manual_seed(0)
     model = instantiate(cfg.model, loss=instantiate(cfg.loss), metric=instantiate(cfg.metric))
     return model.eval(), cfg

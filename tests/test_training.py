@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from ddsp.spectral import functional as SF
-from ddsp.training import ROOT, train
+from ddsp.training import ROOT, compose_config, train
 
 CONF = ROOT / "conf"
 SHIPPED_SPEECH = ROOT / "data" / "fillets_cs"
@@ -31,8 +31,7 @@ SMALL = [
 
 
 def _cfg(tmp_path: Path, *overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[*SMALL, *overrides, f"paths.output_dir={tmp_path}"])
+    cfg = compose_config(*SMALL, *overrides, f"paths.output_dir={tmp_path}")
     OmegaConf.resolve(cfg)
     return cfg
 
@@ -73,8 +72,7 @@ def test_double_precision_trains(tmp_path):
 
 
 def test_paper_scale_config_keeps_the_paper_settings():
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=lpc_vocoder_vctk"])
+    cfg = compose_config("experiment=lpc_vocoder_vctk")
     assert cfg.data.sample_rate == 24000 and cfg.data.hop_length == 240
     assert cfg.data.batch_size == 64 and cfg.data.segment_seconds == 2.0
     assert cfg.model.optimizer.lr == 1e-4 and cfg.trainer.gradient_clip_val == 0.5

@@ -239,6 +239,13 @@ def test_init_from_names_what_does_not_fit(tmp_path, override, message):
     assert not (tmp_path / "checkpoints").exists()
 
 
+def test_init_from_warns_when_the_weights_fit_another_setting(tmp_path):
+    cfg = _short(tmp_path, "none", "experiment=lpc_vocoder", "init_from=pretrained",
+                 "model.synth.max_radius=0.95", "model.optimizer.lr=1e-5")  # fmt: skip
+    with pytest.warns(UserWarning, match=r"model\.synth\.max_radius: 0\.99 there, 0\.95 here$"):
+        train(cfg)  # the optimiser's lr is a fine-tuning run's own: not named
+
+
 def test_init_from_the_shipped_model_into_another_vocoder(tmp_path):
     cfg = _short(tmp_path, "none", "experiment=ddsp_hpn", "init_from=pretrained")
     with pytest.raises(ValueError, match=r"GlottalFlowLPC there, ddsp\.synth\.HarmonicPlusNoise "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -87,7 +88,9 @@ def init_weights(model: torch.nn.Module, ckpt_path: str | Path, config: dict) ->
 
     ``config`` is the new run's resolved config. Its sample rate and hop must be the
     checkpoint's, and its model the checkpoint's in everything that shapes the weights; a
-    mismatch raises ``ValueError`` naming the settings that differ. Returns the path read.
+    mismatch raises ``ValueError`` naming the settings that differ. Other model settings that
+    differ (``max_radius``, ``level``, ...; not the optimiser, schedule or logging) are warned
+    about: the weights load, but were trained for another model. Returns the path read.
     """
     path = _resolve(ckpt_path)
     ckpt = _read(path)
@@ -99,19 +102,18 @@ def init_weights(model: torch.nn.Module, ckpt_path: str | Path, config: dict) ->
                 f"init_from={path}: trained with data.{key}={a}, this run has {b}; "
                 f"set data.{key}={a}"
             )
+    a, b = _flat({"model": theirs["model"]}), _flat({"model": ours["model"]})
+    differ = [
+        f"{k}: {a.get(k, '(unset)')} there, {b.get(k, '(unset)')} here"
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k) and not k.startswith(_FREE)
+    ]
     mine = model.state_dict()
     given = ckpt["state_dict"]
     missing = sorted(set(mine) - set(given))
     extra = sorted(set(given) - set(mine))
     shapes = sorted(k for k in set(mine) & set(given) if mine[k].shape != given[k].shape)
     if missing or extra or shapes:
-        a = _flat({"model": theirs["model"]})
-        b = _flat({"model": ours["model"]})
-        differ = [
-            f"{k}: {a.get(k, '(unset)')} there, {b.get(k, '(unset)')} here"
-            for k in sorted(set(a) | set(b))
-            if a.get(k) != b.get(k) and not k.startswith(_FREE)
-        ]
         what = [f"{n} {', '.join(ks[:3])}" for n, ks in
                 (("missing", missing), ("unexpected", extra), ("other shape", shapes)) if ks]  # fmt: skip
         raise ValueError(
@@ -126,6 +128,12 @@ def init_weights(model: torch.nn.Module, ckpt_path: str | Path, config: dict) ->
                 if path == PRETRAINED
                 else ""
             )
+        )
+    if differ:
+        warnings.warn(
+            f"init_from={path}: the weights fit, but this run's model differs from the one they "
+            f"were trained for: {'; '.join(differ)}",
+            stacklevel=2,
         )
     model.load_state_dict(given)
     return path

@@ -10,7 +10,14 @@ import torch
 from ddsp.data.audio import AudioFileError, load_audio
 from ddsp.data.dataset import SegmentDataset
 from ddsp.data.f0 import extract_f0
-from ddsp.data.prepare import PrepConfig, prepare
+from ddsp.data.prepare import (
+    PrepConfig,
+    analyse_file,
+    assign_splits,
+    find_audio_files,
+    prepare,
+    split_by_time,
+)
 
 
 def _tone(f0, sr=16000, seconds=1.0, channels=1):
@@ -162,9 +169,51 @@ def test_splits_csv_mistakes_are_named(tmp_path):
             assign_splits(root, files, PrepConfig())
 
 
-def test_prepare_empty_split_is_explained(tmp_path):
+def test_too_few_files_are_split_by_time(tmp_path):
+    """One long recording of a voice (what a user fine-tunes on) held no file for the
+    validation and test splits, and training stopped with an error; now each file is cut by
+    time, and the parts put back together are the whole file with its features."""
+    root = tmp_path / "audio"
+    root.mkdir()
+    sf.write(root / "me.wav", _tone(150, seconds=3.0), 16000)
+    cfg = PrepConfig(valid_fraction=0.1, test_fraction=0.2)
+    with pytest.warns(UserWarning, match="1 file.s., too few .* first 70% to train, the next 10%"):
+        paths = prepare(root, cfg, tmp_path / "cache", progress=False)
+    (whole,) = [analyse_file(root / "me.wav", cfg)]
+    parts = [torch.load(paths[s])["items"] for s in ("train", "valid", "test")]
+    assert [len(p) for p in parts] == [1, 1, 1]
+    parts = [p[0] for p in parts]
+    assert [len(p["audio"]) // 160 for p in parts] == [210, 30, 60]
+    assert torch.equal(torch.cat([p["audio"] for p in parts]), whole["audio"][: 300 * 160])
+    for p in parts:
+        assert p["f0"].shape == p["voiced"].shape == p["loudness"].shape
+        assert len(p["f0"]) == len(p["audio"]) // 160 + 1
+    assert torch.equal(torch.cat([parts[0]["loudness"][:-1], parts[1]["loudness"][:-1],
+                                  parts[2]["loudness"]]), whole["loudness"])  # fmt: skip
+    # a longer recording: every 10 s block gives each split a part, so validation and test
+    # sample the whole recording rather than its end alone
+    long = {k: whole[k].repeat(11) if k != "name" else "long" for k in whole}
+    long["audio"] = long["audio"][: 33 * 16000]
+    split = split_by_time(long, cfg)
+    assert [len(split[s]) for s in ("train", "valid", "test")] == [3, 3, 3]
+    in_order = [split[s][i] for i in range(3) for s in ("train", "valid", "test")]
+    assert torch.equal(torch.cat([p["audio"] for p in in_order]), long["audio"])
+    assert split["test"][0]["name"] == "long (test, 8.8 s)"
+
+
+def test_what_cannot_be_split_is_explained(tmp_path):
     root = _folder(tmp_path / "audio", n=2)
-    with pytest.raises(ValueError, match="no files in the"):
+    with pytest.raises(ValueError, match="no files in the 'valid' split"):  # no validation asked
+        prepare(root, PrepConfig(valid_fraction=0.0), tmp_path / "cache", progress=False)
+    with pytest.raises(ValueError, match="no files in the '(valid|test)' split"):
+        assign_splits(root, find_audio_files(root), PrepConfig())  # by file, as ddsp.evaluate
+    short = tmp_path / "short"
+    short.mkdir()
+    sf.write(short / "a.wav", _tone(150, seconds=0.05), 16000)
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="too little audio to split"):
+        prepare(short, cache_dir=tmp_path / "cache", progress=False)
+    (root / "splits.csv").write_text("file,split\nclip00.wav,train\nclip01.wav,test\n")
+    with pytest.raises(ValueError, match="no files in the 'valid' split"):  # the table's word
         prepare(root, cache_dir=tmp_path / "cache", progress=False)
 
 

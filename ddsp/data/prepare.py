@@ -9,7 +9,10 @@ place for both (:func:`default_cache_dir`: ``$DDSP_CACHE_DIR``, else ``~/.cache/
 keyed by the folder, its file list and the settings, so a second run loads in a second.
 
 Splits: ``<root>/splits.csv`` (columns ``file,split`` with ``train``/``valid``/``test``) when it
-exists, otherwise a fixed pseudo-random split by the SHA-1 of each file's relative path.
+exists, otherwise a fixed pseudo-random split by the SHA-1 of each file's relative path; a
+folder with too few files for that (one long recording of a voice) is split by time instead:
+in every 10 s block of every file, the first part trains, the next validates, the last tests
+(with a warning).
 """
 
 from __future__ import annotations
@@ -39,12 +42,14 @@ __all__ = [
     "prepare",
     "find_audio_files",
     "assign_splits",
+    "split_by_time",
+    "TooFewFilesError",
     "default_cache_dir",
     "SPLITS",
 ]
 
 SPLITS = ("train", "valid", "test")
-_VERSION = 1  # bump when the cached content changes
+_VERSION = 2  # bump when the cached content changes (2: too few files split by time)
 
 
 @dataclass(frozen=True)
@@ -133,10 +138,44 @@ def assign_splits(root: Path, files: list[Path], cfg: PrepConfig) -> dict[str, l
             out[split].append(p)
     for split in SPLITS:
         if not out[split]:
-            raise ValueError(
+            error = ValueError if table.is_file() else TooFewFilesError
+            raise error(
                 f"{root}: no files in the '{split}' split ({len(files)} files in all); add a "
                 "splits.csv (columns file,split) or change valid_fraction/test_fraction"
             )
+    return out
+
+
+class TooFewFilesError(ValueError):
+    """No ``splits.csv`` and too few files to give every split one (:func:`prepare` then
+    splits each file by time)."""
+
+
+BLOCK_SECONDS = 10.0  # a file split by time is split block by block, so that every split
+# samples the whole recording (not only its end, where silence tends to be)
+
+
+def split_by_time(item: dict, cfg: PrepConfig) -> dict[str, list[dict]]:
+    """One analysed file cut at frame boundaries into blocks of about :data:`BLOCK_SECONDS`,
+    and each block into its first ``1 - valid - test`` of the time (``train``), the next
+    ``valid_fraction`` (``valid``) and the last ``test_fraction`` (``test``); parts with no frame
+    are left out. Each part keeps the item layout (``audio (time,)``, features
+    ``(time // hop + 1,)``). Returns ``{split: [parts in time order]}``."""
+    hop = cfg.hop_length
+    frames = len(item["audio"]) // hop
+    n = max(1, round(frames * hop / cfg.sample_rate / BLOCK_SECONDS))
+    out: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for i in range(n):
+        s, e = round(i * frames / n), round((i + 1) * frames / n)
+        a = s + round((e - s) * (1 - cfg.valid_fraction - cfg.test_fraction))
+        b = s + round((e - s) * (1 - cfg.test_fraction))
+        for split, (start, end) in zip(SPLITS, ((s, a), (a, b), (b, e)), strict=True):
+            if end > start:
+                out[split].append({
+                    "name": f"{item['name']} ({split}, {start * hop / cfg.sample_rate:.1f} s)",
+                    "audio": item["audio"][start * hop : end * hop],
+                    **{k: item[k][start : end + 1] for k in ("f0", "voiced", "loudness")},
+                })  # fmt: skip
     return out
 
 
@@ -181,6 +220,8 @@ def _cache_key(root: Path, files: list[Path], cfg: PrepConfig) -> str:
         h.update(table.read_bytes())
     return h.hexdigest()[:16]
 
+
+_SPLIT_BY_TIME: set[str] = set()  # folders already warned about in this process
 
 MIN_SECONDS = 0.1  # shorter files hold too few frames for f0 tracking and a training segment
 
@@ -243,7 +284,22 @@ def prepare(
     root = Path(root)
     cfg = cfg or PrepConfig()
     files = find_audio_files(root)
-    splits = assign_splits(root, files, cfg)
+    try:
+        splits, by_time = assign_splits(root, files, cfg), False
+    except TooFewFilesError:
+        if not (cfg.valid_fraction > 0 and cfg.test_fraction > 0):
+            raise
+        splits, by_time = {"train": files}, True
+        if str(root.resolve()) not in _SPLIT_BY_TIME:  # once a process, not at every stage
+            _SPLIT_BY_TIME.add(str(root.resolve()))
+            train = 1 - cfg.valid_fraction - cfg.test_fraction
+            warnings.warn(
+                f"{root}: {len(files)} file(s), too few to hold out whole files: they are split "
+                f"by time instead, every {BLOCK_SECONDS:.0f} s block's first {train:.0%} to "
+                f"train, the next {cfg.valid_fraction:.0%} to validate, the last "
+                f"{cfg.test_fraction:.0%} to test (a splits.csv chooses)",
+                stacklevel=2,
+            )
     out_dir = Path(cache_dir or default_cache_dir()) / _cache_key(root, files, cfg)
     paths = {s: out_dir / f"{s}.pt" for s in SPLITS}
     if all(p.is_file() for p in paths.values()):
@@ -255,8 +311,9 @@ def prepare(
         desc=f"Preparing {root.name} ({cfg.sample_rate} Hz, f0 {cfg.f0_method})",
         disable=not progress,
     )
+    prepared: dict[str, list[dict]] = {}
     for split, split_files in splits.items():
-        items = []
+        items = prepared.setdefault(split, [])
         for p in split_files:
             try:
                 items.append(analyse_file(p, cfg))
@@ -265,13 +322,28 @@ def prepare(
                     raise
                 warnings.warn(f"skipped: {e}", stacklevel=2)
             bar.update(1)
+    bar.close()
+    if by_time:
+        parts = [split_by_time(item, cfg) for item in prepared["train"]]
+        prepared = {s: [x for p in parts for x in p[s]] for s in SPLITS}
+        empty = [s for s in SPLITS if not prepared[s]]
+        if empty:
+            raise ValueError(
+                f"{root}: too little audio to split by time ({', '.join(empty)} would be "
+                "empty); add recordings or a splits.csv"
+            )
+    for split, items in prepared.items():
         tmp = paths[split].with_suffix(".tmp")
         torch.save({"config": asdict(cfg), "items": items}, tmp)
         tmp.replace(paths[split])
-    bar.close()
     with open(out_dir / "config.json", "w") as f:
         json.dump(
-            {"root": str(root), **asdict(cfg), "files": {s: len(v) for s, v in splits.items()}},
+            {
+                "root": str(root),
+                **asdict(cfg),
+                "files": {s: len(v) for s, v in splits.items()},
+                "split_by": "time" if by_time else "file",
+            },
             f,
             indent=1,
         )

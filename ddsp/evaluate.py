@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 def _main(a: argparse.Namespace) -> dict:
     from .compare import compare, format_table
-    from .data.prepare import assign_splits, find_audio_files
+    from .data.prepare import TooFewFilesError, assign_splits, find_audio_files
 
     ckpt, folder = None, None
     for o in a.args:
@@ -180,10 +180,14 @@ def _main(a: argparse.Namespace) -> dict:
         root = Path(a.data_root or cfg.data.root)
         d = cfg.data
         prep = PrepConfig(d.sample_rate, d.hop_length, d.f0_min, d.f0_max, d.f0_method)
-        files, title = (
-            assign_splits(root, find_audio_files(root), prep)["test"],
-            f"{root}: test split",
-        )
+        try:
+            files = assign_splits(root, find_audio_files(root), prep)["test"]
+        except TooFewFilesError as e:
+            raise ValueError(
+                f"{root}: too few files to hold whole ones out for the comparison (training "
+                "split them by time); compare on other recordings of the voice: data.root=FOLDER"
+            ) from e
+        title = f"{root}: test split"
     if a.max_files is not None:
         files = files[: a.max_files]
     results["comparison"] = compare(model, cfg, files)

@@ -496,6 +496,27 @@ def test_curve_times_that_cannot_be_seconds_are_warned(tmp_path):
         assert read_curve(curve, 400, 100.0, "f0").shape == (400,)
 
 
+def test_evaluate_on_a_folder_split_by_time_says_what_to_compare_on(tmp_path, capsys):
+    """The test split of one recording (split by time) is evaluated; the whole-file comparison
+    has no whole file to hold out and says so (it said "no files in the 'valid' split")."""
+    import shutil
+
+    from conftest import DATA
+
+    from ddsp.evaluate import main as evaluate_main
+
+    folder = tmp_path / "me"
+    folder.mkdir()
+    shutil.copy(DATA / "alibaba__kni-m-mise.ogg", folder)
+    argv = ["--data-root", str(folder), "--quick", "--media-dir", str(tmp_path / "media")]
+    with pytest.warns(UserWarning, match="split by time"), pytest.raises(SystemExit) as info:
+        evaluate_main(argv)  # after the test split's evaluation and its progress output
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert "too few files to hold whole ones out" in last and "data.root=FOLDER" in last
+
+
 def test_evaluate_and_prepare_user_errors_are_one_line(tmp_path, capsys):
     from ddsp.data.prepare import main as prepare_main
     from ddsp.evaluate import main as evaluate_main

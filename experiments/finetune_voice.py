@@ -139,7 +139,6 @@ def main(argv: list[str] | None = None) -> None:
     curves: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="ddsp-finetune-") as tmp:
         for speaker in speakers:
-            test = None
             for minutes in a.minutes:
                 name = f"{speaker}, {minutes:g} min"
                 folder, seconds, test = speaker_folder(

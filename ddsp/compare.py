@@ -12,6 +12,10 @@ loudness error over the unvoiced frames that are not silent (the data's voicing 
 for a file without such frames), and the output's level in the input's silences (frames whose
 40 ms RMS is below -60 dBFS; the output's RMS there, in dBFS; NaN for a file without such
 frames).
+
+An optional fourth system, ``"ours, fitted"`` (``compare_files(systems=...)``), fits the
+checkpoint's controls to each file by :data:`FIT_STEPS` steps of analysis-by-synthesis
+(:func:`ddsp.resynth.fit_file`) before rendering; its real-time factor includes the fit.
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ __all__ = [
     "render_systems",
     "compare",
     "compare_files",
+    "file_metrics",
     "summarise",
     "format_table",
     "SYSTEMS",
+    "ALL_SYSTEMS",
+    "FIT_STEPS",
     "METRICS",
 ]
 
@@ -78,7 +85,14 @@ def world_resynthesis(x: np.ndarray, sample_rate: int, frame_ms: float = 5.0) ->
 _MSS = golf_mss()
 
 
-def _metrics(y: torch.Tensor, x: torch.Tensor, item: dict, sr: int, hop: int) -> dict[str, float]:
+def file_metrics(
+    y: torch.Tensor, x: torch.Tensor, item: dict, sr: int, hop: int
+) -> dict[str, float]:
+    """Every metric of the tables but the real-time factor, for one file: ``{metric: value}``.
+
+    Shape: ``y, x (time,)`` output and input at ``sr``; ``item``: the input's analysis
+    (``f0, voiced (frames,)``, as :func:`ddsp.data.prepare.analyse_file` gives it).
+    """
     y, x = y[None].float(), x[None].float()
     cents, voicing = f0_errors(y, item["f0"][None], item["voiced"][None], sr, hop)
     mcd = mel_cepstral_distortion(
@@ -142,18 +156,57 @@ def _classical(batch: dict, sr: int, hop: int, model) -> torch.Tensor:
     )[0]
 
 
+FIT_STEPS = 200  # the "ours, fitted" system's analysis-by-synthesis steps
+
+
+def _ours_fitted(batch: dict, sr: int, hop: int, model) -> torch.Tensor:
+    from .resynth import fit_file
+    from .synth.edit import VoiceControls, render
+
+    with torch.no_grad():
+        level = model.level_track(batch)
+        controls = model.encode(batch)
+    voice = VoiceControls(
+        batch["f0"], controls, batch["voiced"] if model.voicing_gate else None, level
+    )
+    with torch.enable_grad():
+        voice = fit_file(model, batch, voice, FIT_STEPS)
+    return render(model.synth, voice, torch.Generator().manual_seed(0))[0]
+
+
 _RUNS: dict[str, Callable[..., torch.Tensor]] = {
     "ours": _ours,
+    "ours, fitted": _ours_fitted,
     "WORLD": _world,
     "classical LPC": _classical,
 }
 
 
-def render_systems(batch: dict[str, torch.Tensor], model, sample_rate: int, hop_length: int):
-    """Every system's resynthesis of one file's ``batch`` (``audio (1, T)``, ``f0, voiced,
-    loudness (1, frames)``): ``{system: (T,)}``, in :data:`SYSTEMS` order."""
+ALL_SYSTEMS = tuple(_RUNS)  # SYSTEMS and the optional ones, in table order
+
+
+def _check_systems(systems: Sequence[str]) -> None:
+    shown = repr(systems) if isinstance(systems, str) else list(systems)
+    if isinstance(systems, str) or not systems or any(s not in _RUNS for s in systems):
+        raise ValueError(f"systems={shown}: each must be one of {list(ALL_SYSTEMS)}")
+
+
+def render_systems(
+    batch: dict[str, torch.Tensor],
+    model,
+    sample_rate: int,
+    hop_length: int,
+    systems: Sequence[str] = SYSTEMS,
+) -> dict[str, torch.Tensor]:
+    """Each system's resynthesis of one file's ``batch`` (``audio (1, T)``, ``f0, voiced,
+    loudness (1, frames)``): ``{system: (T,)}``, in :data:`ALL_SYSTEMS` order."""
+    _check_systems(systems)
     with torch.no_grad():
-        return {name: run(batch, sample_rate, hop_length, model) for name, run in _RUNS.items()}
+        return {
+            name: run(batch, sample_rate, hop_length, model)
+            for name, run in _RUNS.items()
+            if name in systems
+        }
 
 
 def _timed(fn: Callable[..., torch.Tensor], *args) -> tuple[torch.Tensor, float]:
@@ -165,13 +218,11 @@ def _timed(fn: Callable[..., torch.Tensor], *args) -> tuple[torch.Tensor, float]
 def compare_files(
     model, cfg, files: list[Path], progress: bool = True, systems: Sequence[str] = SYSTEMS
 ) -> list[dict[str, dict[str, float] | str | float]]:
-    """Resynthesise every file with each of ``systems`` (default: all three); one row per file
-    long enough to score:
+    """Resynthesise every file with each of ``systems`` (default: the three of
+    :data:`SYSTEMS`; any of :data:`ALL_SYSTEMS`); one row per file long enough to score:
     ``{"file": path, "seconds": duration, system: {metric: value, "rtf_seconds": wall}}``."""
-    unknown = [s for s in systems if s not in _RUNS]
-    if unknown or not systems:
-        raise ValueError(f"systems={list(systems)}: each must be one of {list(SYSTEMS)}")
-    runs = {name: _RUNS[name] for name in systems}
+    _check_systems(systems)
+    runs = {name: run for name, run in _RUNS.items() if name in systems}
     d = cfg.data
     sr, hop = d.sample_rate, d.hop_length
     prep = PrepConfig(sr, hop, d.f0_min, d.f0_max, d.f0_method)
@@ -198,7 +249,7 @@ def compare_files(
             outs = {name: _timed(run, batch, sr, hop, model) for name, run in runs.items()}
         row: dict = {"file": str(path), "seconds": len(x) / sr}
         for system, (y, wall) in outs.items():
-            row[system] = {**_metrics(y, x, item, sr, hop), "rtf_seconds": wall}
+            row[system] = {**file_metrics(y, x, item, sr, hop), "rtf_seconds": wall}
         rows.append(row)
     return rows
 
@@ -211,7 +262,7 @@ def summarise(rows: list[dict]) -> dict[str, dict[str, float]]:
         raise ValueError("no file long enough to compare (each needs at least 8 frames)")
     seconds = sum(r["seconds"] for r in rows)
     out = {}
-    for system in (s for s in SYSTEMS if s in rows[0]):
+    for system in (s for s in ALL_SYSTEMS if s in rows[0]):
         keys = [k for k in rows[0][system] if k != "rtf_seconds"]
         means = {k: _nanmean([r[system][k] for r in rows]) for k in keys}
         means["rtf"] = sum(r[system]["rtf_seconds"] for r in rows) / seconds

@@ -4,8 +4,11 @@
     python experiments/unseen_voices.py --ckpt run.ckpt    # any checkpoint
     python experiments/unseen_voices.py --quick            # 6 files per set, temporary output
     python experiments/unseen_voices.py --max-files 0      # every test file (hours here)
+    python experiments/unseen_voices.py --no-fit           # without the "ours, fitted" rows
 
-Sets (each resynthesised whole, file by file, by the three systems of :mod:`ddsp.compare`):
+Sets (each resynthesised whole, file by file, by the four systems of :mod:`ddsp.compare`: the
+model, the model with its controls fitted to each file by 200 steps of analysis-by-synthesis,
+WORLD and the classical LPC vocoder):
 the test split of the multi-speaker data (``python -m ddsp.data.voices``: speakers and
 languages that are not in its training split), one row per language and all of them together,
 and the shipped Czech speech (``data/fillets_cs``, its test split), which the pretrained model
@@ -32,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DDSP_ROOT", str(ROOT))
 
-from ddsp.compare import METRICS, SYSTEMS, compare_files, render_systems, summarise  # noqa: E402
+from ddsp.compare import ALL_SYSTEMS, METRICS, SYSTEMS, compare_files, render_systems, summarise  # noqa: E402
 from ddsp.data.prepare import PrepConfig, analyse_file, assign_splits, find_audio_files  # noqa: E402
 from ddsp.models.checkpoint import PRETRAINED, load_vocoder  # noqa: E402
 from ddsp.plot import plot_levels  # noqa: E402
@@ -60,7 +63,7 @@ def _sets(voices: Path, prep: PrepConfig, max_files: int) -> dict[str, list[Path
     return sets
 
 
-def _figure(model, cfg, path: Path, name: str, out: Path) -> None:
+def _figure(model, cfg, path: Path, name: str, out: Path, systems: tuple[str, ...]) -> None:
     d = cfg.data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -70,7 +73,7 @@ def _figure(model, cfg, path: Path, name: str, out: Path) -> None:
     batch["audio"] = item["audio"][None, : frames * d.hop_length]
     signals = {
         "input": batch["audio"][0],
-        **render_systems(batch, model, d.sample_rate, d.hop_length),
+        **render_systems(batch, model, d.sample_rate, d.hop_length, systems),
     }
     fig = plot_levels(signals, d.sample_rate, d.hop_length, title=f"{name}: {path.name}")
     fig.savefig(out / f"unseen_{name}.png", dpi=90)
@@ -91,14 +94,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--voices", default=str(VOICES), help="the multi-speaker data's folder")
     ap.add_argument("--max-files", type=int, default=40, help="per set; 0: all")
     ap.add_argument("--quick", action="store_true", help="6 files per set, temporary output")
+    ap.add_argument(
+        "--no-fit", action="store_true", help="leave out the 'ours, fitted' system (the slowest)"
+    )
     a = ap.parse_args(argv)
+    systems = SYSTEMS if a.no_fit else ALL_SYSTEMS
     model, cfg = load_vocoder(a.ckpt)
     d = cfg.data
     prep = PrepConfig(d.sample_rate, d.hop_length, d.f0_min, d.f0_max, d.f0_method)
     sets = _sets(Path(a.voices).expanduser(), prep, 6 if a.quick else a.max_files)
     t0 = time.perf_counter()
     every = [p for files in sets.values() for p in files]  # each file rendered once
-    by_file = {r["file"]: r for r in compare_files(model, cfg, every)}
+    by_file = {r["file"]: r for r in compare_files(model, cfg, every, systems=systems)}
     results: dict[str, dict] = {}
     scored = {k: [by_file[str(p)] for p in v if str(p) in by_file] for k, v in sets.items()}
     voices_test = [r for k, rows in scored.items() if k != "fillets_cs" for r in rows]
@@ -106,21 +113,23 @@ def main(argv: list[str] | None = None) -> None:
         results["voices test (all)"] = summarise(voices_test)
     for name, rows in scored.items():
         results[name] = summarise(rows)
-    # without the multi-speaker data the table holds the shipped split alone: never written over
-    # the committed full results, as a --quick run
-    temporary = a.quick or not voices_test
+    # without the multi-speaker data the table holds the shipped split alone, and without the
+    # fitted system it lacks rows: never written over the committed full results, as --quick
+    temporary = a.quick or a.no_fit or not voices_test
     if temporary and not a.quick:
-        print("no multi-speaker data: results go to a temporary folder, not experiments/results")
+        why = "--no-fit" if a.no_fit else "no multi-speaker data"
+        print(f"{why}: results go to a temporary folder, not experiments/results")
     out = results_dir(temporary)
     for name, index in FIGURE_CLIPS.items():
         if name in sets:
-            _figure(model, cfg, sets[name][min(index, len(sets[name]) - 1)], name, out)
+            _figure(model, cfg, sets[name][min(index, len(sets[name]) - 1)], name, out, systems)
     cap = f"at most {6 if a.quick else a.max_files or 'all'} files per set"
     head = " | ".join(label + (" ↓" if better == "lower" else " ↑") for _, label, better in METRICS)
     lines = [
         f"# Unseen voices: `{Path(a.ckpt).name}` beside WORLD and the classical LPC vocoder",
         "",
-        f"`python experiments/unseen_voices.py{' --quick' if a.quick else ''}` ({cap}); "
+        f"`python experiments/unseen_voices.py{' --quick' if a.quick else ''}"
+        f"{' --no-fit' if a.no_fit else ''}` ({cap}); "
         f"{time.perf_counter() - t0:.0f} s, {torch.get_num_threads()} threads. Whole files, "
         "means over files (ddsp.compare). Sets: the multi-speaker data's test split (speakers "
         "and languages outside its training split), by language and together; the shipped "
@@ -130,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         "|---|---:|---:|---|" + "---:|" * len(METRICS),
     ]
     for name, res in results.items():
-        lines += [_row(name, s, res[s]) for s in SYSTEMS]
+        lines += [_row(name, s, res[s]) for s in systems]
     write_results("unseen_voices", "\n".join(lines) + "\n", results, temporary)
 
 

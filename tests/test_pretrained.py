@@ -72,6 +72,22 @@ def test_comparison_rows_per_file_and_their_summary():
     assert list(summarise(ours)) == ["ours"]
     with pytest.raises(ValueError, match=r"systems=\['wavenet'\]: each must be one of"):
         compare_files(model, cfg, files, progress=False, systems=("wavenet",))
+    with pytest.raises(ValueError, match=r"systems='ours': each must be one of"):
+        compare_files(model, cfg, files, progress=False, systems="ours")
+
+
+def test_comparison_of_fitted_controls(monkeypatch):
+    """The optional system fits the controls to each file first: with a few steps it is closer
+    to the input than the encoder's controls alone, and summarise keeps the table's order."""
+    import ddsp.compare
+    from ddsp.compare import ALL_SYSTEMS, compare_files, summarise
+
+    monkeypatch.setattr(ddsp.compare, "FIT_STEPS", 20)
+    model, cfg = load_vocoder()
+    files = sorted(DATA.glob("*.ogg"))[5:6]
+    rows = compare_files(model, cfg, files, progress=False, systems=("ours, fitted", "ours"))
+    assert list(summarise(rows)) == ["ours", "ours, fitted"] == list(ALL_SYSTEMS[:2])
+    assert rows[0]["ours, fitted"]["mss"] < rows[0]["ours"]["mss"] - 0.05
 
 
 def test_unvoiced_loudness_error_sees_the_noise_a_vocoder_drops():

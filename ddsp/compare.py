@@ -93,7 +93,7 @@ def file_metrics(
     Shape: ``y, x (time,)`` output and input at ``sr``; ``item``: the input's analysis
     (``f0, voiced (frames,)``, as :func:`ddsp.data.prepare.analyse_file` gives it).
     """
-    y, x = y[None].float(), x[None].float()
+    y, x = y[None].detach().float(), x[None].detach().float()
     cents, voicing = f0_errors(y, item["f0"][None], item["voiced"][None], sr, hop)
     mcd = mel_cepstral_distortion(
         y, x, alpha=ALPHA.get(sr, 0.46), n_fft=512, hop_length=round(0.005 * sr)
@@ -271,10 +271,13 @@ def summarise(rows: list[dict]) -> dict[str, dict[str, float]]:
     return out
 
 
-def compare(model, cfg, files: list[Path], progress: bool = True) -> dict[str, dict[str, float]]:
-    """Resynthesise every file with the three systems; ``{system: {metric: mean over files}}``
-    (``files`` and ``seconds`` included): :func:`summarise` of :func:`compare_files`."""
-    return summarise(compare_files(model, cfg, files, progress))
+def compare(
+    model, cfg, files: list[Path], progress: bool = True, systems: Sequence[str] = SYSTEMS
+) -> dict[str, dict[str, float]]:
+    """Resynthesise every file with each of ``systems`` (default: the three of
+    :data:`SYSTEMS`); ``{system: {metric: mean over files}}`` (``files`` and ``seconds``
+    included): :func:`summarise` of :func:`compare_files`."""
+    return summarise(compare_files(model, cfg, files, progress, systems))
 
 
 def _nanmean(values: list[float]) -> float:

@@ -6,7 +6,9 @@
 On the checkpoint's test split (default) or on every audio file of ``data.root``: one table of
 MSS, MCD, PESQ-WB, loudness / f0 / voicing errors and real-time factor for ours, WORLD
 analysis/synthesis and the classical LPC vocoder on the same whole files
-(:mod:`ddsp.compare`); ``--table`` also writes it as markdown.
+(:mod:`ddsp.compare`); ``--table`` also writes it as markdown. ``--fit`` adds the model with its
+controls fitted to each file (``"ours, fitted"``: 200 steps of analysis-by-synthesis, a few
+seconds per second of audio here).
 
 Prints MSS, MCD, loudness, f0 and voicing errors on the test split (as logged at the end of
 training) and the real-time factor of the encoder and of the decoder (synthesiser) separately,
@@ -130,6 +132,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--media-dir", default=None, help="where test media go (default: a temporary folder)"
     )
     ap.add_argument(
+        "--fit",
+        action="store_true",
+        help="also compare the model with its controls fitted to each file ('ours, fitted')",
+    )
+    ap.add_argument(
         "--quick",
         action="store_true",
         help="a first look: 2 test batches, 2 files (unless --max-files), real-time factors on "
@@ -142,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def _main(a: argparse.Namespace) -> dict:
-    from .compare import compare, format_table
+    from .compare import ALL_SYSTEMS, SYSTEMS, compare, format_table
     from .data.prepare import TooFewFilesError, assign_splits, find_audio_files
 
     ckpt, folder = None, None
@@ -190,7 +197,7 @@ def _main(a: argparse.Namespace) -> dict:
         title = f"{root}: test split"
     if a.max_files is not None:
         files = files[: a.max_files]
-    results["comparison"] = compare(model, cfg, files)
+    results["comparison"] = compare(model, cfg, files, systems=ALL_SYSTEMS if a.fit else SYSTEMS)
     table = format_table(results["comparison"], f"{title} ({Path(ckpt).name})")
     print(table)
     if a.table:

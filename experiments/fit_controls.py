@@ -74,43 +74,68 @@ def _mean(values: list[float]) -> float:
     return sum(finite) / len(finite) if finite else math.nan
 
 
+SETTINGS = (
+    "0.003:all",
+    "0.01:all",
+    "0.03:all",
+    "0.01:vocal_tract,noise",
+    "0.01:vocal_tract",
+)
+
+
+def _setting(text: str) -> tuple[float, list[str] | None]:
+    """``"lr:controls"`` (``all`` or comma-separated control names) -> ``(lr, names or None)``."""
+    lr, _, names = text.partition(":")
+    return float(lr), None if names in ("", "all") else names.split(",")
+
+
 def _fit_one(
-    model, batch: dict, item: dict, lrs: list[float], checkpoints: list[int], scores: dict
+    model, batch: dict, item: dict, settings: list[str], checkpoints: list[int], scores: dict
 ):
-    """Fit one file once per step size, scoring it into ``scores[lr][step]`` at each of
-    ``checkpoints``; returns each step size's fitting time (scoring excluded), seconds."""
+    """Fit one file once per setting, scoring it into ``scores[setting][step]`` at each of
+    ``checkpoints``; returns each setting's fitting time (scoring excluded), seconds."""
     sr, hop = model.sample_rate, model.synth.hop_length
     x = batch["audio"][0]
     with torch.no_grad():
         level = model.level_track(batch)
         start = VoiceControls(batch["f0"], model.encode(batch), batch["voiced"], level)
     seconds = {}
-    for lr in lrs:
+    for setting in settings:
+        lr, names = _setting(setting)
         scoring = 0.0
 
-        def on_step(step: int, voice: VoiceControls, lr: float = lr) -> None:
+        def on_step(step: int, voice: VoiceControls, setting: str = setting) -> None:
             nonlocal scoring
             t0 = time.perf_counter()
             if step in checkpoints:
                 y = render(model.synth, voice, torch.Generator().manual_seed(0))[0]
-                scores[lr][step].append(file_metrics(y, x, item, sr, hop))
+                scores[setting][step].append(file_metrics(y, x, item, sr, hop))
             scoring += time.perf_counter() - t0
 
-        on_step(0, start)
+        with torch.no_grad():
+            on_step(0, start)
         t0 = time.perf_counter()
-        fit_file(model, batch, start, max(checkpoints), lr=lr, callback=on_step)
-        seconds[lr] = time.perf_counter() - t0 - scoring
+        steps = max(checkpoints)
+        fit_file(model, batch, start, steps, lr=lr, controls=names, callback=on_step)
+        seconds[setting] = time.perf_counter() - t0 - scoring
     return seconds
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--max-files", type=int, default=16)
-    ap.add_argument("--lrs", default="0.003,0.01,0.03", help="Adam step sizes, comma separated")
+    ap.add_argument(
+        "--settings",
+        nargs="+",
+        default=list(SETTINGS),
+        help="lr:controls pairs (controls: all, or names joined by commas)",
+    )
     ap.add_argument("--steps", default="0,25,50,100,200,400", help="steps at which to score")
     ap.add_argument("--quick", action="store_true", help="2 files, lr 0.01, 10 steps, temporary")
     a = ap.parse_args(argv)
-    lrs = [0.01] if a.quick else [float(v) for v in a.lrs.split(",")]
+    settings = ["0.01:all"] if a.quick else a.settings
+    for setting in settings:
+        _setting(setting)  # errors before any work
     checkpoints = [0, 10] if a.quick else sorted({int(v) for v in a.steps.split(",")})
     model, cfg = load_vocoder(PRETRAINED)
     d = cfg.data
@@ -118,8 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     prep = PrepConfig(sr, hop, d.f0_min, d.f0_max, d.f0_method)
     name, files, full = _files(prep, 2 if a.quick else a.max_files)
     t_start = time.perf_counter()
-    scores = {lr: {s: [] for s in checkpoints} for lr in lrs}  # lr -> step -> [metrics]
-    world, fit_seconds, audio_seconds = [], {lr: 0.0 for lr in lrs}, 0.0
+    scores = {k: {s: [] for s in checkpoints} for k in settings}  # setting -> step -> [metrics]
+    world, fit_seconds, audio_seconds = [], dict.fromkeys(settings, 0.0), 0.0
     for path in files:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # short or silent files are still scored
@@ -134,58 +159,54 @@ def main(argv: list[str] | None = None) -> None:
         world.append(
             file_metrics(torch.from_numpy(world_resynthesis(x[0].numpy(), sr)), x[0], item, sr, hop)
         )
-        for lr, seconds in _fit_one(model, batch, item, lrs, checkpoints, scores).items():
-            fit_seconds[lr] += seconds
+        for k, seconds in _fit_one(model, batch, item, settings, checkpoints, scores).items():
+            fit_seconds[k] += seconds
         print(f"{path.name}: done ({time.perf_counter() - t_start:.0f} s)", flush=True)
     results = {
-        str(lr): {str(s): {k: _mean([m[k] for m in v]) for k, _ in SHOWN} for s, v in by.items()}
-        for lr, by in scores.items()
+        k: {str(s): {m: _mean([r[m] for r in v]) for m, _ in SHOWN} for s, v in by.items()}
+        for k, by in scores.items()
     }
     results["WORLD"] = {k: _mean([m[k] for m in world]) for k, _ in SHOWN}
     steps_max = max(checkpoints)
-    rtf = {str(lr): fit_seconds[lr] / audio_seconds for lr in lrs}
+    rtf = {k: fit_seconds[k] / audio_seconds for k in settings}
     quick = a.quick or not full
     head = " | ".join(label for _, label in SHOWN)
     lines = [
-        "# Fitting the controls to each recording: steps and step size",
+        "# Fitting the controls to each recording: steps, step size, which controls",
         "",
         f"`python experiments/fit_controls.py{' --quick' if a.quick else ''}`: "
         f"`{PRETRAINED.name}` on {len(world)} files ({audio_seconds:.0f} s) of the {name}, "
         f"{time.perf_counter() - t_start:.0f} s; {machine()}, {torch.get_num_threads()} threads. "
         "Whole files, means over files; step 0 is the encoder's controls as they are. The "
         f"real-time factor of {steps_max} steps of fitting (wall time over audio duration, "
-        "scoring excluded): " + ", ".join(f"lr {lr}: {r:.2f}" for lr, r in rtf.items()) + ".",
+        "scoring excluded): " + ", ".join(f"{k}: {r:.2f}" for k, r in rtf.items()) + ".",
         "",
-        f"| system | lr | steps | {head} |",
-        "|---|---:|---:|" + "---:|" * len(SHOWN),
+        f"| system | lr | controls | steps | {head} |",
+        "|---|---:|---|---:|" + "---:|" * len(SHOWN),
     ]
-    for lr in lrs:
+    for k in settings:
+        lr, names = _setting(k)
         for s in checkpoints:
-            r = results[str(lr)][str(s)]
-            cells = " | ".join(f"{r[k]:.3f}" for k, _ in SHOWN)
-            lines.append(f"| ours{', fitted' if s else ''} | {lr} | {s} | {cells} |")
+            cells = " | ".join(f"{results[k][str(s)][m]:.3f}" for m, _ in SHOWN)
+            which = "all" if names is None else " + ".join(names)
+            lines.append(f"| ours{', fitted' if s else ''} | {lr} | {which} | {s} | {cells} |")
     cells = " | ".join(f"{results['WORLD'][k]:.3f}" for k, _ in SHOWN)
-    lines.append(f"| WORLD | | | {cells} |")
+    lines.append(f"| WORLD | | | | {cells} |")
     write_results("fit_controls", "\n".join(lines) + "\n", {**results, "rtf": rtf}, quick)
-    _plot(results, lrs, checkpoints, results_dir(quick) / "fit_controls.png")
+    _plot(results, settings, checkpoints, results_dir(quick) / "fit_controls.png")
 
 
-def _plot(results: dict, lrs: list[float], checkpoints: list[int], path: Path) -> None:
+def _plot(results: dict, settings: list[str], checkpoints: list[int], path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6), constrained_layout=True)
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5), constrained_layout=True)
     for ax, (key, label) in zip(axes.flat, SHOWN, strict=True):
-        for lr in lrs:
-            ax.plot(
-                checkpoints,
-                [results[str(lr)][str(s)][key] for s in checkpoints],
-                "o-",
-                label=f"lr {lr}",
-            )
+        for k in settings:
+            ax.plot(checkpoints, [results[k][str(s)][key] for s in checkpoints], "o-", label=k)
         ax.axhline(results["WORLD"][key], color="k", ls="--", lw=1, label="WORLD")
         ax.set_title(label)
         ax.set_xlabel("fitting steps")
-    axes.flat[0].legend(fontsize="small")
+    axes.flat[0].legend(fontsize="small", title="lr:controls")
     fig.savefig(path, dpi=90)
     plt.close(fig)
     print(f"wrote {path}")

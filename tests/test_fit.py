@@ -120,3 +120,20 @@ def test_resynth_fit_flag(tmp_path, capsys):
     assert "--fit must be >= 0 steps, got -3" in capsys.readouterr().err
     main([str(wav), str(tmp_path / "out.wav"), "--fit", "2"])
     assert (tmp_path / "out.wav").is_file()
+
+
+def test_evaluate_fit_flag_adds_the_fitted_system(tmp_path, monkeypatch):
+    import shutil
+
+    import ddsp.compare
+    from ddsp.evaluate import main as evaluate
+
+    monkeypatch.setattr(ddsp.compare, "FIT_STEPS", 3)
+    shutil.copy(sorted(DATA.glob("*.ogg"))[5], tmp_path)
+    results = evaluate([f"data.root={tmp_path}", "--fit"])
+    assert list(results["comparison"]) == ["ours", "ours, fitted", "WORLD", "classical LPC"]
+    assert list(evaluate([f"data.root={tmp_path}"])["comparison"]) == [
+        "ours",
+        "WORLD",
+        "classical LPC",
+    ]

@@ -80,6 +80,7 @@ SETTINGS = (
     "0.03:all",
     "0.01:vocal_tract,noise",
     "0.01:vocal_tract",
+    "0.01:source,noise",
 )
 
 

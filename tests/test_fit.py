@@ -1,6 +1,8 @@
 """Fitting a synthesiser's controls to one recording (ddsp.synth.fit.fit_controls)."""
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from conftest import DATA
 
@@ -113,13 +115,29 @@ def test_fit_names_a_bad_target(setup):
         fit_controls(model.synth, voice, nan)
 
 
+@pytest.mark.filterwarnings("ignore:.*(too short|too large|no voiced frame).*:UserWarning")
 def test_resynth_fit_flag(tmp_path, capsys):
     wav = sorted(DATA.glob("*.ogg"))[5]
     with pytest.raises(SystemExit):
         main([str(wav), str(tmp_path / "out.wav"), "--fit", "-3"])
     assert "--fit must be >= 0 steps, got -3" in capsys.readouterr().err
-    main([str(wav), str(tmp_path / "out.wav"), "--fit", "2"])
+    main([str(wav), str(tmp_path / "out.wav"), "--fit", "2", "--fit-controls", "source,noise"])
     assert (tmp_path / "out.wav").is_file()
+    for flags, message in (
+        (["--fit-controls", "noise"], "--fit-controls needs --fit STEPS"),
+        (["--fit", "2", "--fit-controls", "glottis"], "--fit: controls=['glottis']: each must"),
+    ):
+        with pytest.raises(SystemExit):
+            main([str(wav), str(tmp_path / "o.wav"), *flags])
+        assert message in capsys.readouterr().err
+    short = tmp_path / "short.wav"  # 50 ms: renders, but GOLF's MSS has frames of 2053 samples
+    sf.write(short, 0.1 * np.random.default_rng(0).standard_normal(800), 16000)
+    main([str(short), str(tmp_path / "o.wav")])
+    with pytest.raises(SystemExit):
+        main([str(short), str(tmp_path / "o.wav"), "--fit", "2"])
+    err = capsys.readouterr().err
+    assert "--fit: the loss cannot score a target of 800 samples" in err
+    assert "fit a longer recording" in err
 
 
 def test_evaluate_fit_flag_adds_the_fitted_system(tmp_path, monkeypatch):

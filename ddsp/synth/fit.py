@@ -108,7 +108,13 @@ def fit_controls(
             p.requires_grad_(False)
         for step in bar:
             y = render(synth, VoiceControls(voice.f0, fitted, voice.voiced, voice.gain), generator)
-            value = loss(y.unsqueeze(1), target)
+            try:
+                value = loss(y.unsqueeze(1), target)
+            except ValueError as e:  # e.g. a recording shorter than the loss's longest frame
+                raise ValueError(
+                    f"the loss cannot score a target of {target.shape[-1]} samples ({e}): fit a "
+                    "longer recording"
+                ) from e
             seen = float(value.detach())
             if not math.isfinite(seen):
                 raise FloatingPointError(f"fit_controls: the loss became {seen}")

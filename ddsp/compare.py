@@ -160,17 +160,11 @@ FIT_STEPS = 200  # the "ours, fitted" system's analysis-by-synthesis steps
 
 
 def _ours_fitted(batch: dict, sr: int, hop: int, model) -> torch.Tensor:
-    from .resynth import fit_file
-    from .synth.edit import VoiceControls, render
+    from .resynth import encode_batch, fit_file
+    from .synth.edit import render
 
-    with torch.no_grad():
-        level = model.level_track(batch)
-        controls = model.encode(batch)
-    voice = VoiceControls(
-        batch["f0"], controls, batch["voiced"] if model.voicing_gate else None, level
-    )
     with torch.enable_grad():
-        voice = fit_file(model, batch, voice, FIT_STEPS)
+        voice = fit_file(model, batch, encode_batch(model, batch), FIT_STEPS)
     return render(model.synth, voice, torch.Generator().manual_seed(0))[0]
 
 

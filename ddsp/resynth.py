@@ -53,6 +53,7 @@ from .synth.fit import fit_controls
 
 __all__ = [
     "encode_file",
+    "encode_batch",
     "fit_file",
     "synthesize",
     "edit_and_render",
@@ -84,13 +85,21 @@ def encode_file(model, cfg, path: str | Path) -> tuple[dict[str, torch.Tensor], 
         "voiced": item["voiced"][:frames][None],
         "loudness": item["loudness"][:frames][None],
     }
+    voice = encode_batch(model, batch)
+    if voice.gain is not None:
+        batch["level"] = voice.gain
+    return batch, voice
+
+
+def encode_batch(model, batch: dict[str, torch.Tensor]) -> VoiceControls:
+    """The model's controls for an analysed ``batch`` (``audio (B, T)``, ``f0, voiced,
+    loudness (B, frames)``), without gradients: ``gain`` is the level track (None for
+    ``level="none"`` models), ``voiced`` None when the model has no voicing gate."""
     with torch.no_grad():
         level = model.level_track(batch)
-        if level is not None:
-            batch["level"] = level
-        controls = model.encode(batch)
+        controls = model.encode(batch if level is None else {**batch, "level": level})
     voiced = batch["voiced"] if model.voicing_gate else None
-    return batch, VoiceControls(batch["f0"], controls, voiced, level)
+    return VoiceControls(batch["f0"], controls, voiced, level)
 
 
 def fit_file(

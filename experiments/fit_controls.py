@@ -35,7 +35,7 @@ os.environ.setdefault("DDSP_ROOT", str(ROOT))
 from ddsp.compare import file_metrics, world_resynthesis  # noqa: E402
 from ddsp.data.prepare import PrepConfig, analyse_file, assign_splits, find_audio_files  # noqa: E402
 from ddsp.models.checkpoint import PRETRAINED, load_vocoder  # noqa: E402
-from ddsp.resynth import fit_file  # noqa: E402
+from ddsp.resynth import encode_batch, fit_file  # noqa: E402
 from ddsp.synth.edit import VoiceControls, render  # noqa: E402
 
 VOICES = Path(os.environ.get("DDSP_VOICES_ROOT") or Path.home() / ".cache/ddsp/voices")
@@ -97,9 +97,7 @@ def _fit_one(
     ``checkpoints``; returns each setting's fitting time (scoring excluded), seconds."""
     sr, hop = model.sample_rate, model.synth.hop_length
     x = batch["audio"][0]
-    with torch.no_grad():
-        level = model.level_track(batch)
-        start = VoiceControls(batch["f0"], model.encode(batch), batch["voiced"], level)
+    start = encode_batch(model, batch)
     seconds = {}
     for setting in settings:
         lr, names = _setting(setting)

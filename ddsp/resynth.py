@@ -385,6 +385,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--noise-scale", default="1", help="scale the aspiration noise, >= 0")
     ap.add_argument("--time-stretch", default="1", help="duration factor at the same pitch, > 0")
     ap.add_argument("--gain-db", default="0", help="output gain in dB, or a file of time_s dB")
+    ap.add_argument(
+        "--no-control-smoothing",
+        action="store_true",
+        help="keep the frame-rate controls when lowering the pitch (by default they are "
+        "averaged over 1/r frames for a pitch ratio r < 1; see VoiceEdit.smooth_controls)",
+    )
     ap.add_argument("--plot", default=None, help="write a PNG of the analysis and the edit")
     ap.add_argument(
         "--block-frames", type=int, default=None, help="stream the GOLF decoder, N frames a call"
@@ -453,6 +459,7 @@ def _edit(a: argparse.Namespace, frames: int | None, frame_rate: float = 1.0) ->
             noise_scale=_number("--noise-scale", a.noise_scale),
             time_stretch=stretch,
             gain_db=gain_db,
+            smooth_controls=not a.no_control_smoothing,
         )
     except ValueError as e:  # name the flag rather than VoiceEdit's field
         field, _, rest = str(e).partition(" ")

@@ -159,6 +159,11 @@ def pitch_rows(c: Clip) -> list[dict]:
                 "cents_vs_request": median(d.abs()),
                 "cents_vs_smooth_request": c.error(est_s, want_s, c.voiced),
                 "same_interior_frames": c.error(est_s, want_s, c.interior),
+                "unsmoothed_controls": c.error(
+                    c.f0(c.render(VoiceEdit(pitch_shift=s, f0=smooth, smooth_controls=False))),
+                    want_s,
+                    c.voiced,
+                ),
                 "tracker_on_sawtooth": c.error(
                     c.f0(sawtooth(want_s, c.hop, c.sr)), want_s, c.voiced
                 ),

@@ -23,7 +23,9 @@ Formant edits warp the vocal tract's frequency axis (:mod:`ddsp.synth.formants`)
 stays inside ``max_radius`` and the synthesiser recomputes the frame's unit-power normalisation
 from the warped filter. Clamps, all documented on :class:`VoiceEdit`: the warp stays below
 Nyquist; formants moved past a neighbour's new place stop there; an Rd offset stops at the
-wavetables' range; a scaled noise magnitude stops at the synthesiser's maximum.
+wavetables' range; a scaled noise magnitude stops at the synthesiser's maximum. A pitch edit
+that lowers f0 also averages the controls over as many frames as the periods grew
+(:func:`smooth_frames`; ``VoiceEdit.smooth_controls``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "render",
     "apply_gain",
     "stretch_frames",
+    "smooth_frames",
     "rd_track",
     "f0_from_notes",
     "curve_from_points",
@@ -91,6 +94,15 @@ class VoiceEdit:
         gain_db: output gain in dB, a number or a curve ``(frames,)`` / ``(batch, frames)`` on
             the output timeline, within +-200 dB (a factor of 1e10 either way; at 800 dB float32
             audio overflowed into NaN).
+        smooth_controls: when the pitch edits lower f0 by a ratio ``r < 1`` (median over voiced
+            frames), average every control over ``1 / r`` frames (:func:`smooth_frames`), so
+            that the controls change as often per glottal period as in the recording. Without
+            it, the encoder's frame-to-frame changes move the vocal tract's and the pulse's
+            phase at the fundamental within each of the longer periods, and the output's f0
+            reads as jittered: an octave down on the low shipped voice (62 Hz), 10.5 cents
+            median from the request against 8.7 with it (its unedited render: 6.0). Averaging
+            the unedited render's controls over 2 frames moves its MSS by 0.2 %. No effect on
+            raised or unchanged pitch; False keeps the frame-rate controls.
     """
 
     pitch_shift: float = 0.0
@@ -104,6 +116,7 @@ class VoiceEdit:
     noise_scale: float = 1.0
     time_stretch: float = 1.0
     gain_db: float | torch.Tensor = field(default=0.0)
+    smooth_controls: bool = True
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.pitch_shift):
@@ -258,7 +271,8 @@ def edit_controls(
     voiced: torch.Tensor | None = None,
     gain: torch.Tensor | None = None,
 ) -> VoiceControls:
-    """Apply ``edit`` to a synthesiser's controls (order: timing, f0, formants, Rd, noise, gain).
+    """Apply ``edit`` to a synthesiser's controls (order: timing, f0, control smoothing for a
+    lowered pitch, formants, Rd, noise, gain).
 
     Args:
         synth: the synthesiser the controls drive (its kind decides which edits apply).
@@ -277,11 +291,15 @@ def edit_controls(
         controls = {k: stretch_frames(c, s) for k, c in controls.items()}
         voiced = None if voiced is None else stretch_frames(voiced.to(f0.dtype), s)
         gain = None if gain is None else stretch_frames(gain, s, log=True)
+    base_f0 = f0
     if edit.f0 is not None:
         new = _curve(edit.f0, f0, "the f0 curve")
         f0 = torch.where(new > 0, new, f0)
     if edit.pitch_factor != 1.0:
         f0 = f0 * edit.pitch_factor
+    if edit.smooth_controls and (edit.f0 is not None or edit.pitch_factor < 1.0):
+        ratio = torch.where(base_f0 > 0, f0 / base_f0.clamp_min(1e-9), math.nan)
+        controls = _smooth_for_pitch(controls, ratio, voiced)
     if edit.formant_scale != 1.0 or edit.formant_factors != (1.0, 1.0, 1.0):
         for name, (order, radius) in _vocal_tracts(synth).items():
             controls = {**controls, name: _warp_formants(controls[name], order, radius, edit)}
@@ -294,6 +312,47 @@ def edit_controls(
         g = 10 ** (_curve(edit.gain_db, f0, "the gain curve") / 20)
         gain = g if gain is None else gain * g
     return VoiceControls(f0, controls, voiced, gain)
+
+
+def smooth_frames(x: torch.Tensor, width: float) -> torch.Tensor:
+    """Average a frame track with a triangle of half-width ``width`` frames: frame ``k`` becomes
+    ``sum_j w_j x[k + j] / sum_j w_j`` with ``w_j = 1 - |j| / width`` over ``|j| < width`` (the
+    frames that exist: the edges average fewer). ``width <= 1`` returns ``x`` itself; width 2
+    weighs neighbours 1/4, 1/2, 1/4.
+
+    Shape: ``(batch, frames, channels)`` -> same.
+    """
+    if not math.isfinite(width):
+        raise ValueError(f"width must be a finite number of frames, got {width}")
+    if width <= 1.0:
+        return x
+    n = math.ceil(width) - 1
+    j = torch.arange(-n, n + 1, dtype=x.dtype, device=x.device)
+    w = (1 - j.abs() / width)[None, None]
+    b, frames, c = x.shape
+    rows = torch.nn.functional.pad(x.transpose(1, 2).reshape(b * c, 1, frames), (n, n))
+    ones = torch.nn.functional.pad(x.new_ones(1, 1, frames), (n, n))
+    out = torch.nn.functional.conv1d(rows, w) / torch.nn.functional.conv1d(ones, w)
+    return out.reshape(b, c, frames).transpose(1, 2)
+
+
+def _smooth_for_pitch(
+    controls: dict[str, torch.Tensor], ratio: torch.Tensor, voiced: torch.Tensor | None
+) -> dict[str, torch.Tensor]:
+    """Each example's controls averaged over ``1 / r`` frames, ``r`` its median f0 ratio over
+    voiced frames (all frames where none is voiced); examples with ``r >= 1`` unchanged."""
+    out = {k: list(c.unbind(0)) for k, c in controls.items()}
+    changed = False
+    for i in range(ratio.shape[0]):
+        keep = ratio[i] > 0
+        if voiced is not None and (voiced[i] > 0.5).any():
+            keep = keep & (voiced[i] > 0.5)
+        r = float(ratio[i][keep].median()) if keep.any() else 1.0
+        if r < 1.0:
+            changed = True
+            for k, c in controls.items():
+                out[k][i] = smooth_frames(c[i : i + 1], 1.0 / r)[0]
+    return {k: torch.stack(v) for k, v in out.items()} if changed else controls
 
 
 def render(

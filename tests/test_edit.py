@@ -170,6 +170,10 @@ def test_smooth_frames_is_a_normalised_triangle():
     assert torch.allclose(y[:, 5], 0.25 * x[:, 4] + 0.5 * x[:, 5] + 0.25 * x[:, 6], rtol=1e-12)
     with pytest.raises(ValueError, match="width must be a finite number of frames, got nan"):
         smooth_frames(x, math.nan)
+    with pytest.raises(
+        ValueError, match=r"x must be a \(batch, frames, channels\) track, got \(12, 3\)"
+    ):
+        smooth_frames(x[0], 2.0)
 
 
 @pytest.mark.parametrize("factor", [0.8, 0.9, 1.1, 1.2])
@@ -383,6 +387,7 @@ def test_other_vocoders_take_what_applies(synth):
         ({"f0": torch.tensor([100.0, math.nan])}, "f0 must be a"),
         ({"gain_db": torch.tensor([0.0, math.inf])}, "gain_db must be finite"),
         ({"gain_db": 800.0}, r"gain_db must be finite and within \+-200 dB, got \[800.0\]"),
+        ({"smooth_controls": "no"}, "smooth_controls must be True or False, got 'no'"),
     ],
 )
 def test_bad_edits_say_which_and_why(kwargs, message):

@@ -141,6 +141,8 @@ class VoiceEdit:
         if not (math.isfinite(self.noise_scale) and self.noise_scale >= 0):
             raise ValueError(f"noise_scale must be a finite number >= 0, got {self.noise_scale}")
         _positive("time_stretch", self.time_stretch)
+        if not isinstance(self.smooth_controls, bool):
+            raise ValueError(f"smooth_controls must be True or False, got {self.smooth_controls!r}")
         if self.f0 is not None:
             f0 = torch.as_tensor(self.f0)
             if f0.dim() not in (1, 2) or not torch.isfinite(f0).all() or (f0 < 0).any():
@@ -324,6 +326,9 @@ def smooth_frames(x: torch.Tensor, width: float) -> torch.Tensor:
     """
     if not math.isfinite(width):
         raise ValueError(f"width must be a finite number of frames, got {width}")
+    if not isinstance(x, torch.Tensor) or x.dim() != 3:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a (batch, frames, channels) track, got {got}")
     if width <= 1.0:
         return x
     n = math.ceil(width) - 1

@@ -100,7 +100,7 @@ class VoiceEdit:
             it, the encoder's frame-to-frame changes move the vocal tract's and the pulse's
             phase at the fundamental within each of the longer periods, and the output's f0
             reads as jittered: an octave down on the low shipped voice (62 Hz), 10.5 cents
-            median from the request against 8.7 with it (its unedited render: 6.0). Averaging
+            median from the request against 8.6 with it (its unedited render: 6.0). Averaging
             the unedited render's controls over 2 frames moves its MSS by 0.2 %. No effect on
             raised or unchanged pitch; False keeps the frame-rate controls.
     """

@@ -357,8 +357,16 @@ def figure(clip: Clip, results: dict, path: Path) -> None:
         ax.set_ylim(0, 4000)
     for name, r in results.items():
         p = r["pitch"]
-        axes[2, 0].plot(
+        line = axes[2, 0].plot(
             [x["semitones"] for x in p], [x["cents_vs_smooth_request"] for x in p], "o-", label=name
+        )[0]
+        axes[2, 0].plot(
+            [x["semitones"] for x in p],
+            [x["unsmoothed_controls"] for x in p],
+            "x--",
+            color=line.get_color(),
+            alpha=0.6,
+            label=f"{name}, smooth_controls=False",
         )
         axes[2, 2].plot(
             [x["rd"] for x in r["rd"]], [x["h1_h2_db"] for x in r["rd"]], "o-", label=name

@@ -240,7 +240,7 @@ def test_breathier_rd_raises_h1_h2_and_leaves_the_rest(clip):
         assert torch.equal(voice.controls["source"][..., 1], clip.voice.controls["source"][..., 1])
         y = clip.render(VoiceEdit(rd=rd))
         h12.append(median(h1_h2(y, clip.f0_0, SR, HOP)[clip.voiced]))
-        if rd <= 1.8:  # at 2.7 the breathy, near-sinusoidal source tracks at ~15 cents
+        if rd <= 1.8:  # at 2.7 the breathy source re-tracks at 9.8 cents: too close to 10 to hold
             assert median(cents(clip.f0(y), clip.f0_0)[clip.voiced].abs()) < 10
     assert all(b > a + 1 for a, b in zip(h12, h12[1:], strict=False)), h12
 

@@ -346,18 +346,19 @@ def _smooth_for_pitch(
 ) -> dict[str, torch.Tensor]:
     """Each example's controls averaged over ``1 / r`` frames, ``r`` its median f0 ratio over
     voiced frames (all frames where none is voiced); examples with ``r >= 1`` unchanged."""
-    out = {k: list(c.unbind(0)) for k, c in controls.items()}
-    changed = False
+    widths = []
     for i in range(ratio.shape[0]):
         keep = ratio[i] > 0
         if voiced is not None and (voiced[i] > 0.5).any():
             keep = keep & (voiced[i] > 0.5)
         r = float(ratio[i][keep].median()) if keep.any() else 1.0
-        if r < 1.0:
-            changed = True
-            for k, c in controls.items():
-                out[k][i] = smooth_frames(c[i : i + 1], 1.0 / r)[0]
-    return {k: torch.stack(v) for k, v in out.items()} if changed else controls
+        widths.append(1.0 / r if r < 1.0 else 1.0)
+    if all(w == 1.0 for w in widths):
+        return controls
+    return {
+        k: torch.cat([smooth_frames(c[i : i + 1], w) for i, w in enumerate(widths)])
+        for k, c in controls.items()
+    }
 
 
 def render(

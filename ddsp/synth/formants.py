@@ -25,6 +25,7 @@ normalisation from the warped filter.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -41,6 +42,7 @@ __all__ = [
     "formant_anchors",
     "warp_biquads",
     "match_sections",
+    "resonance_biquads",
 ]
 
 KNEE = 0.5  # formant scaling is exact below half the Nyquist frequency (4 kHz at 16 kHz)
@@ -68,6 +70,32 @@ def set_pole_angles(sos: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     new_a1 = -2 * r * torch.cos(angle.double().clamp(0, math.pi))
     new_a1 = torch.where(a1.square() < 4 * a2, new_a1, a1)
     return torch.stack([new_a1, a2], dim=-1).to(sos.dtype)
+
+
+def resonance_biquads(
+    resonances: Sequence[tuple[float, float]], sample_rate: float, sections: int | None = None
+) -> torch.Tensor:
+    """All-pole biquads for resonances given as ``(frequency Hz, bandwidth Hz)``: the pole pair
+    at angle ``2 pi F / sample_rate`` and radius ``exp(-pi B / sample_rate)`` (the -3 dB
+    bandwidth of an isolated resonance), then flat sections (``a1 = a2 = 0``) up to
+    ``sections`` (default: one per resonance). A textbook vocal tract, e.g. the neutral vowel
+    ``[(500, 60), (1500, 90), (2500, 120), ...]``, for controls and tests.
+
+    Shape: ``len(resonances)`` pairs -> ``(sections, 2)`` float64 ``(a1, a2)``.
+    """
+    n = len(resonances) if sections is None else sections
+    if isinstance(n, bool) or not isinstance(n, int) or n < len(resonances):
+        raise ValueError(f"sections must be an int >= {len(resonances)} resonances, got {n!r}")
+    sos = torch.zeros(n, 2, dtype=torch.float64)
+    for k, (hz, bandwidth) in enumerate(resonances):
+        if not (0 < hz < sample_rate / 2 and 0 < bandwidth < math.inf):
+            raise ValueError(
+                f"resonances[{k}] = ({hz!r}, {bandwidth!r}) Hz: the frequency must lie in "
+                f"(0, {sample_rate / 2:g}) and the bandwidth be positive and finite"
+            )
+        r = math.exp(-math.pi * bandwidth / sample_rate)
+        sos[k, 0], sos[k, 1] = -2 * r * math.cos(2 * math.pi * hz / sample_rate), r * r
+    return sos
 
 
 def scale_anchors(factor: float, knee: float = KNEE) -> tuple[torch.Tensor, torch.Tensor]:

@@ -121,3 +121,48 @@ def test_formant_tracks_agree_with_praat_on_speech(name):
         r = ratio[:, k][torch.isfinite(ratio[:, k])]
         assert float((r - 1).abs().median()) < 0.05, (k + 1, name)
         assert abs(float(r.median()) - 1) < 0.025, (k + 1, name)
+
+
+def _lf_vowel(rd: float, f0: float, formants, sr: int = 16000, seconds: float = 1.5):
+    """LF pulses (``rd``, constant ``f0``, rendered 8x oversampled and decimated by soxr)
+    through a fixed all-pole tract of ``(Hz, bandwidth Hz)`` resonances (scipy's lfilter)."""
+    import scipy.signal
+    import soxr
+
+    from ddsp.filters.lpc import sos_to_lpc
+    from ddsp.synth.formants import resonance_biquads
+    from ddsp.synth.glottal import lf_waveform
+
+    over = 8
+    t = torch.arange(int(seconds * sr * over), dtype=torch.float64) * f0 / (sr * over) % 1.0
+    g = lf_waveform(torch.tensor(rd, dtype=torch.float64), t).reshape(-1).numpy()
+    g = soxr.resample(g, sr * over, sr, quality="VHQ")
+    a = sos_to_lpc(resonance_biquads(formants, sr))  # (order,) without the leading 1
+    y = scipy.signal.lfilter([1.0], [1.0, *a.tolist()], g)
+    return torch.from_numpy(0.5 * y / np.abs(y).max())
+
+
+def test_formant_tracks_hold_on_a_textbook_vowel_whatever_the_glottal_source():
+    """The formant measure that checks the voice-quality edits, on a vowel with known formants
+    (a uniform tube's 500 / 1500 / 2500 / 3500 / 4500 Hz, bandwidths 60-180 Hz) at the low
+    shipped voice's f0 (123 Hz), the LF source swept over the wavetables' Rd range: F1-F3 within
+    5 % of the truth at every Rd (measured: at most 2.6 %, F1 at Rd 2.7), and within 1 % of
+    Praat's (0.22 %). So where an Rd edit of the vocoder moves the measured formants of the low
+    voice, the measure is not the cause (experiments/voice_editing.py's control table). At the
+    high voice's f0 (307 Hz) the same vowel's F1 reads +33 % at Rd 0.3 and -27 % at Rd 2.7:
+    LPC locks onto the harmonics there, a limit of the measure, not tested."""
+    from conftest import praat_formants
+
+    from ddsp.metrics.voice import formant_tracks
+
+    vowel = [(500.0 + 1000.0 * k, 60.0 + 30.0 * k) for k in range(5)]
+    truth = torch.tensor([hz for hz, _ in vowel[:3]], dtype=torch.float64)
+    for rd in (0.3, 0.5, 0.8, 1.2, 1.8, 2.7):
+        y = _lf_vowel(rd, 123.0, vowel)
+        ours = formant_tracks(y, 16000, 160)[20:-20].nanmedian(0).values
+        theirs = praat_formants(y, 16000, 160)[20:-20].nanmedian(0).values
+        assert ((ours / truth - 1).abs() < 0.05).all(), (rd, ours)
+        assert ((ours / theirs - 1).abs() < 0.01).all(), (rd, ours, theirs)
+    # the check can fail: F1 moved from 500 to 330 Hz reads 345 Hz
+    moved = formant_tracks(_lf_vowel(1.0, 123.0, [(330.0, 60.0)] + vowel[1:]), 16000, 160)
+    assert float(moved[20:-20, 0].median()) < 0.8 * 500

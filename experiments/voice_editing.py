@@ -25,7 +25,9 @@ as medians over the frames the data marks voiced:
   output's balance (energy above a quarter of the sample rate over energy below, dB); the
   vocal tract's own response peaks (F1-F3, from the edited controls) against the request, for
   the default ``"poles"`` warp and the ``"envelope"`` one.
-- Rd: H1-H2 (dB), F1-F3 and f0 against the unedited render.
+- Rd: H1-H2 (dB), F1-F3 and f0 against the unedited render; and a control: the source and the
+  vocal tract held at their medians, F1-F3 under the same Rd values through the model's tract
+  and through a fixed neutral vowel's (:func:`neutral_vowel_tract`).
 - noise: the gain of the aperiodic part (output minus the render without noise), against the
   request (dB).
 - timing: duration error (hops) and |cents| against the recording's f0 contour time-warped
@@ -61,12 +63,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _results import write_results  # noqa: E402
 
 from ddsp.filters.interpolate import upsample  # noqa: E402
+from ddsp.filters.lpc import biquads_to_logits  # noqa: E402
 from ddsp.metrics.voice import cents, f0_track, formant_tracks, h1_h2, smoothed_f0  # noqa: E402
 from ddsp.models.checkpoint import load_vocoder  # noqa: E402
 from ddsp.resynth import encode_file, synthesize  # noqa: E402
 from ddsp.synth.edit import VoiceEdit, edit_controls, stretch_frames  # noqa: E402
 from ddsp.synth.edit import render as edit_render  # noqa: E402
-from ddsp.synth.formants import vocal_tract_peaks  # noqa: E402
+from ddsp.synth.formants import resonance_biquads, vocal_tract_peaks  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "fillets_cs"
 CLIPS = {
@@ -81,7 +84,23 @@ NOISE_SCALES = (0.0, 0.5, 2.0)
 STRETCHES = (0.5, 0.8, 1.25, 2.0)
 GAINS_DB = (-12.0, -6.0, 6.0)
 COMPOUND = VoiceEdit(pitch_shift=3, formant_scale=0.85, rd=1.8, time_stretch=1.25)
+# (Hz, bandwidth Hz): the resonances of a uniform 17.5 cm tube, (2k - 1) c / 4L, the neutral vowel
+NEUTRAL_VOWEL = tuple((500.0 + 1000.0 * k, 60.0 + 30.0 * k) for k in range(5))
 EDGE = 3  # frames: what "interior" voiced frames keep clear of unvoiced ones
+
+
+def neutral_vowel_tract(like: torch.Tensor, synth) -> torch.Tensor:
+    """GOLF ``vocal_tract`` controls for a fixed textbook vowel: :data:`NEUTRAL_VOWEL`'s five
+    resonances in the first five biquads, the others flat (``a1 = a2 = 0``), the frame-gain
+    channel kept from ``like``. A control for the Rd edits: the same source, noise and f0
+    through a tract whose formants are sharp and well separated.
+
+    Shape: ``like (batch, frames, order + 1)`` -> same.
+    """
+    order = synth.lpc_order
+    sections = resonance_biquads(NEUTRAL_VOWEL, synth.sample_rate, order // 2)
+    logits = biquads_to_logits(sections, synth.max_radius).reshape(order).to(like.dtype)
+    return torch.cat([logits.expand(*like.shape[:-1], order), like[..., order:]], dim=-1)
 
 
 def median(x: torch.Tensor) -> float:
@@ -116,9 +135,10 @@ class Clip:
             sf.write(out, np.clip(y.numpy(), -1, 1), self.sr)
         return y
 
-    def frozen(self, edit: VoiceEdit) -> torch.Tensor:
+    def frozen(self, edit: VoiceEdit, neutral_tract: bool = False) -> torch.Tensor:
         """The edit rendered with the glottal source and the vocal tract controls held at their
-        medians over voiced frames (f0, gate and gain as edited)."""
+        medians over voiced frames (f0, gate, gain and noise as edited); with
+        ``neutral_tract``, the tract replaced by :func:`neutral_vowel_tract`'s."""
         v = self.edited(edit)
         held = {
             k: c[:, self.voiced].median(dim=1, keepdim=True).values.expand_as(c)
@@ -126,6 +146,8 @@ class Clip:
             else c
             for k, c in v.controls.items()
         }
+        if neutral_tract:
+            held["vocal_tract"] = neutral_vowel_tract(held["vocal_tract"], self.model.synth)
         return synthesize(self.model, dataclasses.replace(v, controls=held))[0]
 
     def tract_peaks(self, edit: VoiceEdit) -> torch.Tensor:
@@ -250,6 +272,22 @@ def rd_rows(c: Clip) -> list[dict]:
     return rows
 
 
+def rd_control_rows(c: Clip) -> list[dict]:
+    """The Rd edits with the source and tract held at their medians (noise, f0 and gain as
+    encoded): F1-F3 against the same holds at the encoded Rd, through the model's own tract and
+    through :func:`neutral_vowel_tract`'s. Where the second holds still and the first does
+    not, the measured moves come from the learned tract's shape, not from the edit."""
+    refs = {t: c.formants(c.frozen(VoiceEdit(), t)) for t in (False, True)}
+    rows = []
+    for rd in RDS:
+        row: dict = {"rd": rd}
+        for t, tag in ((False, "model_tract"), (True, "neutral_vowel")):
+            ratio = (c.formants(c.frozen(VoiceEdit(rd=rd), t)) / refs[t])[c.voiced]
+            row |= {f"F{k + 1}_{tag}_pct": 100 * (median(ratio[:, k]) - 1) for k in range(3)}
+        rows.append(row)
+    return rows
+
+
 def noise_rows(c: Clip) -> list[dict]:
     quiet = c.render(VoiceEdit(noise_scale=0.0), "noise0")
     base = (c.y0 - quiet).square().mean()
@@ -340,7 +378,11 @@ def figure(clip: Clip, results: dict, path: Path) -> None:
 
     from ddsp.plot import plot_spectrogram
 
-    fig, axes = plt.subplots(3, 3, figsize=(15, 10), constrained_layout=True)
+    fig = plt.figure(figsize=(18, 11), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[2, 1])
+    panels = ["pitch", "formants", "h1h2", "rd_f1"]
+    ax = dict(zip(panels, bottom.subplots(1, 4), strict=True))
+    ax |= {f"s{i}": a for i, a in enumerate(top.subplots(2, 3).flat)}
     shows = [
         ("unedited", VoiceEdit()),
         ("pitch +7 semitones", VoiceEdit(pitch_shift=7)),
@@ -349,18 +391,18 @@ def figure(clip: Clip, results: dict, path: Path) -> None:
         ("formants x 1.2", VoiceEdit(formant_scale=1.2)),
         ("Rd 2.7 (breathy)", VoiceEdit(rd=2.7)),
     ]
-    for ax, (title, edit) in zip(axes[:2].flat, shows, strict=True):
+    for i, (title, edit) in enumerate(shows):
         voice = clip.edited(edit)
         y = synthesize(clip.model, voice)[0]
         f0 = voice.f0[0] * (voice.voiced[0] > 0.5) if voice.voiced is not None else voice.f0[0]
-        plot_spectrogram(y, clip.sr, ax=ax, title=title, f0=f0, f0_hop=clip.hop)
-        ax.set_ylim(0, 4000)
+        plot_spectrogram(y, clip.sr, ax=ax[f"s{i}"], title=title, f0=f0, f0_hop=clip.hop)
+        ax[f"s{i}"].set_ylim(0, 4000)
     for name, r in results.items():
         p = r["pitch"]
-        line = axes[2, 0].plot(
+        line = ax["pitch"].plot(
             [x["semitones"] for x in p], [x["cents_vs_smooth_request"] for x in p], "o-", label=name
         )[0]
-        axes[2, 0].plot(
+        ax["pitch"].plot(
             [x["semitones"] for x in p],
             [x["unsmoothed_controls"] for x in p],
             "x--",
@@ -368,7 +410,7 @@ def figure(clip: Clip, results: dict, path: Path) -> None:
             alpha=0.6,
             label=f"{name}, smooth_controls=False",
         )
-        axes[2, 2].plot(
+        ax["h1h2"].plot(
             [x["rd"] for x in r["rd"]], [x["h1_h2_db"] for x in r["rd"]], "o-", label=name
         )
         scales = [
@@ -377,24 +419,42 @@ def figure(clip: Clip, results: dict, path: Path) -> None:
             if x["edit"].startswith("formant_scale") and "envelope" not in x["edit"]
         ]
         for k, marker in enumerate("os^"):
-            axes[2, 1].plot(
+            ax["formants"].plot(
                 FORMANT_SCALES,
                 [x[f"F{k + 1}_error_pct"] for x in scales],
                 marker,
                 ls="-",
                 label=f"{name} F{k + 1}",
             )
-    axes[2, 0].axhline(10, color="grey", ls="--")
-    axes[2, 0].set(
+    ax["pitch"].axhline(10, color="grey", ls="--")
+    ax["pitch"].set(
         title="pitch: |cents| vs request (smoothed f0)",
         xlabel="shift (semitones)",
         ylabel="median |cents|",
     )
-    axes[2, 1].axhspan(-5, 5, color="grey", alpha=0.2)
-    axes[2, 1].set(title="formants: measured / requested - 1", xlabel="formant_scale", ylabel="%")
-    axes[2, 2].set(title="voice quality: H1-H2 vs Rd", xlabel="Rd", ylabel="H1-H2 (dB)")
-    for ax in axes[2]:
-        ax.legend(fontsize="x-small")
+    ax["formants"].axhspan(-5, 5, color="grey", alpha=0.2)
+    ax["formants"].set(
+        title="formants: measured / requested - 1", xlabel="formant_scale", ylabel="%"
+    )
+    ax["h1h2"].set(title="voice quality: H1-H2 vs Rd", xlabel="Rd", ylabel="H1-H2 (dB)")
+    for name, r in results.items():
+        rd = [x["rd"] for x in r["rd"]]
+        line = ax["rd_f1"].plot(rd, [x["F1_change_pct"] for x in r["rd"]], "o-", label=name)[0]
+        ax["rd_f1"].plot(
+            rd,
+            [x["F1_neutral_vowel_pct"] for x in r["rd_control"]],
+            "s--",
+            color=line.get_color(),
+            label=f"{name}, neutral-vowel tract",
+        )
+    ax["rd_f1"].axhspan(-5, 5, color="grey", alpha=0.2)
+    ax["rd_f1"].set(
+        title="Rd: measured F1 change (tract unchanged)",
+        xlabel="Rd",
+        ylabel="%",
+    )
+    for p in panels:
+        ax[p].legend(fontsize="x-small")
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
@@ -431,6 +491,7 @@ def main(argv: list[str] | None = None) -> None:
             "pitch": pitch_rows(clip),
             "formants": formant_rows(clip),
             "rd": rd_rows(clip),
+            "rd_control": rd_control_rows(clip),
             "noise": noise_rows(clip),
             "timing": timing_rows(clip),
             "gain": gain_rows(clip),
@@ -453,6 +514,13 @@ def main(argv: list[str] | None = None) -> None:
             table("formants (F1-F3 error re. the request, %; f0 drift, cents)", r["formants"])
         )
         md.append(table("voice quality (Rd)", r["rd"]))
+        md.append(
+            table(
+                "Rd, source and tract held at their medians: F1-F3 change (%) through the "
+                "model's tract and through a neutral vowel's (500 / 1500 / 2500 / 3500 / 4500 Hz)",
+                r["rd_control"],
+            )
+        )
         md.append(table("aspiration noise", r["noise"]))
         md.append(table("timing", r["timing"]))
         md.append(table("loudness", r["gain"]))

@@ -69,7 +69,11 @@ from ddsp.models.checkpoint import load_vocoder  # noqa: E402
 from ddsp.resynth import encode_file, synthesize  # noqa: E402
 from ddsp.synth.edit import VoiceEdit, edit_controls, stretch_frames  # noqa: E402
 from ddsp.synth.edit import render as edit_render  # noqa: E402
-from ddsp.synth.formants import resonance_biquads, vocal_tract_peaks  # noqa: E402
+from ddsp.synth.formants import (  # noqa: E402
+    NEUTRAL_VOWEL,
+    resonance_biquads,
+    vocal_tract_peaks,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "fillets_cs"
 CLIPS = {
@@ -84,16 +88,14 @@ NOISE_SCALES = (0.0, 0.5, 2.0)
 STRETCHES = (0.5, 0.8, 1.25, 2.0)
 GAINS_DB = (-12.0, -6.0, 6.0)
 COMPOUND = VoiceEdit(pitch_shift=3, formant_scale=0.85, rd=1.8, time_stretch=1.25)
-# (Hz, bandwidth Hz): the resonances of a uniform 17.5 cm tube, (2k - 1) c / 4L, the neutral vowel
-NEUTRAL_VOWEL = tuple((500.0 + 1000.0 * k, 60.0 + 30.0 * k) for k in range(5))
 EDGE = 3  # frames: what "interior" voiced frames keep clear of unvoiced ones
 
 
 def neutral_vowel_tract(like: torch.Tensor, synth) -> torch.Tensor:
-    """GOLF ``vocal_tract`` controls for a fixed textbook vowel: :data:`NEUTRAL_VOWEL`'s five
-    resonances in the first five biquads, the others flat (``a1 = a2 = 0``), the frame-gain
-    channel kept from ``like``. A control for the Rd edits: the same source, noise and f0
-    through a tract whose formants are sharp and well separated.
+    """GOLF ``vocal_tract`` controls for a fixed textbook vowel: the five resonances of
+    :data:`ddsp.synth.formants.NEUTRAL_VOWEL` in the first five biquads, the others flat
+    (``a1 = a2 = 0``), the frame-gain channel kept from ``like``. A control for the Rd edits:
+    the same source, noise and f0 through a tract whose formants are sharp and well separated.
 
     Shape: ``like (batch, frames, order + 1)`` -> same.
     """

@@ -36,6 +36,7 @@ from ddsp.synth.edit import (
     stretch_frames,
 )
 from ddsp.synth.formants import (
+    NEUTRAL_VOWEL,
     formant_anchors,
     match_sections,
     pole_angles,
@@ -618,7 +619,7 @@ def test_rd_edits_keep_a_textbook_tracts_formants(clip):
 
     synth = clip.model.synth
     order = synth.lpc_order
-    vowel = [(500.0 + 1000.0 * k, 60.0 + 30.0 * k) for k in range(5)]
+    vowel = list(NEUTRAL_VOWEL)
     logits = biquads_to_logits(resonance_biquads(vowel, SR, order // 2), synth.max_radius)
 
     def render(edit: VoiceEdit) -> torch.Tensor:

@@ -154,8 +154,9 @@ def test_formant_tracks_hold_on_a_textbook_vowel_whatever_the_glottal_source():
     from conftest import praat_formants
 
     from ddsp.metrics.voice import formant_tracks
+    from ddsp.synth.formants import NEUTRAL_VOWEL
 
-    vowel = [(500.0 + 1000.0 * k, 60.0 + 30.0 * k) for k in range(5)]
+    vowel = list(NEUTRAL_VOWEL)
     truth = torch.tensor([hz for hz, _ in vowel[:3]], dtype=torch.float64)
     for rd in (0.3, 0.5, 0.8, 1.2, 1.8, 2.7):
         y = _lf_vowel(rd, 123.0, vowel)

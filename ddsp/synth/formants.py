@@ -43,8 +43,11 @@ __all__ = [
     "warp_biquads",
     "match_sections",
     "resonance_biquads",
+    "NEUTRAL_VOWEL",
 ]
 
+# (Hz, bandwidth Hz): a uniform 17.5 cm tube's resonances, (2k - 1) c / 4L, the neutral vowel
+NEUTRAL_VOWEL = tuple((500.0 + 1000.0 * k, 60.0 + 30.0 * k) for k in range(5))
 KNEE = 0.5  # formant scaling is exact below half the Nyquist frequency (4 kHz at 16 kHz)
 
 
@@ -78,8 +81,8 @@ def resonance_biquads(
     """All-pole biquads for resonances given as ``(frequency Hz, bandwidth Hz)``: the pole pair
     at angle ``2 pi F / sample_rate`` and radius ``exp(-pi B / sample_rate)`` (the -3 dB
     bandwidth of an isolated resonance), then flat sections (``a1 = a2 = 0``) up to
-    ``sections`` (default: one per resonance). A textbook vocal tract, e.g. the neutral vowel
-    ``[(500, 60), (1500, 90), (2500, 120), ...]``, for controls and tests.
+    ``sections`` (default: one per resonance). A textbook vocal tract, e.g.
+    :data:`NEUTRAL_VOWEL`, for controls and tests.
 
     Shape: ``len(resonances)`` pairs -> ``(sections, 2)`` float64 ``(a1, a2)``.
     """

@@ -24,7 +24,8 @@ as medians over the frames the data marks voiced:
   requested factor (%); f0 drift against the unedited render (cents); the change of the
   output's balance (energy above a quarter of the sample rate over energy below, dB); the
   vocal tract's own response peaks (F1-F3, from the edited controls) against the request, for
-  the default ``"poles"`` warp and the ``"envelope"`` one.
+  the default ``"poles"`` warp and the ``"envelope"`` one; and a control: the same scalings of
+  a fixed neutral vowel's tract (:func:`neutral_vowel_tract`) in place of the model's.
 - Rd: H1-H2 (dB), F1-F3 and f0 against the unedited render; and a control: the source and the
   vocal tract held at their medians, F1-F3 under the same Rd values through the model's tract
   and through a fixed neutral vowel's (:func:`neutral_vowel_tract`).
@@ -252,6 +253,33 @@ def formant_rows(c: Clip) -> list[dict]:
                 "tract_peaks_error_pct": max(
                     abs(100 * (median(peaks[:, k]) / want[k] - 1)) for k in range(3)
                 ),
+            }
+        )
+    return rows
+
+
+def formant_control_rows(c: Clip) -> list[dict]:
+    """The formant scalings applied to :func:`neutral_vowel_tract`'s tract in place of the
+    model's (every other control as encoded): F1-F3 against the request. The warp and the
+    measure alone, without the learned tract's broad, many-pole response."""
+    v = c.voice
+    controls = {
+        **v.controls,
+        "vocal_tract": neutral_vowel_tract(v.controls["vocal_tract"], c.model.synth),
+    }
+
+    def formants(edit: VoiceEdit) -> torch.Tensor:
+        edited = edit_controls(edit, c.model.synth, v.f0, controls, v.voiced, v.gain)
+        return c.formants(synthesize(c.model, edited)[0])
+
+    ref = formants(VoiceEdit())
+    rows = []
+    for f in FORMANT_SCALES:
+        ratio = (formants(VoiceEdit(formant_scale=f)) / ref)[c.voiced]
+        rows.append(
+            {
+                "formant_scale": f,
+                **{f"F{k + 1}_error_pct": 100 * (median(ratio[:, k]) / f - 1) for k in range(3)},
             }
         )
     return rows
@@ -492,6 +520,7 @@ def main(argv: list[str] | None = None) -> None:
             "f0_median_hz": float(clip.voice.f0[0][clip.voiced].median()),
             "pitch": pitch_rows(clip),
             "formants": formant_rows(clip),
+            "formant_control": formant_control_rows(clip),
             "rd": rd_rows(clip),
             "rd_control": rd_control_rows(clip),
             "noise": noise_rows(clip),
@@ -514,6 +543,13 @@ def main(argv: list[str] | None = None) -> None:
         md.append(table("pitch (cents)", r["pitch"]))
         md.append(
             table("formants (F1-F3 error re. the request, %; f0 drift, cents)", r["formants"])
+        )
+        md.append(
+            table(
+                "formants through a fixed neutral vowel in place of the model's tract (F1-F3 "
+                "error re. the request, %)",
+                r["formant_control"],
+            )
         )
         md.append(table("voice quality (Rd)", r["rd"]))
         md.append(

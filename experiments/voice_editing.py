@@ -64,7 +64,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _results import write_results  # noqa: E402
 
 from ddsp.filters.interpolate import upsample  # noqa: E402
-from ddsp.filters.lpc import biquads_to_logits  # noqa: E402
 from ddsp.metrics.voice import cents, f0_track, formant_tracks, h1_h2, smoothed_f0  # noqa: E402
 from ddsp.models.checkpoint import load_vocoder  # noqa: E402
 from ddsp.resynth import encode_file, synthesize  # noqa: E402
@@ -73,6 +72,7 @@ from ddsp.synth.edit import render as edit_render  # noqa: E402
 from ddsp.synth.formants import (  # noqa: E402
     NEUTRAL_VOWEL,
     resonance_biquads,
+    set_tract_biquads,
     vocal_tract_peaks,
 )
 
@@ -100,10 +100,8 @@ def neutral_vowel_tract(like: torch.Tensor, synth) -> torch.Tensor:
 
     Shape: ``like (batch, frames, order + 1)`` -> same.
     """
-    order = synth.lpc_order
-    sections = resonance_biquads(NEUTRAL_VOWEL, synth.sample_rate, order // 2)
-    logits = biquads_to_logits(sections, synth.max_radius).reshape(order).to(like.dtype)
-    return torch.cat([logits.expand(*like.shape[:-1], order), like[..., order:]], dim=-1)
+    sos = resonance_biquads(NEUTRAL_VOWEL, synth.sample_rate, synth.lpc_order // 2)
+    return set_tract_biquads(like, sos, synth.max_radius)
 
 
 def median(x: torch.Tensor) -> float:
@@ -440,8 +438,15 @@ def figure(clip: Clip, results: dict, path: Path) -> None:
             alpha=0.6,
             label=f"{name}, smooth_controls=False",
         )
-        ax["h1h2"].plot(
-            [x["rd"] for x in r["rd"]], [x["h1_h2_db"] for x in r["rd"]], "o-", label=name
+        rd = [x["rd"] for x in r["rd"]]
+        ax["h1h2"].plot(rd, [x["h1_h2_db"] for x in r["rd"]], "o-", label=name)
+        line = ax["rd_f1"].plot(rd, [x["F1_change_pct"] for x in r["rd"]], "o-", label=name)[0]
+        ax["rd_f1"].plot(
+            rd,
+            [x["F1_neutral_vowel_pct"] for x in r["rd_control"]],
+            "s--",
+            color=line.get_color(),
+            label=f"{name}, neutral-vowel tract",
         )
         scales = [
             x
@@ -467,16 +472,6 @@ def figure(clip: Clip, results: dict, path: Path) -> None:
         title="formants: measured / requested - 1", xlabel="formant_scale", ylabel="%"
     )
     ax["h1h2"].set(title="voice quality: H1-H2 vs Rd", xlabel="Rd", ylabel="H1-H2 (dB)")
-    for name, r in results.items():
-        rd = [x["rd"] for x in r["rd"]]
-        line = ax["rd_f1"].plot(rd, [x["F1_change_pct"] for x in r["rd"]], "o-", label=name)[0]
-        ax["rd_f1"].plot(
-            rd,
-            [x["F1_neutral_vowel_pct"] for x in r["rd_control"]],
-            "s--",
-            color=line.get_color(),
-            label=f"{name}, neutral-vowel tract",
-        )
     ax["rd_f1"].axhspan(-5, 5, color="grey", alpha=0.2)
     ax["rd_f1"].set(
         title="Rd: measured F1 change (tract unchanged)",

@@ -42,6 +42,7 @@ from ddsp.synth.formants import (
     resonance_biquads,
     scale_anchors,
     set_pole_angles,
+    set_tract_biquads,
     vocal_tract_peaks,
     warp_biquads,
 )
@@ -610,12 +611,30 @@ def _neutral_vowel(clip: Clip) -> dict[str, torch.Tensor]:
     """The clip's controls with the vocal tract replaced by a fixed neutral vowel (the frame
     gain kept)."""
     synth = clip.model.synth
-    order = synth.lpc_order
-    sos = resonance_biquads(NEUTRAL_VOWEL, SR, order // 2)
-    logits = biquads_to_logits(sos, synth.max_radius).reshape(order)
-    vt = clip.voice.controls["vocal_tract"]
-    fixed = torch.cat([logits.to(vt.dtype).expand_as(vt[..., :order]), vt[..., order:]], -1)
-    return {**clip.voice.controls, "vocal_tract": fixed}
+    sos = resonance_biquads(NEUTRAL_VOWEL, SR, synth.lpc_order // 2)
+    vt = set_tract_biquads(clip.voice.controls["vocal_tract"], sos, synth.max_radius)
+    return {**clip.voice.controls, "vocal_tract": vt}
+
+
+def test_set_tract_biquads_writes_the_logits_and_keeps_the_gain():
+    g = torch.Generator().manual_seed(4)
+    controls = torch.randn(2, 7, 23, dtype=torch.float64, generator=g)
+    sos = resonance_biquads(NEUTRAL_VOWEL, SR, 11)
+    out = set_tract_biquads(controls, sos, 0.99)
+    assert out.shape == controls.shape and torch.equal(out[..., 22:], controls[..., 22:])
+    got = logits_to_biquads(out[..., :22].reshape(2, 7, 11, 2), 0.99)
+    assert torch.allclose(got, sos.expand(2, 7, 11, 2), rtol=0, atol=1e-12)
+    per_frame = logits_to_biquads(controls[..., :22].reshape(2, 7, 11, 2), 0.99)
+    assert torch.allclose(set_tract_biquads(controls, per_frame, 0.99), controls, atol=1e-9)
+    assert set_tract_biquads(controls.float(), sos).dtype == torch.float32
+    with pytest.raises(ValueError, match=r"got sos \(12, 2\)"):
+        set_tract_biquads(controls, resonance_biquads(NEUTRAL_VOWEL, SR, 12))
+    with pytest.raises(ValueError, match=r"got sos \(4,\)"):
+        set_tract_biquads(controls, torch.zeros(4))
+    inside = (0.5 * sos).requires_grad_()  # radii well inside the triangle: smooth there
+    assert torch.autograd.gradcheck(
+        lambda c, s: set_tract_biquads(c, s, 0.99), (controls[:1, :2].requires_grad_(), inside)
+    )
 
 
 def _render_with(clip: Clip, controls: dict[str, torch.Tensor], edit: VoiceEdit) -> torch.Tensor:

@@ -37,9 +37,9 @@ import torch
 from torch import nn
 
 from ..filters.interpolate import upsample
-from ..filters.lpc import biquads_to_logits, logits_to_biquads
+from ..filters.lpc import logits_to_biquads
 from .core import exp_sigmoid, inverse_exp_sigmoid
-from .formants import warp_biquads
+from .formants import set_tract_biquads, warp_biquads
 from .glottal import RD_MAX, RD_MIN, position_to_rd, rd_to_position
 from .noise import NOISE_OFFSET
 
@@ -223,8 +223,7 @@ def _warp_formants(c: torch.Tensor, order: int, radius: float, edit: VoiceEdit):
     b, f, _ = c.shape
     sos = logits_to_biquads(c[..., :order].reshape(b, f, order // 2, 2).double(), radius)
     sos = warp_biquads(sos, edit.formant_scale, edit.formant_factors, edit.formant_method, radius)
-    warped = biquads_to_logits(sos, radius).to(c.dtype)
-    return torch.cat([warped.reshape(b, f, order), c[..., order:]], dim=-1)
+    return set_tract_biquads(c, sos, radius)
 
 
 def _scale_noise(synth: nn.Module, controls: dict[str, torch.Tensor], scale: float):

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..filters.lpc import lpc_to_biquads, sos_to_lpc
+from ..filters.lpc import biquads_to_logits, lpc_to_biquads, sos_to_lpc
 from ..filters.response import freqz
 from ..filters.warp import piecewise_linear, warp_allpole
 
@@ -43,6 +43,7 @@ __all__ = [
     "warp_biquads",
     "match_sections",
     "resonance_biquads",
+    "set_tract_biquads",
     "NEUTRAL_VOWEL",
 ]
 
@@ -99,6 +100,29 @@ def resonance_biquads(
         r = math.exp(-math.pi * bandwidth / sample_rate)
         sos[k, 0], sos[k, 1] = -2 * r * math.cos(2 * math.pi * hz / sample_rate), r * r
     return sos
+
+
+def set_tract_biquads(
+    controls: torch.Tensor, sos: torch.Tensor, max_radius: float = 0.99
+) -> torch.Tensor:
+    """Vocal-tract controls that drive the biquads ``sos``: the first ``2 * sections`` channels
+    of ``controls`` (the triangle logits) replaced by
+    :func:`ddsp.filters.lpc.biquads_to_logits` of ``sos`` at ``max_radius``, in ``controls``'
+    dtype; the other channels (GOLF's frame gain) kept. ``sos`` broadcasts over the leading
+    dimensions: one tract for every frame, or one per frame.
+
+    Shape: ``controls (..., channels)``, ``sos (..., sections, 2)`` with
+    ``2 * sections <= channels`` -> ``(..., channels)``.
+    """
+    n = 2 * sos.shape[-2] if sos.dim() >= 2 else -1
+    if n < 0 or sos.shape[-1] != 2 or controls.shape[-1] < n:
+        raise ValueError(
+            f"sos must be (..., sections, 2) with 2 * sections <= controls' {controls.shape[-1]} "
+            f"channels, got sos {tuple(sos.shape)}"
+        )
+    logits = biquads_to_logits(sos, max_radius).to(controls.dtype).flatten(-2)
+    logits = logits.expand(*controls.shape[:-1], n)
+    return torch.cat([logits, controls[..., n:]], dim=-1)
 
 
 def scale_anchors(factor: float, knee: float = KNEE) -> tuple[torch.Tensor, torch.Tensor]:
